@@ -1,0 +1,1 @@
+//! Distributed lock manager (placeholder; see issue 3).

@@ -1,0 +1,2 @@
+//! vmsc model: the OpenVMS cluster protocols as pure Stateright actors.
+pub mod dlm;
