@@ -1,1 +1,37 @@
-fn main() {}
+//! `vmsc`: check, question and run an OpenVMS-style cluster specified as Stateright actors.
+
+mod check;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// vmsc — an OpenVMS-style cluster as model-checked Stateright actors.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Check every property under every combination of up to N faults (links and nodes).
+    Check(check::CheckArgs),
+    /// Explore what the given faults do to the formed cluster and list the settled outcomes.
+    Whatif(check::WhatifArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check(a) => check::run_check(a),
+        Command::Whatif(a) => check::run_whatif(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("vmsc: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

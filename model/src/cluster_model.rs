@@ -1,0 +1,781 @@
+//! The checked model: the node actors inside Stateright's `ActorModel`, wrapped in a `Model`
+//! that adds the environment — inter-region link cuts and heals, node crashes and reboots —
+//! within a fault budget.
+//!
+//! Stateright's `ActorModel` has no partition primitive, so (as its maintainer suggests) this
+//! wrapper delegates every actor step to the inner `ActorModel` and adds its own actions. The
+//! protocol logic stays in the one actor ([`crate::node`]); the wrapper only plays the network
+//! and the port layer:
+//!
+//! * **Cut** of a link (a region pair, or one node pair): the messages in flight between the two
+//!   ends are lost (the virtual circuit failed), and both ends receive [`Msg::CircuitDown`] *in
+//!   the same step*. That atomic delivery is the **timing assumption** on which safety rests: a
+//!   node that loses a peer stops cluster activity before RECNXINTERVAL can let the others remove
+//!   it (the runtime enforces it by requiring `recnx_interval_ms` > the listen timeout). With
+//!   [`CheckConfig::timing_assumption`] off, only the lower-numbered end learns at once; the
+//!   other learns in a later, separate step ([`Action::LateNotice`]) — and the checker finds the
+//!   split-brain that follows.
+//! * **Crash** of a node: its timers stop, its in-flight messages are lost, its peers receive
+//!   [`Msg::CircuitDown`] at once (the last gasp). A CLUEXIT (the actor sets `exited`) is turned
+//!   into the same crash right after the step that decided it.
+//! * **Heal** and **reboot**: both ends of a restored link receive [`Msg::CircuitUp`] in one step;
+//!   a rebooted node restarts through `on_start` with its saved boot count (a new incarnation)
+//!   and gets circuits to every reachable live node.
+//!
+//! The environment state lives in the `ActorModelState`'s history slot ([`Env`]), so the state
+//! type is Stateright's own and the Explorer shows it.
+
+use crate::config::ClusterSpec;
+use crate::node::{Msg, NodeActor, NodeState, Phase, ProtocolOptions, Timer};
+use crate::nodeset::NodeSet;
+use stateright::actor::{
+    Actor, ActorModel, ActorModelAction, ActorModelState, Id, Network, Out,
+};
+use stateright::{Model, Property};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::fmt;
+use std::sync::Arc;
+
+/// The checker's state: Stateright's actor-model state with [`Env`] as its history.
+pub type State = ActorModelState<NodeActor, Env>;
+
+/// A fault the environment can inject.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Fault {
+    /// Cut every circuit between the listed node pairs (a region link, or one node link).
+    Cut {
+        /// How the user named it (`FRA-ORD`, `FRANK1-UK1`).
+        label: String,
+        /// The node pairs, each with `a < b`.
+        pairs: Vec<(u8, u8)>,
+    },
+    /// Crash a node.
+    Crash(u8),
+}
+
+impl Fault {
+    /// A region link: every node pair across the two regions.
+    pub fn region_link(spec: &ClusterSpec, a: &str, b: &str) -> Option<Fault> {
+        let (a, b) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
+        if a == b {
+            return None;
+        }
+        let mut pairs = Vec::new();
+        for (i, ni) in spec.nodes.iter().enumerate() {
+            for (j, nj) in spec.nodes.iter().enumerate().skip(i + 1) {
+                let across = (ni.region == a && nj.region == b) || (ni.region == b && nj.region == a);
+                if across {
+                    pairs.push((i as u8, j as u8));
+                }
+            }
+        }
+        (!pairs.is_empty()).then(|| Fault::Cut { label: format!("{a}-{b}"), pairs })
+    }
+
+    /// The link between two nodes.
+    pub fn node_link(spec: &ClusterSpec, a: usize, b: usize) -> Fault {
+        let (x, y) = (a.min(b), a.max(b));
+        Fault::Cut {
+            label: format!("{}-{}", spec.nodes[a].name, spec.nodes[b].name),
+            pairs: vec![(x as u8, y as u8)],
+        }
+    }
+
+    /// Every inter-region link and every node: the vocabulary of `check` and `plan`.
+    pub fn menu(spec: &ClusterSpec) -> Vec<Fault> {
+        let regions = spec.regions();
+        let mut menu = Vec::new();
+        for (i, a) in regions.iter().enumerate() {
+            for b in regions.iter().skip(i + 1) {
+                menu.extend(Fault::region_link(spec, a, b));
+            }
+        }
+        menu.extend((0..spec.len()).map(|i| Fault::Crash(i as u8)));
+        menu
+    }
+
+    /// Human-readable, as the CLI spells it.
+    pub fn describe(&self, spec: &ClusterSpec) -> String {
+        match self {
+            Fault::Cut { label, .. } => format!("cut {label}"),
+            Fault::Crash(i) => format!("crash {}", spec.nodes[*i as usize].name),
+        }
+    }
+}
+
+/// Which faults happen.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FaultPlan {
+    /// Any combination of up to `max` faults from `menu`, at any time (`vmsc check`).
+    Budget {
+        /// Most faults in one run.
+        max: usize,
+        /// The vocabulary.
+        menu: Vec<Fault>,
+    },
+    /// Exactly these faults, all at once in the first step (`vmsc whatif`): the question is
+    /// "what if these links and nodes fail together?". Faults striking at different moments are
+    /// what [`FaultPlan::Budget`] explores.
+    Exact(Vec<Fault>),
+}
+
+impl FaultPlan {
+    fn menu(&self) -> &[Fault] {
+        match self {
+            FaultPlan::Budget { menu, .. } | FaultPlan::Exact(menu) => menu,
+        }
+    }
+}
+
+/// When the faults are repaired.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum HealMode {
+    /// Never.
+    Never,
+    /// Each applied fault may be healed (link restored, node rebooted) at any moment, once; a
+    /// CLUEXITed node may reboot once. The strongest check (`vmsc check --heal`).
+    Anytime,
+    /// Once every fault is applied and the cluster has settled, everything is healed in one
+    /// step; nodes that then take a CLUEXIT reboot once (`vmsc whatif --heal`).
+    AfterSettle,
+}
+
+/// Configuration of a check.
+#[derive(Clone, Debug)]
+pub struct CheckConfig {
+    /// Which faults.
+    pub faults: FaultPlan,
+    /// Heal or not.
+    pub heal: HealMode,
+    /// Deliver circuit failures to both ends atomically (see the module doc).
+    pub timing_assumption: bool,
+    /// Protocol variant (negative controls).
+    pub protocol: ProtocolOptions,
+    /// Bound on transition numbers explored (`within_boundary`).
+    pub seq_max: u32,
+}
+
+impl CheckConfig {
+    /// The default check: correct protocol, timing assumption on.
+    pub fn new(faults: FaultPlan, heal: HealMode) -> Self {
+        CheckConfig {
+            faults,
+            heal,
+            timing_assumption: true,
+            protocol: ProtocolOptions { start_formed: true, ..Default::default() },
+            seq_max: 16,
+        }
+    }
+}
+
+/// Bits of [`Env::violations`].
+pub mod violation {
+    /// A node's transition number went down within one incarnation.
+    pub const SEQ_REGRESSED: u8 = 1;
+    /// A coordinator committed members that were not fully connected, with no fault since its
+    /// proposal round began.
+    pub const COMMIT_DISCONNECTED: u8 = 2;
+}
+
+/// The environment: what the network and the operators did. Stored as the model's history.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Env {
+    /// `cut[i]`: nodes whose circuit to `i` is cut (symmetric).
+    pub cut: Vec<NodeSet>,
+    /// Faults applied (bit `k` = menu entry `k`).
+    pub applied: u32,
+    /// Faults healed ([`HealMode::Anytime`]).
+    pub healed: u32,
+    /// The heal step happened ([`HealMode::AfterSettle`]).
+    pub heal_done: bool,
+    /// Nodes currently down (crashed, or after a CLUEXIT).
+    pub down: NodeSet,
+    /// Nodes crashed by a fault and not rebooted.
+    pub fault_down: NodeSet,
+    /// Nodes that took a CLUEXIT at some point.
+    pub cluexit: NodeSet,
+    /// Nodes rebooted after a CLUEXIT.
+    pub rebooted: NodeSet,
+    /// Circuit failures not yet noticed (`(node, lost peer)`), timing assumption off.
+    pub late: BTreeSet<(u8, u8)>,
+    /// Per node: the incarnation in which a quorate view removed it.
+    pub removed: Vec<Option<u32>>,
+    /// Coordinators whose current proposal round began with no fault since.
+    pub clean: NodeSet,
+    /// Violation bits recorded during steps (see [`violation`]).
+    pub violations: u8,
+}
+
+/// The wrapper's actions.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Action {
+    /// A step of the actor model (delivery or timeout).
+    Actor(ActorModelAction<Msg, Timer, ()>),
+    /// Apply menu fault `k`.
+    Fault(u8),
+    /// Apply every planned fault at once ([`FaultPlan::Exact`]).
+    FaultSet,
+    /// Heal menu fault `k`.
+    Heal(u8),
+    /// Heal everything at once.
+    HealAll,
+    /// Reboot a node that took a CLUEXIT.
+    Reboot(u8),
+    /// `node` notices that its circuit to `peer` failed (timing assumption off).
+    LateNotice(u8, u8),
+}
+
+/// The checked model of one cluster.
+pub struct ClusterModel {
+    /// The cluster file.
+    pub spec: Arc<ClusterSpec>,
+    /// The check's configuration.
+    pub cfg: CheckConfig,
+    /// The inner actor model.
+    pub inner: ActorModel<NodeActor, (), Env>,
+    properties: Vec<Property<ClusterModel>>,
+}
+
+impl fmt::Debug for ClusterModel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ClusterModel").field("cluster", &self.spec.name).finish()
+    }
+}
+
+impl ClusterModel {
+    /// Builds the model with the standard properties.
+    pub fn new(spec: Arc<ClusterSpec>, cfg: CheckConfig) -> Self {
+        let n = spec.len();
+        let env = Env {
+            cut: vec![NodeSet::EMPTY; n],
+            applied: 0,
+            healed: 0,
+            heal_done: false,
+            down: NodeSet::EMPTY,
+            fault_down: NodeSet::EMPTY,
+            cluexit: NodeSet::EMPTY,
+            rebooted: NodeSet::EMPTY,
+            late: BTreeSet::new(),
+            removed: vec![None; n],
+            clean: NodeSet::EMPTY,
+            violations: 0,
+        };
+        let actors = (0..n).map(|i| NodeActor::new(spec.clone(), i, cfg.protocol));
+        let inner = ActorModel::new((), env).actors(actors).init_network(Network::new_ordered([]));
+        let properties = crate::properties::standard(&cfg);
+        ClusterModel { spec, cfg, inner, properties }
+    }
+
+    /// The actor of node `i`.
+    pub fn actor(&self, i: usize) -> &NodeActor {
+        &self.inner.actors[i]
+    }
+
+    /// Node `i`'s state.
+    pub fn node<'a>(&self, s: &'a State, i: usize) -> &'a NodeState {
+        &s.actor_states[i]
+    }
+
+    /// Node `i` is up.
+    pub fn alive(&self, s: &State, i: usize) -> bool {
+        !s.history.down.contains(i)
+    }
+
+    /// Node `i` is up and active (running cluster work with quorum).
+    pub fn active(&self, s: &State, i: usize) -> bool {
+        self.alive(s, i) && self.actor(i).is_active(self.node(s, i))
+    }
+
+    /// The fault menu.
+    pub fn menu(&self) -> &[Fault] {
+        self.cfg.faults.menu()
+    }
+
+    fn all_applied(&self, env: &Env) -> bool {
+        match &self.cfg.faults {
+            FaultPlan::Exact(f) => env.applied.count_ones() as usize == f.len(),
+            FaultPlan::Budget { .. } => true,
+        }
+    }
+
+    /// Settled: no message in flight, no unnoticed failure, every live node quiescent (no
+    /// transition running or due, no join attempt that could succeed) and every planned fault
+    /// applied.
+    pub fn settled(&self, s: &State) -> bool {
+        s.network.len() == 0
+            && s.history.late.is_empty()
+            && self.all_applied(&s.history)
+            && (0..self.spec.len())
+                .all(|i| !self.alive(s, i) || self.actor(i).is_quiescent(self.node(s, i)))
+    }
+
+    /// A final `whatif` outcome: settled, and (with heal) the heal done and every CLUEXIT
+    /// rebooted.
+    pub fn is_outcome(&self, s: &State) -> bool {
+        if !self.settled(s) {
+            return false;
+        }
+        match self.cfg.heal {
+            HealMode::AfterSettle => {
+                s.history.heal_done && s.history.down.inter(s.history.cluexit).minus(s.history.rebooted).is_empty()
+            }
+            _ => true,
+        }
+    }
+
+    fn connected(env: &Env, a: usize, b: usize) -> bool {
+        !env.cut[a].contains(b) && !env.down.contains(a) && !env.down.contains(b)
+    }
+
+    // ----- environment steps -----
+
+    fn deliver_env(&self, s: &mut State, dst: usize, src: usize, msg: Msg) {
+        if s.history.down.contains(dst) {
+            return;
+        }
+        let actor = self.actor(dst);
+        let mut st = Cow::Borrowed(&*s.actor_states[dst]);
+        let mut out = Out::new();
+        actor.on_msg(Id::from(dst), &mut st, Id::from(src), msg, &mut out);
+        if let Cow::Owned(next) = st {
+            s.actor_states[dst] = Arc::new(next);
+        }
+        Self::apply(s, dst, out);
+    }
+
+    /// Applies an actor's commands (for steps the wrapper drives itself).
+    fn apply(s: &mut State, i: usize, out: Out<NodeActor>) {
+        for c in out {
+            match c {
+                stateright::actor::Command::Send(dst, msg) => {
+                    if let Network::Ordered(map) = &mut s.network {
+                        map.entry((Id::from(i), dst)).or_default().push_back(msg);
+                    }
+                }
+                stateright::actor::Command::SetTimer(t, _) => {
+                    s.timers_set[i].set(t);
+                }
+                stateright::actor::Command::CancelTimer(t) => {
+                    s.timers_set[i].cancel(&t);
+                }
+                stateright::actor::Command::Save(x) => s.actor_storages[i] = Some(x),
+                stateright::actor::Command::ChooseRandom(..) => {}
+            }
+        }
+    }
+
+    fn purge_between(s: &mut State, a: usize, b: usize) {
+        if let Network::Ordered(map) = &mut s.network {
+            map.remove(&(Id::from(a), Id::from(b)));
+            map.remove(&(Id::from(b), Id::from(a)));
+        }
+    }
+
+    fn purge_node(s: &mut State, a: usize) {
+        if let Network::Ordered(map) = &mut s.network {
+            map.retain(|(src, dst), _| usize::from(*src) != a && usize::from(*dst) != a);
+        }
+    }
+
+    /// Messages sent into a cut link or to a down node are lost.
+    fn purge_dead_flows(s: &mut State) {
+        let env = &s.history;
+        let dead: Vec<(Id, Id)> = match &s.network {
+            Network::Ordered(map) => map
+                .keys()
+                .filter(|(a, b)| !Self::connected(env, usize::from(*a), usize::from(*b)))
+                .copied()
+                .collect(),
+            _ => Vec::new(),
+        };
+        if let Network::Ordered(map) = &mut s.network {
+            for k in dead {
+                map.remove(&k);
+            }
+        }
+    }
+
+    fn circuit_down(&self, s: &mut State, a: usize, b: usize) {
+        Self::purge_between(s, a, b);
+        self.deliver_env(s, a, b, Msg::CircuitDown);
+        if self.cfg.timing_assumption {
+            self.deliver_env(s, b, a, Msg::CircuitDown);
+        } else {
+            s.history.late.insert((b as u8, a as u8));
+        }
+    }
+
+    fn cut_pair(&self, s: &mut State, a: usize, b: usize) {
+        if s.history.cut[a].contains(b) {
+            return;
+        }
+        let was_up = Self::connected(&s.history, a, b);
+        s.history.cut[a].insert(b);
+        s.history.cut[b].insert(a);
+        if was_up {
+            self.circuit_down(s, a, b);
+        }
+    }
+
+    fn heal_pair(&self, s: &mut State, a: usize, b: usize) {
+        if !s.history.cut[a].contains(b) {
+            return;
+        }
+        s.history.cut[a].remove(b);
+        s.history.cut[b].remove(a);
+        s.history.late.remove(&(a as u8, b as u8));
+        s.history.late.remove(&(b as u8, a as u8));
+        if Self::connected(&s.history, a, b) {
+            self.deliver_env(s, a, b, Msg::CircuitUp);
+            self.deliver_env(s, b, a, Msg::CircuitUp);
+        }
+    }
+
+    fn crash(&self, s: &mut State, a: usize) {
+        if s.history.down.contains(a) {
+            return;
+        }
+        let peers: Vec<usize> =
+            (0..self.spec.len()).filter(|&b| b != a && Self::connected(&s.history, a, b)).collect();
+        s.history.down.insert(a);
+        s.timers_set[a].cancel_all();
+        Self::purge_node(s, a);
+        s.history.late.retain(|&(x, _)| x as usize != a);
+        for b in peers {
+            self.deliver_env(s, b, a, Msg::CircuitDown);
+        }
+    }
+
+    fn reboot(&self, s: &mut State, a: usize) {
+        if !s.history.down.contains(a) {
+            return;
+        }
+        s.history.down.remove(a);
+        s.history.fault_down.remove(a);
+        s.history.removed[a] = None;
+        let mut out = Out::new();
+        let st = self.actor(a).on_start(Id::from(a), &s.actor_storages[a], &mut out);
+        s.actor_states[a] = Arc::new(st);
+        s.timers_set[a].cancel_all();
+        Self::apply(s, a, out);
+        for b in 0..self.spec.len() {
+            if b != a && Self::connected(&s.history, a, b) {
+                self.deliver_env(s, a, b, Msg::CircuitUp);
+                self.deliver_env(s, b, a, Msg::CircuitUp);
+            }
+        }
+    }
+
+    fn apply_fault(&self, s: &mut State, k: usize) {
+        s.history.applied |= 1 << k;
+        s.history.clean = NodeSet::EMPTY;
+        match &self.menu()[k] {
+            Fault::Cut { pairs, .. } => {
+                for &(a, b) in pairs {
+                    self.cut_pair(s, a as usize, b as usize);
+                }
+            }
+            Fault::Crash(a) => {
+                let a = *a as usize;
+                self.crash(s, a);
+                s.history.fault_down.insert(a);
+            }
+        }
+    }
+
+    fn heal_fault(&self, s: &mut State, k: usize) {
+        s.history.healed |= 1 << k;
+        match &self.menu()[k] {
+            Fault::Cut { pairs, .. } => {
+                for &(a, b) in pairs {
+                    self.heal_pair(s, a as usize, b as usize);
+                }
+            }
+            Fault::Crash(a) => self.reboot(s, *a as usize),
+        }
+    }
+
+    /// Bookkeeping after every step: CLUEXITs become crashes, lost messages are purged, and the
+    /// history-based properties are updated.
+    fn after_step(&self, prev: &State, s: &mut State) {
+        for i in 0..self.spec.len() {
+            if !s.history.down.contains(i) && s.actor_states[i].exited.is_some() {
+                s.history.cluexit.insert(i);
+                s.history.clean = NodeSet::EMPTY;
+                self.crash(s, i);
+            }
+        }
+        Self::purge_dead_flows(s);
+        self.record_history(prev, s);
+    }
+
+    fn record_history(&self, prev: &State, s: &mut State) {
+        for i in 0..self.spec.len() {
+            let (p, n) = (&*prev.actor_states[i], &*s.actor_states[i]);
+            if std::ptr::eq(p, n) {
+                continue;
+            }
+            if p.incarnation == n.incarnation {
+                let (ps, ns) = (p.view.map_or(0, |v| v.seq), n.view.map_or(0, |v| v.seq));
+                if ns < ps {
+                    s.history.violations |= violation::SEQ_REGRESSED;
+                }
+            }
+            // A new proposal round begins with a clean slate.
+            if let Phase::Coordinating(c) = &n.phase {
+                let new_round = !matches!(&p.phase, Phase::Coordinating(pc) if pc.view == c.view);
+                if new_round {
+                    s.history.clean.insert(i);
+                }
+            }
+            let committed = p.incarnation == n.incarnation
+                && n.view.is_some()
+                && n.view != p.view
+                && matches!(n.phase, Phase::Committing { .. } | Phase::Idle)
+                && (matches!(p.phase, Phase::Coordinating(_))
+                    || (p.phase == Phase::Idle && n.view.is_some_and(|v| v.members.len() == 1)));
+            if committed {
+                let members = n.view.map_or(NodeSet::EMPTY, |v| v.members);
+                let clean = prev.history.clean.contains(i) || members.len() == 1;
+                let connected = members.iter().all(|a| {
+                    members.iter().all(|b| a == b || Self::connected(&s.history, a, b))
+                });
+                if clean && !connected {
+                    s.history.violations |= violation::COMMIT_DISCONNECTED;
+                }
+            }
+            if !matches!(n.phase, Phase::Coordinating(_)) {
+                s.history.clean.remove(i);
+            }
+            // A node starts running in view W: every live node still holding an older view that
+            // lists itself but is not in W has been removed by a running cluster.
+            let actor = self.actor(i);
+            let began = actor.is_active(n) && !(actor.is_active(p) && p.view == n.view);
+            if began && !s.history.down.contains(i) {
+                let w = n.view.expect("an active node has a view");
+                for x in (0..self.spec.len()).filter(|&x| !w.members.contains(x)) {
+                    let xs = &s.actor_states[x];
+                    let stale = xs.view.is_some_and(|v| v.members.contains(x) && v.seq < w.seq);
+                    if stale && !s.history.down.contains(x) {
+                        s.history.removed[x] = Some(xs.incarnation);
+                    }
+                }
+            }
+        }
+    }
+
+    fn budget_left(&self, env: &Env) -> bool {
+        match &self.cfg.faults {
+            FaultPlan::Budget { max, .. } => (env.applied.count_ones() as usize) < *max,
+            FaultPlan::Exact(_) => true,
+        }
+    }
+
+    /// Names an action for people: node names, VMS terms.
+    pub fn describe_action(&self, action: &Action) -> String {
+        let name = |i: usize| self.spec.nodes[i].name.as_str();
+        match action {
+            Action::Actor(ActorModelAction::Deliver { src, dst, msg }) => {
+                crate::describe::delivery(&self.spec, usize::from(*src), usize::from(*dst), msg)
+            }
+            Action::Actor(ActorModelAction::Timeout(id, t)) => match t {
+                Timer::Recnx => format!("{}: RECNX timer fires", name(usize::from(*id))),
+                Timer::Join => format!("{}: join timer fires", name(usize::from(*id))),
+            },
+            Action::Actor(a) => format!("{a:?}"),
+            Action::Fault(k) => self.menu()[*k as usize].describe(&self.spec),
+            Action::FaultSet => {
+                let v: Vec<String> = self.menu().iter().map(|f| f.describe(&self.spec)).collect();
+                v.join(" + ")
+            }
+            Action::Heal(k) => match &self.menu()[*k as usize] {
+                Fault::Cut { label, .. } => format!("heal {label}"),
+                Fault::Crash(i) => format!("reboot {}", name(*i as usize)),
+            },
+            Action::HealAll => "heal every link, reboot every crashed node".into(),
+            Action::Reboot(i) => format!("reboot {} after CLUEXIT", name(*i as usize)),
+            Action::LateNotice(a, b) => {
+                format!("{} notices its circuit to {} failed (late)", name(*a as usize), name(*b as usize))
+            }
+        }
+    }
+}
+
+impl Model for ClusterModel {
+    type State = State;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<State> {
+        self.inner.init_states()
+    }
+
+    fn actions(&self, s: &State, actions: &mut Vec<Action>) {
+        let mut inner = Vec::new();
+        self.inner.actions(s, &mut inner);
+        for a in inner {
+            let keep = match &a {
+                ActorModelAction::Deliver { dst, .. } => self.alive(s, usize::from(*dst)),
+                ActorModelAction::Timeout(id, _) => self.alive(s, usize::from(*id)),
+                _ => false,
+            };
+            if keep {
+                actions.push(Action::Actor(a));
+            }
+        }
+        for &(a, b) in &s.history.late {
+            actions.push(Action::LateNotice(a, b));
+        }
+        let env = &s.history;
+        if let FaultPlan::Exact(f) = &self.cfg.faults {
+            if env.applied == 0 && !f.is_empty() {
+                actions.push(Action::FaultSet);
+            }
+        }
+        for k in 0..self.menu().len() {
+            let budget = matches!(self.cfg.faults, FaultPlan::Budget { .. }) && self.budget_left(env);
+            if env.applied & (1 << k) == 0 && budget {
+                let useful = match &self.menu()[k] {
+                    Fault::Crash(a) => !env.down.contains(*a as usize),
+                    Fault::Cut { pairs, .. } => {
+                        pairs.iter().any(|&(a, b)| !env.cut[a as usize].contains(b as usize))
+                    }
+                };
+                if useful {
+                    actions.push(Action::Fault(k as u8));
+                }
+            }
+        }
+        match self.cfg.heal {
+            HealMode::Never => {}
+            HealMode::Anytime => {
+                for k in 0..self.menu().len() {
+                    if env.applied & !env.healed & (1 << k) != 0 {
+                        actions.push(Action::Heal(k as u8));
+                    }
+                }
+                for i in env.down.inter(env.cluexit).minus(env.rebooted).iter() {
+                    actions.push(Action::Reboot(i as u8));
+                }
+            }
+            HealMode::AfterSettle => {
+                if !env.heal_done {
+                    if self.settled(s) {
+                        actions.push(Action::HealAll);
+                    }
+                } else {
+                    for i in env.down.inter(env.cluexit).minus(env.rebooted).iter() {
+                        actions.push(Action::Reboot(i as u8));
+                    }
+                }
+            }
+        }
+    }
+
+    fn next_state(&self, prev: &State, action: Action) -> Option<State> {
+        let mut s = match action {
+            Action::Actor(a) => self.inner.next_state(prev, a)?,
+            Action::Fault(k) => {
+                let mut s = prev.clone();
+                self.apply_fault(&mut s, k as usize);
+                s
+            }
+            Action::FaultSet => {
+                let mut s = prev.clone();
+                for k in 0..self.menu().len() {
+                    self.apply_fault(&mut s, k);
+                }
+                s
+            }
+            Action::Heal(k) => {
+                let mut s = prev.clone();
+                self.heal_fault(&mut s, k as usize);
+                s
+            }
+            Action::HealAll => {
+                let mut s = prev.clone();
+                s.history.heal_done = true;
+                for k in 0..self.menu().len() {
+                    if s.history.applied & (1 << k) != 0 {
+                        self.heal_fault(&mut s, k);
+                    }
+                }
+                s
+            }
+            Action::Reboot(i) => {
+                let mut s = prev.clone();
+                s.history.rebooted.insert(i as usize);
+                self.reboot(&mut s, i as usize);
+                s
+            }
+            Action::LateNotice(a, b) => {
+                let mut s = prev.clone();
+                s.history.late.remove(&(a, b));
+                self.deliver_env(&mut s, a as usize, b as usize, Msg::CircuitDown);
+                s
+            }
+        };
+        self.after_step(prev, &mut s);
+        Some(s)
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        self.describe_action(action)
+    }
+
+    fn properties(&self) -> Vec<Property<Self>> {
+        self.properties.clone()
+    }
+
+    fn within_boundary(&self, s: &State) -> bool {
+        s.actor_states.iter().all(|n| n.view.map_or(0, |v| v.seq) <= self.cfg.seq_max)
+    }
+}
+
+/// Runs an actor handler outside the model (used by tests).
+pub fn start_node(actor: &NodeActor) -> NodeState {
+    let mut out = Out::new();
+    actor.on_start(Id::from(actor.me), &None, &mut out)
+}
+
+/// An error in a `--fail` argument.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("--fail {arg:?}: {message}")]
+pub struct FaultSpecError {
+    /// The argument as given.
+    pub arg: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl Fault {
+    /// Parses `link:A-B` (two region keys, or two node names) or `node:NAME`.
+    pub fn parse(spec: &ClusterSpec, arg: &str) -> Result<Fault, FaultSpecError> {
+        let e = |m: String| FaultSpecError { arg: arg.to_string(), message: m };
+        if let Some(name) = arg.strip_prefix("node:") {
+            let i = spec.node_index(name).ok_or_else(|| e(format!("no node named {name}")))?;
+            return Ok(Fault::Crash(i as u8));
+        }
+        let Some(link) = arg.strip_prefix("link:") else {
+            return Err(e("expected link:A-B or node:NAME".into()));
+        };
+        let Some((a, b)) = link.split_once('-') else {
+            return Err(e("a link is two region keys or two node names joined by '-'".into()));
+        };
+        match (spec.node_index(a), spec.node_index(b)) {
+            (Some(x), Some(y)) if x != y => return Ok(Fault::node_link(spec, x, y)),
+            (Some(_), Some(_)) => return Err(e("a link needs two different nodes".into())),
+            _ => {}
+        }
+        let regions = spec.regions();
+        for r in [a, b] {
+            if !regions.iter().any(|k| k.eq_ignore_ascii_case(r)) {
+                return Err(e(format!(
+                    "{r} is neither a node nor a region of this cluster (regions: {})",
+                    regions.join(", ")
+                )));
+            }
+        }
+        Fault::region_link(spec, a, b).ok_or_else(|| e("a link needs two different regions".into()))
+    }
+}

@@ -1,0 +1,402 @@
+//! The cluster file: a TOML description of an OpenVMS-style cluster.
+//!
+//! ```toml
+//! [cluster]
+//! name = "OCICLU"              # required
+//! expected_votes = 5           # required, >= 1
+//! hello_interval_ms = 1000     # optional, used by the runtime
+//! recnx_interval_ms = 20000    # optional, used by the runtime
+//!
+//! [quorum_disk]                # optional
+//! votes = 1
+//! region = "LHR"
+//!
+//! [[node]]
+//! name = "FRANK1"
+//! region = "FRA"
+//! votes = 1
+//! system_id = 1025
+//! expected_votes = 5           # optional; defaults to cluster.expected_votes
+//! address = "127.0.0.1:7001"   # optional; the runtime's UDP address
+//! ```
+//!
+//! Parsing is strict: unknown fields are errors, and every semantic error names the file, the
+//! field (as a path such as `node[2].system_id`) and what is wrong. A successfully parsed file is
+//! a [`ClusterSpec`], whose invariants (unique names and system ids, votes within bounds, at most
+//! [`NODES_MAX`] nodes) the rest of the model relies on.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::Path;
+
+/// The largest cluster the model supports (node sets are 32-bit masks).
+pub const NODES_MAX: usize = 32;
+/// The largest number of votes a single node or the quorum disk may carry.
+pub const VOTES_MAX: u32 = 127;
+/// Default `hello_interval_ms` when the file does not set it.
+pub const HELLO_INTERVAL_MS_DEFAULT: u64 = 1000;
+/// Default `recnx_interval_ms` (OpenVMS RECNXINTERVAL default of 20 s).
+pub const RECNX_INTERVAL_MS_DEFAULT: u64 = 20_000;
+/// The first UDP port used when a node has no `address`: node `i` listens on base + i.
+pub const BASE_PORT_DEFAULT: u16 = 7001;
+
+/// The embedded default scenario: the seed talk's 5-node, 3-region cluster.
+pub const SEED_TOPOLOGY_TOML: &str = include_str!("../../specs/scenarios/seed.toml");
+
+/// An error in a cluster file, naming the file, the field and what is wrong.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+#[error("{file}: {field}: {message}")]
+pub struct ConfigError {
+    /// The file (or a label such as `<embedded seed.toml>`).
+    pub file: String,
+    /// The field path (`node[1].votes`), or `line N` for syntax errors.
+    pub field: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    cluster: RawCluster,
+    quorum_disk: Option<RawQuorumDisk>,
+    #[serde(default)]
+    node: Vec<RawNode>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCluster {
+    name: String,
+    expected_votes: i64,
+    hello_interval_ms: Option<i64>,
+    recnx_interval_ms: Option<i64>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuorumDisk {
+    votes: i64,
+    region: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawNode {
+    name: String,
+    region: String,
+    votes: i64,
+    system_id: i64,
+    expected_votes: Option<i64>,
+    address: Option<String>,
+}
+
+/// A validated cluster description.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClusterSpec {
+    /// Cluster name (SCSNODE-style label, informational).
+    pub name: String,
+    /// EXPECTED_VOTES of the cluster.
+    pub expected_votes: u32,
+    /// Interval between hello datagrams in the runtime.
+    pub hello_interval_ms: u64,
+    /// RECNXINTERVAL: how long a lost member is waited for before it may be removed.
+    pub recnx_interval_ms: u64,
+    /// The optional quorum disk.
+    pub quorum_disk: Option<QuorumDiskSpec>,
+    /// The nodes, in file order; a node's index in this vector is its model `Id`.
+    pub nodes: Vec<NodeSpec>,
+}
+
+/// The quorum disk: a virtual member whose votes count for the nodes that can reach it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct QuorumDiskSpec {
+    /// QDSKVOTES.
+    pub votes: u32,
+    /// The region holding the disk; a node reaches it while its region's link to this one is up.
+    pub region: String,
+}
+
+/// One node of the cluster.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct NodeSpec {
+    /// SCSNODE name, unique.
+    pub name: String,
+    /// Region key (same keys as the RTT table).
+    pub region: String,
+    /// VOTES.
+    pub votes: u32,
+    /// SCSSYSTEMID, unique.
+    pub system_id: u32,
+    /// This node's EXPECTED_VOTES.
+    pub expected_votes: u32,
+    /// UDP address for the runtime, if set in the file.
+    pub address: Option<SocketAddr>,
+}
+
+impl fmt::Display for NodeSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+impl ClusterSpec {
+    /// Reads and validates a cluster file.
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let label = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
+            file: label.clone(),
+            field: "file".into(),
+            message: format!("cannot read: {e}"),
+        })?;
+        Self::parse(&label, &text)
+    }
+
+    /// The embedded default: the seed talk's topology.
+    pub fn seed() -> Self {
+        // The embedded file is tested to parse; see tests::embedded_seed_parses.
+        Self::parse("<embedded seed.toml>", SEED_TOPOLOGY_TOML)
+            .unwrap_or_else(|e| panic!("embedded seed topology is invalid: {e}"))
+    }
+
+    /// Parses and validates cluster-file text; `file` labels errors.
+    pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
+        validate(file, raw)
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// True if the cluster has no nodes (never true for a validated spec).
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// The index of the node with this name.
+    pub fn node_index(&self, name: &str) -> Option<usize> {
+        self.nodes.iter().position(|n| n.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The region keys in order of first appearance.
+    pub fn regions(&self) -> Vec<String> {
+        let mut seen = Vec::new();
+        for n in &self.nodes {
+            if !seen.contains(&n.region) {
+                seen.push(n.region.clone());
+            }
+        }
+        seen
+    }
+
+    /// True if the two nodes are in different regions.
+    pub fn inter_region(&self, a: usize, b: usize) -> bool {
+        self.nodes[a].region != self.nodes[b].region
+    }
+
+    /// The runtime address of node `i`: its `address`, or 127.0.0.1:(base + i).
+    pub fn address(&self, i: usize, base_port: u16) -> SocketAddr {
+        self.nodes[i].address.unwrap_or_else(|| {
+            SocketAddr::from(([127, 0, 0, 1], base_port.saturating_add(i as u16)))
+        })
+    }
+}
+
+fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
+    let field = match e.span() {
+        Some(span) => {
+            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+            format!("line {line}")
+        }
+        None => "document".into(),
+    };
+    ConfigError { file: file.into(), field, message: e.message().trim().to_string() }
+}
+
+fn err(file: &str, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
+    ConfigError { file: file.into(), field: field.into(), message: message.into() }
+}
+
+fn bounded(file: &str, field: &str, v: i64, lo: i64, hi: i64) -> Result<u32, ConfigError> {
+    if v < lo || v > hi {
+        return Err(err(file, field, format!("{v} is out of range {lo}..={hi}")));
+    }
+    Ok(v as u32)
+}
+
+fn region_key(file: &str, field: &str, key: &str) -> Result<String, ConfigError> {
+    let ok = (2..=8).contains(&key.len()) && key.chars().all(|c| c.is_ascii_alphanumeric());
+    if !ok {
+        return Err(err(file, field, format!("{key:?} is not a region key (2-8 letters or digits)")));
+    }
+    Ok(key.to_ascii_uppercase())
+}
+
+fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
+    let c = &raw.cluster;
+    if c.name.trim().is_empty() {
+        return Err(err(file, "cluster.name", "must not be empty"));
+    }
+    let expected_votes =
+        bounded(file, "cluster.expected_votes", c.expected_votes, 1, VOTES_MAX as i64 * 32)?;
+    let hello = c.hello_interval_ms.unwrap_or(HELLO_INTERVAL_MS_DEFAULT as i64);
+    let hello_interval_ms = bounded(file, "cluster.hello_interval_ms", hello, 1, 600_000)? as u64;
+    let recnx = c.recnx_interval_ms.unwrap_or(RECNX_INTERVAL_MS_DEFAULT as i64);
+    let recnx_interval_ms =
+        bounded(file, "cluster.recnx_interval_ms", recnx, 1, 32_767_000)? as u64;
+    if recnx_interval_ms <= 3 * hello_interval_ms {
+        return Err(err(
+            file,
+            "cluster.recnx_interval_ms",
+            format!(
+                "{recnx_interval_ms} ms must exceed 3 x hello_interval_ms ({} ms): a node must \
+                 notice a lost peer before RECNXINTERVAL lets the others remove it",
+                3 * hello_interval_ms
+            ),
+        ));
+    }
+    let quorum_disk = match &raw.quorum_disk {
+        None => None,
+        Some(q) => Some(QuorumDiskSpec {
+            votes: bounded(file, "quorum_disk.votes", q.votes, 1, VOTES_MAX as i64)?,
+            region: region_key(file, "quorum_disk.region", &q.region)?,
+        }),
+    };
+    if raw.node.is_empty() {
+        return Err(err(file, "node", "at least one [[node]] is required"));
+    }
+    if raw.node.len() > NODES_MAX {
+        return Err(err(file, "node", format!("{} nodes; at most {NODES_MAX}", raw.node.len())));
+    }
+    let mut names = BTreeSet::new();
+    let mut ids = BTreeSet::new();
+    let mut nodes = Vec::with_capacity(raw.node.len());
+    for (i, n) in raw.node.iter().enumerate() {
+        let f = |name: &str| format!("node[{i}].{name}");
+        let name = n.name.trim().to_ascii_uppercase();
+        let name_ok = (1..=6).contains(&name.len())
+            && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '$');
+        if !name_ok {
+            return Err(err(file, f("name"), format!("{:?} is not an SCSNODE name (1-6 letters, digits, _ or $)", n.name)));
+        }
+        if !names.insert(name.clone()) {
+            return Err(err(file, f("name"), format!("{name} is used by another node")));
+        }
+        let region = region_key(file, &f("region"), &n.region)?;
+        let votes = bounded(file, &f("votes"), n.votes, 0, VOTES_MAX as i64)?;
+        let system_id = bounded(file, &f("system_id"), n.system_id, 1, u32::MAX as i64)?;
+        if !ids.insert(system_id) {
+            return Err(err(file, f("system_id"), format!("{system_id} is used by another node")));
+        }
+        let ev = n.expected_votes.unwrap_or(expected_votes as i64);
+        let node_expected = bounded(file, &f("expected_votes"), ev, 1, VOTES_MAX as i64 * 32)?;
+        let address = match &n.address {
+            None => None,
+            Some(a) => Some(a.parse::<SocketAddr>().map_err(|e| {
+                err(file, f("address"), format!("{a:?} is not an ip:port address ({e})"))
+            })?),
+        };
+        nodes.push(NodeSpec { name, region, votes, system_id, expected_votes: node_expected, address });
+    }
+    let total: u32 = nodes.iter().map(|n| n.votes).sum::<u32>()
+        + quorum_disk.as_ref().map_or(0, |q| q.votes);
+    if total == 0 {
+        return Err(err(file, "node", "no node has votes: the cluster can never have quorum"));
+    }
+    if let Some(q) = &quorum_disk {
+        if !nodes.iter().any(|n| n.region == q.region) && nodes.len() < 2 {
+            return Err(err(file, "quorum_disk.region", format!("no node can reach region {}", q.region)));
+        }
+    }
+    Ok(ClusterSpec {
+        name: c.name.trim().to_string(),
+        expected_votes,
+        hello_interval_ms,
+        recnx_interval_ms,
+        quorum_disk,
+        nodes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str = r#"
+[cluster]
+name = "T"
+expected_votes = 3
+[[node]]
+name = "A"
+region = "FRA"
+votes = 1
+system_id = 1
+[[node]]
+name = "B"
+region = "LHR"
+votes = 1
+system_id = 2
+"#;
+
+    #[test]
+    fn embedded_seed_parses() {
+        let s = ClusterSpec::seed();
+        let names: Vec<_> = s.nodes.iter().map(|n| n.name.as_str()).collect();
+        assert_eq!(names, ["FRANK1", "FRANK2", "UK1", "CHIC1", "CHIC2"]);
+        assert_eq!(s.expected_votes, 5);
+        assert_eq!(s.regions(), ["FRA", "LHR", "ORD"]);
+        assert!(s.nodes.iter().all(|n| n.votes == 1 && n.expected_votes == 5));
+        assert_eq!(s.nodes[0].system_id, 1025);
+    }
+
+    #[test]
+    fn defaults_apply() {
+        let s = ClusterSpec::parse("t.toml", MINIMAL).unwrap();
+        assert_eq!(s.hello_interval_ms, 1000);
+        assert_eq!(s.recnx_interval_ms, 20_000);
+        assert_eq!(s.nodes[1].expected_votes, 3);
+        assert_eq!(s.address(1, 7001).to_string(), "127.0.0.1:7002");
+    }
+
+    fn error_of(text: &str) -> String {
+        ClusterSpec::parse("t.toml", text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn errors_name_file_field_and_problem() {
+        assert_eq!(
+            error_of(&MINIMAL.replace("system_id = 2", "system_id = 1")),
+            "t.toml: node[1].system_id: 1 is used by another node"
+        );
+        assert_eq!(
+            error_of(&MINIMAL.replace("expected_votes = 3", "expected_votes = 0")),
+            "t.toml: cluster.expected_votes: 0 is out of range 1..=4064"
+        );
+        assert_eq!(
+            error_of(&MINIMAL.replace("name = \"B\"", "name = \"A\"")),
+            "t.toml: node[1].name: A is used by another node"
+        );
+        assert_eq!(
+            error_of(&MINIMAL.replace("votes = 1\nsystem_id = 2", "votes = -1\nsystem_id = 2")),
+            "t.toml: node[1].votes: -1 is out of range 0..=127"
+        );
+        assert!(error_of(&MINIMAL.replace("[cluster]", "[cluster]\ncolour = 1")).starts_with(
+            "t.toml: line 3: unknown field `colour`"
+        ));
+        assert!(error_of(&MINIMAL.replace("name = \"T\"", "")).contains("missing field `name`"));
+        assert_eq!(
+            error_of(&format!("{MINIMAL}\n[cluster.x]")),
+            "t.toml: line 16: unknown field `x`, expected one of `name`, `expected_votes`, `hello_interval_ms`, `recnx_interval_ms`"
+        );
+        assert_eq!(
+            error_of(&MINIMAL.replace("expected_votes = 3", "expected_votes = 3\nrecnx_interval_ms = 100\nhello_interval_ms = 50")),
+            "t.toml: cluster.recnx_interval_ms: 100 ms must exceed 3 x hello_interval_ms (150 ms): a node must notice a lost peer before RECNXINTERVAL lets the others remove it"
+        );
+        assert!(error_of(&MINIMAL.replace("region = \"LHR\"", "region = \"LHR\"\naddress = \"nope\""))
+            .starts_with("t.toml: node[1].address: \"nope\" is not an ip:port address"));
+    }
+}

@@ -1,0 +1,906 @@
+//! The node actor: the OpenVMS connection manager (CNXMAN) and the membership protocol.
+//!
+//! One [`NodeActor`] runs on every node. It is pure: it never reads a clock or touches a socket;
+//! everything it does is returned as Stateright commands, so the model checker and the UDP
+//! runtime drive exactly this code.
+//!
+//! # What the actor sees
+//! * **Circuits.** The port layer below (PEDRIVER's hellos and virtual circuits — the checker's
+//!   environment, or the runtime's heartbeat layer) reports [`Msg::CircuitUp`] and
+//!   [`Msg::CircuitDown`] per peer. Messages on a circuit are delivered in order; a circuit that
+//!   fails loses what was in flight.
+//! * **Connection-manager messages** from peers ([`Msg::Hello`], [`Msg::Propose`], ...).
+//! * **Two timers**: [`Timer::Recnx`] (a member needs a state transition: after RECNXINTERVAL for
+//!   a lost member, sooner for a returned member or a retry) and [`Timer::Join`] (a non-member
+//!   tries to join or form a cluster).
+//!
+//! # The algorithm
+//! *Views.* A member holds a [`View`]: transition number `seq`, the member set, the cluster's
+//! expected votes and quorum (see [`crate::quorum`] for the formula and the dynamic raise). The
+//! set `ok` holds the members *confirmed* in this view: all of them at commit; a member whose
+//! circuit fails leaves `ok` and re-enters only through a committed transition.
+//!
+//! *Activity.* A member is **active** (runs cluster work: locks, I/O) only if it is idle (in no
+//! transition), every other member is connected and confirmed, and the members' votes reach the
+//! quorum. A member with all members present but too few votes is in a **quorum hang**; it does
+//! not crash. A member that lost a member is suspended until a transition.
+//!
+//! *State transitions* (Davis ch. 7) run in two phases under one coordinator:
+//! 1. **Proposal.** The coordinator (the *coordinator-elect* — the member with the lowest system
+//!    id among those a node can reach — when a member's RECNX timer fires; or the member that
+//!    received a membership request) proposes `{itself} ∪` its connected members (plus the
+//!    joiner). Each receiver refuses if it is busy with another coordinator (or coordinating
+//!    itself), if its view is not the proposal's base view, or if it lacks a circuit to any
+//!    proposed node; otherwise it accepts and *locks* to the coordinator (suspending itself).
+//!    Every reply carries the sender's circuits. If anyone was busy the coordinator aborts and
+//!    retries later; if everyone accepted it commits; otherwise it computes the best fully
+//!    connected subset ([`crate::quorum::best_clique`]: figure of merit `256 × votes + nodes`,
+//!    current members before joiners, lowest system ids on ties) and proposes again if that subset
+//!    contains itself, or abandons.
+//! 2. **Commit.** The coordinator installs the new view with `seq + 1` and sends it; receivers
+//!    install it, stay suspended and confirm. A commit cannot be abandoned.
+//! 3. **Release.** When every member confirmed, the coordinator releases them (Davis: "the
+//!    transition ends when the coordinator lock is released") and the new cluster runs.
+//!
+//! Because no node runs in the new view before *every* member installed it, a participant that
+//! accepted a proposal and then lost the coordinator before the commit reached it can safely fall
+//! back to its old view: the new view never ran anywhere. A member that lost the coordinator after
+//! installing keeps the new view.
+//!
+//! *Joining and forming.* A non-member learns from hellos which connected peers are members. When
+//! its Join timer fires it sends a membership request to the member with the lowest system id; the
+//! member refuses if it is busy, if the joiner lacks a circuit to any member, or if admitting it
+//! would raise the quorum above the votes present ("disruptive joiner"); otherwise it coordinates
+//! a transition that adds the joiner. With no member in sight, the joiner with the lowest system
+//! id forms a cluster once the connected joiners' votes reach the quorum estimated from their
+//! largest EXPECTED_VOTES.
+//!
+//! *CLUEXIT.* When a circuit opens between members of different views, both exchange hellos and
+//! apply [`crate::cluexit::decide`]; the loser crashes and later reboots with a new incarnation.
+//!
+//! # Invariants the checker verifies (see `specs/invariants.md`)
+//! no split-brain; members fully connected at commit; quorum never below `floor((E+2)/2)`;
+//! transition numbers monotone per node; a removed node never acts as a member again without a
+//! reboot and a join.
+
+use crate::cluexit::{self, ExitRule, Side};
+use crate::config::ClusterSpec;
+use crate::nodeset::NodeSet;
+use crate::quorum::{self, QuorumRule};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Id, Out};
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A cluster view: what a member believes the cluster is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct View {
+    /// Transition number; increases at every committed transition.
+    pub seq: u32,
+    /// The members.
+    pub members: NodeSet,
+    /// CL_EXPECTED_VOTES after the dynamic raise.
+    pub cevotes: u32,
+    /// The quorum derived from `cevotes`.
+    pub quorum: u32,
+}
+
+/// The connect message: who I am and what cluster I am in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Hello {
+    /// Boot count of the sender (its incarnation).
+    pub incarnation: u32,
+    /// The sender's view, `None` for a node that is not a member.
+    pub view: Option<View>,
+    /// The sender's cluster has quorum.
+    pub quorate: bool,
+    /// Votes available to the sender's cluster.
+    pub votes: u32,
+    /// Number of circuits the sender has.
+    pub connections: u32,
+}
+
+/// Phase 1 of a state transition.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Proposal {
+    /// The view the transition starts from (`None` when forming a cluster).
+    pub base: Option<View>,
+    /// The view that will be committed.
+    pub view: View,
+}
+
+/// A participant's answer to a proposal.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Verdict {
+    /// Accepted; the participant is locked to the coordinator.
+    Ack,
+    /// Refused: locked to another coordinator, or coordinating itself.
+    Busy,
+    /// Refused: the participant's view is not the proposal's base.
+    OtherView,
+    /// Refused: the participant lacks a circuit to some proposed node.
+    NotConnected,
+}
+
+/// Why a membership request was refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Refusal {
+    /// The member is in, or waiting for, a state transition.
+    Busy,
+    /// The joiner lacks a circuit to some member.
+    NotConnected,
+    /// Admitting the joiner would raise the quorum above the votes present.
+    Disruptive,
+}
+
+/// Everything a node receives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Msg {
+    /// Port layer: the circuit to the sender opened.
+    CircuitUp,
+    /// Port layer: the circuit to the sender failed.
+    CircuitDown,
+    /// Connect message, sent when a circuit opens and to non-members after each commit.
+    Hello(Hello),
+    /// A non-member asks to join; carries its circuits.
+    JoinRequest {
+        /// The joiner's circuits.
+        conn: NodeSet,
+    },
+    /// The member refuses a membership request.
+    JoinRefused(Refusal),
+    /// Phase 1: proposal.
+    Propose(Proposal),
+    /// Answer to a proposal, with the participant's circuits.
+    Reply {
+        /// The proposed view's transition number.
+        seq: u32,
+        /// Accept or refuse.
+        verdict: Verdict,
+        /// The participant's circuits.
+        conn: NodeSet,
+    },
+    /// Phase 2: commit the proposed view.
+    Commit(View),
+    /// A participant installed the committed view.
+    Committed {
+        /// The view's transition number.
+        seq: u32,
+    },
+    /// Phase 3: every member installed the view; the transition is over.
+    Release {
+        /// The view's transition number.
+        seq: u32,
+    },
+    /// A member whose RECNX timer expired asks the coordinator-elect to run a transition.
+    NeedTransition,
+    /// The coordinator abandons (or releases this participant from) its proposal.
+    Abort {
+        /// The abandoned proposal's transition number.
+        seq: u32,
+    },
+}
+
+/// The actor's timers (no ids inside, so symmetry reduction stays sound).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Timer {
+    /// A member needs a state transition (RECNXINTERVAL after a loss; sooner otherwise).
+    Recnx,
+    /// A non-member tries to join or form a cluster.
+    Join,
+}
+
+/// A coordinator's bookkeeping for the current proposal round.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Coord {
+    /// The view the transition starts from.
+    pub base: Option<View>,
+    /// The view proposed in this round.
+    pub view: View,
+    /// Participants whose reply is outstanding.
+    pub waiting: NodeSet,
+    /// Participants that replied.
+    pub replied: NodeSet,
+    /// Participants that accepted.
+    pub acked: NodeSet,
+    /// Participants in another view.
+    pub other_view: NodeSet,
+    /// Some participant was busy.
+    pub busy: bool,
+    /// Reported circuits, indexed by node.
+    pub rows: Vec<NodeSet>,
+}
+
+/// Where a node is in a state transition.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Phase {
+    /// In no transition.
+    Idle,
+    /// Coordinating a transition.
+    Coordinating(Box<Coord>),
+    /// Accepted a proposal; suspended until commit or abort.
+    Locked {
+        /// The coordinator's node index.
+        coordinator: u8,
+        /// The accepted view.
+        view: View,
+    },
+    /// Coordinator: committed, waiting for every member to confirm (`waiting`).
+    Committing {
+        /// Members whose confirmation is outstanding.
+        waiting: NodeSet,
+    },
+    /// Participant: installed the committed view, suspended until the coordinator releases it.
+    Installed {
+        /// The coordinator's node index.
+        coordinator: u8,
+    },
+}
+
+/// A node's state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct NodeState {
+    /// Boot count: tells a rebooted node apart from its earlier self.
+    pub incarnation: u32,
+    /// Set once the node took a CLUEXIT bugcheck; the node is then down until it reboots.
+    pub exited: Option<ExitRule>,
+    /// Peers with an open circuit.
+    pub conn: NodeSet,
+    /// The current view; `None` while not a member.
+    pub view: Option<View>,
+    /// Members confirmed in the current view.
+    pub ok: NodeSet,
+    /// Transition phase.
+    pub phase: Phase,
+    /// Non-member: connected peers that are members of some cluster.
+    pub members_seen: NodeSet,
+    /// Non-member: connected peers that are not members either.
+    pub joiners_seen: NodeSet,
+    /// Non-member: the last membership request was refused, and nothing has changed since.
+    pub refused: Option<Refusal>,
+    /// A member asked this node (its coordinator-elect) for a transition while it was busy.
+    pub requested: bool,
+    /// This node asked its coordinator-elect for a transition and has seen no proposal since.
+    pub asked: bool,
+}
+
+/// Protocol variants. Only the default is correct; the others are negative controls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct ProtocolOptions {
+    /// The quorum rule.
+    pub quorum_rule: QuorumRule,
+    /// On first boot, start as a member of the full cluster (view 1) instead of joining; the
+    /// checker uses it so faults hit a formed cluster. Reboots always join.
+    pub start_formed: bool,
+}
+
+/// The node actor. `me` is this node's index in the cluster file and its `Id`.
+#[derive(Clone, Debug)]
+pub struct NodeActor {
+    /// The cluster file.
+    pub spec: Arc<ClusterSpec>,
+    /// This node's index.
+    pub me: usize,
+    /// Variants.
+    pub opts: ProtocolOptions,
+}
+
+type O = Out<NodeActor>;
+
+fn id(i: usize) -> Id {
+    Id::from(i)
+}
+
+fn ix(id: Id) -> usize {
+    usize::from(id)
+}
+
+impl NodeActor {
+    /// A node actor.
+    pub fn new(spec: Arc<ClusterSpec>, me: usize, opts: ProtocolOptions) -> Self {
+        NodeActor { spec, me, opts }
+    }
+
+    fn n(&self) -> usize {
+        self.spec.len()
+    }
+
+    fn recnx(&self) -> std::ops::Range<Duration> {
+        let d = Duration::from_millis(self.spec.recnx_interval_ms);
+        d..d + Duration::from_millis(self.spec.hello_interval_ms / 4)
+    }
+
+    /// Short delay for a re-confirming transition or a retry, staggered by system-id rank so two
+    /// colliding coordinators do not retry in step.
+    fn soon(&self) -> std::ops::Range<Duration> {
+        let rank = self.spec.nodes.iter().filter(|n| n.system_id < self.spec.nodes[self.me].system_id).count();
+        let d = Duration::from_millis(self.spec.hello_interval_ms * (1 + rank as u64));
+        d..d + Duration::from_millis(self.spec.hello_interval_ms / 4)
+    }
+
+    fn join_delay(&self) -> std::ops::Range<Duration> {
+        let d = Duration::from_millis(self.spec.hello_interval_ms * 2);
+        d..d + Duration::from_millis(self.spec.hello_interval_ms)
+    }
+
+    /// The formed initial state (view 1 with every node).
+    pub fn formed_state(&self) -> NodeState {
+        let all = NodeSet::first(self.n());
+        let cevotes = quorum::next_cevotes(&self.spec, 0, all);
+        let view = View { seq: 1, members: all, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes) };
+        NodeState {
+            incarnation: 0,
+            exited: None,
+            conn: all.without(self.me),
+            view: Some(view),
+            ok: all,
+            phase: Phase::Idle,
+            members_seen: NodeSet::EMPTY,
+            joiners_seen: NodeSet::EMPTY,
+            refused: None,
+            requested: false,
+            asked: false,
+        }
+    }
+
+    fn booting_state(&self, incarnation: u32) -> NodeState {
+        NodeState {
+            incarnation,
+            exited: None,
+            conn: NodeSet::EMPTY,
+            view: None,
+            ok: NodeSet::EMPTY,
+            phase: Phase::Idle,
+            members_seen: NodeSet::EMPTY,
+            joiners_seen: NodeSet::EMPTY,
+            refused: None,
+            requested: false,
+            asked: false,
+        }
+    }
+
+    // ----- queries (also used by the checker's properties and the runtime's console) -----
+
+    /// The view's members, or the empty set for a non-member.
+    pub fn members(&self, s: &NodeState) -> NodeSet {
+        s.view.map_or(NodeSet::EMPTY, |v| v.members)
+    }
+
+    /// Votes of the members this node can reach (itself included).
+    pub fn available_votes(&self, s: &NodeState) -> u32 {
+        match s.view {
+            Some(v) => quorum::votes(&self.spec, v.members.inter(s.conn.with(self.me))),
+            None => self.spec.nodes[self.me].votes,
+        }
+    }
+
+    /// The node's cluster has quorum among the members it can reach.
+    pub fn quorate(&self, s: &NodeState) -> bool {
+        s.exited.is_none() && s.view.is_some_and(|v| self.available_votes(s) >= v.quorum)
+    }
+
+    /// A member lost a member or has one not yet re-confirmed: a transition is due.
+    pub fn needs_transition(&self, s: &NodeState) -> bool {
+        match s.view {
+            None => false,
+            Some(v) => {
+                let others = v.members.without(self.me);
+                !others.is_subset(s.conn) || !others.is_subset(s.ok)
+            }
+        }
+    }
+
+    /// Active: a member running cluster work — idle, every member connected and confirmed, and
+    /// the quorum met.
+    pub fn is_active(&self, s: &NodeState) -> bool {
+        s.exited.is_none()
+            && s.phase == Phase::Idle
+            && !self.needs_transition(s)
+            && s.view.is_some_and(|v| quorum::votes(&self.spec, v.members) >= v.quorum)
+    }
+
+    /// Quorum hang: a settled member whose cluster lacks the votes for quorum.
+    pub fn is_quorum_hung(&self, s: &NodeState) -> bool {
+        s.exited.is_none()
+            && s.phase == Phase::Idle
+            && !self.needs_transition(s)
+            && s.view.is_some_and(|v| quorum::votes(&self.spec, v.members) < v.quorum)
+    }
+
+    /// Nothing left to do but heartbeats, or retries that would be refused for a lasting reason.
+    pub fn is_quiescent(&self, s: &NodeState) -> bool {
+        if s.exited.is_some() {
+            return true;
+        }
+        if s.phase != Phase::Idle {
+            return false;
+        }
+        if s.view.is_some() {
+            return !self.needs_transition(s);
+        }
+        if !s.members_seen.inter(s.conn).is_empty() {
+            return matches!(s.refused, Some(Refusal::NotConnected | Refusal::Disruptive));
+        }
+        self.formation(s).is_none()
+    }
+
+    fn hello(&self, s: &NodeState) -> Msg {
+        Msg::Hello(Hello {
+            incarnation: s.incarnation,
+            view: s.view,
+            quorate: self.quorate(s),
+            votes: self.available_votes(s),
+            connections: s.conn.len() as u32,
+        })
+    }
+
+    // ----- transitions -----
+
+    fn view_for(&self, base: Option<View>, members: NodeSet) -> View {
+        let seq = base.map_or(1, |b| b.seq + 1);
+        let cevotes = quorum::next_cevotes(&self.spec, base.map_or(0, |b| b.cevotes), members);
+        View { seq, members, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes) }
+    }
+
+    fn start_transition(&self, s: &mut NodeState, base: Option<View>, members: NodeSet, o: &mut O) {
+        let view = self.view_for(base, members);
+        if members == NodeSet::single(self.me) {
+            self.commit(s, view, o);
+            return;
+        }
+        let mut rows = vec![NodeSet::EMPTY; self.n()];
+        rows[self.me] = s.conn;
+        let waiting = members.without(self.me);
+        for p in waiting.iter() {
+            o.send(id(p), Msg::Propose(Proposal { base, view }));
+        }
+        s.phase = Phase::Coordinating(Box::new(Coord {
+            base,
+            view,
+            waiting,
+            replied: NodeSet::EMPTY,
+            acked: NodeSet::EMPTY,
+            other_view: NodeSet::EMPTY,
+            busy: false,
+            rows,
+        }));
+    }
+
+    /// Installs a committed view; `phase` is what the node does next (release wait or idle).
+    fn install(&self, s: &mut NodeState, view: View, phase: Phase, o: &mut O) {
+        let was_member = s.view.is_some();
+        s.view = Some(view);
+        s.ok = view.members;
+        s.phase = phase;
+        s.refused = None;
+        s.members_seen = NodeSet::EMPTY;
+        s.joiners_seen = NodeSet::EMPTY;
+        if !was_member {
+            o.cancel_timer(Timer::Join);
+        }
+        // Tell connected non-members (joiners, or members of another cluster) about the new view.
+        let hello = self.hello(s);
+        for p in s.conn.minus(view.members).iter() {
+            o.send(id(p), hello);
+        }
+        if s.phase == Phase::Idle {
+            self.idle_again(s, o);
+        }
+    }
+
+    fn commit(&self, s: &mut NodeState, view: View, o: &mut O) {
+        let waiting = view.members.without(self.me).inter(s.conn);
+        for p in waiting.iter() {
+            o.send(id(p), Msg::Commit(view));
+        }
+        let phase = if waiting.is_empty() { Phase::Idle } else { Phase::Committing { waiting } };
+        self.install(s, view, phase, o);
+    }
+
+    /// Every member confirmed (or was lost): release them; the transition is over.
+    fn release(&self, s: &mut NodeState, o: &mut O) {
+        let Some(v) = s.view else { return };
+        for p in v.members.without(self.me).inter(s.conn).iter() {
+            o.send(id(p), Msg::Release { seq: v.seq });
+        }
+        s.phase = Phase::Idle;
+        self.idle_again(s, o);
+    }
+
+    fn abandon(&self, s: &mut NodeState, release: NodeSet, seq: u32, o: &mut O) {
+        for p in release.iter() {
+            o.send(id(p), Msg::Abort { seq });
+        }
+        s.phase = Phase::Idle;
+        self.after_unlock(s, o);
+    }
+
+    fn after_unlock(&self, s: &mut NodeState, o: &mut O) {
+        if s.view.is_some() {
+            self.idle_again(s, o);
+        } else {
+            o.set_timer(Timer::Join, self.join_delay());
+        }
+    }
+
+    /// Ends a proposal round once every participant answered (or lost its circuit): abort if
+    /// anyone was busy; otherwise compute the membership from what the replies revealed — the
+    /// best clique containing this node among the nodes not claimed by a better clique without
+    /// it — and commit it if it is what everyone accepted, or propose it in a new round.
+    fn finish_round(&self, s: &mut NodeState, c: Coord, o: &mut O) {
+        if c.busy {
+            self.abandon(s, c.acked, c.view.seq, o);
+            return;
+        }
+        let mut rows = c.rows.clone();
+        rows[self.me] = s.conn;
+        let current = c.base.map_or(NodeSet::EMPTY, |b| b.members);
+        let universe = current.union(c.view.members).minus(c.other_view).with(self.me);
+        let known = c.replied.minus(c.other_view).with(self.me);
+        let k = quorum::Knowledge { known, rows: &rows };
+        // Peel off better memberships that exclude this node: their nodes will not join it.
+        let mut pool = universe;
+        let best = loop {
+            let b = quorum::best_clique(&self.spec, k, pool, current);
+            if b.contains(self.me) || b.is_empty() {
+                break b.with(self.me);
+            }
+            pool = pool.minus(b);
+        };
+        let others = c.view.members.without(self.me);
+        if best == c.view.members && c.acked == others && others.is_subset(s.conn) {
+            self.commit(s, c.view, o);
+            return;
+        }
+        for p in c.acked.minus(best).iter() {
+            o.send(id(p), Msg::Abort { seq: c.view.seq });
+        }
+        s.phase = Phase::Idle;
+        self.start_transition(s, c.base, best, o);
+    }
+
+    fn formation(&self, s: &NodeState) -> Option<NodeSet> {
+        if s.view.is_some() || !s.members_seen.inter(s.conn).is_empty() {
+            return None;
+        }
+        let group = s.joiners_seen.inter(s.conn).with(self.me);
+        let my_id = self.spec.nodes[self.me].system_id;
+        let lowest = group.iter().all(|i| self.spec.nodes[i].system_id >= my_id);
+        let max_expected = group.iter().map(|i| self.spec.nodes[i].expected_votes).max().unwrap_or(1);
+        let enough = quorum::votes(&self.spec, group) >= self.opts.quorum_rule.quorum(max_expected);
+        (lowest && enough && self.spec.nodes[self.me].votes > 0).then_some(group)
+    }
+
+    // ----- message handlers -----
+
+    /// The coordinator-elect: the member with the lowest system id among this node and the
+    /// members it can reach. Only it starts transitions for members that need
+    /// one, which keeps concurrent coordinators (and their collisions) to the partial-connectivity
+    /// cases where members disagree on who is reachable.
+    pub fn coordinator_elect(&self, s: &NodeState) -> usize {
+        let reach = self.members(s).inter(s.conn).with(self.me);
+        reach.iter().min_by_key(|&i| self.spec.nodes[i].system_id).unwrap_or(self.me)
+    }
+
+    fn on_need_transition(&self, s: &mut NodeState, o: &mut O) {
+        if s.view.is_none() {
+            return;
+        }
+        if s.phase == Phase::Idle {
+            let members = self.members(s).inter(s.conn).with(self.me);
+            self.start_transition(s, s.view, members, o);
+        } else {
+            s.requested = true;
+        }
+    }
+
+    /// Back to idle: run a transition someone asked for meanwhile, or arm the RECNX timer.
+    fn idle_again(&self, s: &mut NodeState, o: &mut O) {
+        if s.requested && s.view.is_some() {
+            s.requested = false;
+            let members = self.members(s).inter(s.conn).with(self.me);
+            self.start_transition(s, s.view, members, o);
+        } else if s.view.is_some() && self.needs_transition(s) {
+            o.set_timer(Timer::Recnx, self.soon());
+        }
+    }
+
+    fn on_circuit_up(&self, s: &mut NodeState, p: usize, o: &mut O) {
+        s.asked = false;
+        s.conn.insert(p);
+        o.send(id(p), self.hello(s));
+        if s.view.is_some() {
+            if s.phase == Phase::Idle && self.needs_transition(s) {
+                let others = self.members(s).without(self.me);
+                if others.is_subset(s.conn) {
+                    o.set_timer(Timer::Recnx, self.soon());
+                }
+            }
+        } else {
+            s.refused = None;
+            o.set_timer(Timer::Join, self.join_delay());
+        }
+    }
+
+    fn on_circuit_down(&self, s: &mut NodeState, p: usize, o: &mut O) {
+        s.asked = false;
+        s.conn.remove(p);
+        s.ok.remove(p);
+        s.members_seen.remove(p);
+        s.joiners_seen.remove(p);
+        if s.view.is_none() {
+            s.refused = None;
+        }
+        match &mut s.phase {
+            Phase::Coordinating(c) if c.waiting.contains(p) || c.acked.contains(p) => {
+                c.waiting.remove(p);
+                c.acked.remove(p);
+                if c.waiting.is_empty() {
+                    let c = (**c).clone();
+                    s.phase = Phase::Idle;
+                    self.finish_round(s, c, o);
+                }
+            }
+            Phase::Committing { waiting } if waiting.contains(p) => {
+                waiting.remove(p);
+                if waiting.is_empty() {
+                    self.release(s, o);
+                }
+            }
+            Phase::Locked { coordinator, .. } | Phase::Installed { coordinator }
+                if *coordinator as usize == p =>
+            {
+                s.phase = Phase::Idle;
+                self.after_unlock(s, o);
+            }
+            _ => {}
+        }
+        if self.members(s).contains(p) {
+            o.set_timer(Timer::Recnx, self.recnx());
+        }
+    }
+
+    fn on_hello(&self, s: &mut NodeState, p: usize, h: Hello, o: &mut O) {
+        if s.view.is_none() {
+            if h.view.is_some() {
+                s.members_seen.insert(p);
+                s.joiners_seen.remove(p);
+            } else {
+                s.joiners_seen.insert(p);
+                s.members_seen.remove(p);
+            }
+            s.refused = None;
+            if s.phase == Phase::Idle {
+                o.set_timer(Timer::Join, self.join_delay());
+            }
+            return;
+        }
+        let Some(theirs) = h.view else { return };
+        let mine = s.view.unwrap_or(theirs);
+        if theirs == mine {
+            return;
+        }
+        if theirs.seq < mine.seq && mine.members.contains(p) {
+            // A stale hello from a node that has since joined this node's newer view.
+            return;
+        }
+        let me_side = Side {
+            quorate: self.quorate(s),
+            lists_other: mine.members.contains(p),
+            seq: mine.seq,
+            votes: self.available_votes(s),
+            connections: s.conn.len() as u32,
+            system_id: self.spec.nodes[self.me].system_id,
+        };
+        let other = Side {
+            quorate: h.quorate,
+            lists_other: theirs.members.contains(self.me),
+            seq: theirs.seq,
+            votes: h.votes,
+            connections: h.connections,
+            system_id: self.spec.nodes[p].system_id,
+        };
+        if let Some(rule) = cluexit::decide(&me_side, &other) {
+            s.exited = Some(rule);
+            s.phase = Phase::Idle;
+            o.cancel_timer(Timer::Recnx);
+            o.cancel_timer(Timer::Join);
+        }
+    }
+
+    fn on_join_request(&self, s: &mut NodeState, p: usize, joiner_conn: NodeSet, o: &mut O) {
+        let refusal = match s.view {
+            None => Some(Refusal::Busy),
+            Some(v) => {
+                let others = v.members.without(self.me);
+                let candidate = self.view_for(Some(v), v.members.with(p));
+                if s.phase != Phase::Idle || !others.is_subset(s.conn) {
+                    Some(Refusal::Busy)
+                } else if !others.is_subset(joiner_conn) {
+                    Some(Refusal::NotConnected)
+                } else if candidate.quorum > v.quorum
+                    && quorum::votes(&self.spec, candidate.members) < candidate.quorum
+                {
+                    Some(Refusal::Disruptive)
+                } else {
+                    None
+                }
+            }
+        };
+        match refusal {
+            Some(r) => o.send(id(p), Msg::JoinRefused(r)),
+            None => {
+                let members = self.members(s).inter(s.conn).with(self.me).with(p);
+                self.start_transition(s, s.view, members, o);
+            }
+        }
+    }
+
+    fn on_propose(&self, s: &mut NodeState, p: usize, prop: Proposal, o: &mut O) {
+        s.asked = false;
+        let locked_to_p = matches!(s.phase, Phase::Locked { coordinator, .. } if coordinator as usize == p);
+        let verdict = if !locked_to_p && s.phase != Phase::Idle {
+            Verdict::Busy
+        } else {
+            let base_ok = prop.base == s.view || (s.view.is_none() && prop.view.members.contains(self.me));
+            if !base_ok {
+                Verdict::OtherView
+            } else if !prop.view.members.without(self.me).is_subset(s.conn) {
+                Verdict::NotConnected
+            } else {
+                Verdict::Ack
+            }
+        };
+        if verdict == Verdict::Ack {
+            s.phase = Phase::Locked { coordinator: p as u8, view: prop.view };
+        } else if locked_to_p {
+            s.phase = Phase::Idle;
+            self.after_unlock(s, o);
+        }
+        o.send(id(p), Msg::Reply { seq: prop.view.seq, verdict, conn: s.conn });
+    }
+
+    fn on_reply(&self, s: &mut NodeState, p: usize, seq: u32, verdict: Verdict, conn: NodeSet, o: &mut O) {
+        let Phase::Coordinating(c) = &mut s.phase else { return };
+        if c.view.seq != seq || !c.waiting.contains(p) {
+            return;
+        }
+        c.waiting.remove(p);
+        c.replied.insert(p);
+        c.rows[p] = conn;
+        match verdict {
+            Verdict::Ack => c.acked.insert(p),
+            Verdict::Busy => c.busy = true,
+            Verdict::OtherView => c.other_view.insert(p),
+            Verdict::NotConnected => {}
+        }
+        if c.waiting.is_empty() {
+            let c = (**c).clone();
+            s.phase = Phase::Idle;
+            self.finish_round(s, c, o);
+        }
+    }
+
+    fn on_commit(&self, s: &mut NodeState, p: usize, view: View, o: &mut O) {
+        if matches!(s.phase, Phase::Locked { coordinator, view: v } if coordinator as usize == p && v == view) {
+            self.install(s, view, Phase::Installed { coordinator: p as u8 }, o);
+            o.send(id(p), Msg::Committed { seq: view.seq });
+        }
+    }
+
+    fn on_committed(&self, s: &mut NodeState, p: usize, seq: u32, o: &mut O) {
+        if s.view.is_some_and(|v| v.seq == seq) {
+            if let Phase::Committing { waiting } = &mut s.phase {
+                waiting.remove(p);
+                if waiting.is_empty() {
+                    self.release(s, o);
+                }
+            }
+        }
+    }
+
+    fn on_release(&self, s: &mut NodeState, p: usize, seq: u32, o: &mut O) {
+        let mine = matches!(s.phase, Phase::Installed { coordinator } if coordinator as usize == p);
+        if mine && s.view.is_some_and(|v| v.seq == seq) {
+            s.phase = Phase::Idle;
+            self.idle_again(s, o);
+        }
+    }
+
+    fn on_abort(&self, s: &mut NodeState, p: usize, seq: u32, o: &mut O) {
+        if matches!(s.phase, Phase::Locked { coordinator, view } if coordinator as usize == p && view.seq == seq) {
+            s.phase = Phase::Idle;
+            self.after_unlock(s, o);
+        }
+    }
+}
+
+impl Actor for NodeActor {
+    type Msg = Msg;
+    type Timer = Timer;
+    type State = NodeState;
+    type Storage = u32;
+    type Random = ();
+
+    fn on_start(&self, _id: Id, storage: &Option<u32>, o: &mut O) -> NodeState {
+        let incarnation = storage.map_or(0, |boots| boots + 1);
+        o.save(incarnation);
+        if incarnation == 0 && self.opts.start_formed {
+            self.formed_state()
+        } else {
+            o.set_timer(Timer::Join, self.join_delay());
+            self.booting_state(incarnation)
+        }
+    }
+
+    fn on_msg(&self, _id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut O) {
+        if state.exited.is_some() {
+            return;
+        }
+        let p = ix(src);
+        if p >= self.n() || p == self.me {
+            return;
+        }
+        let s = state.to_mut();
+        match msg {
+            Msg::CircuitUp => self.on_circuit_up(s, p, o),
+            Msg::CircuitDown => self.on_circuit_down(s, p, o),
+            Msg::Hello(h) => self.on_hello(s, p, h, o),
+            Msg::JoinRequest { conn } => self.on_join_request(s, p, conn, o),
+            Msg::JoinRefused(r) => {
+                if s.view.is_none() && s.phase == Phase::Idle {
+                    s.refused = Some(r);
+                    o.set_timer(Timer::Join, self.join_delay());
+                }
+            }
+            Msg::Propose(prop) => self.on_propose(s, p, prop, o),
+            Msg::Reply { seq, verdict, conn } => self.on_reply(s, p, seq, verdict, conn, o),
+            Msg::Commit(v) => self.on_commit(s, p, v, o),
+            Msg::Committed { seq } => self.on_committed(s, p, seq, o),
+            Msg::Release { seq } => self.on_release(s, p, seq, o),
+            Msg::Abort { seq } => self.on_abort(s, p, seq, o),
+            Msg::NeedTransition => self.on_need_transition(s, o),
+        }
+    }
+
+    fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut O) {
+        if state.exited.is_some() || state.phase != Phase::Idle {
+            return;
+        }
+        match timer {
+            Timer::Recnx => {
+                if !self.needs_transition(state) {
+                    return;
+                }
+                let elect = self.coordinator_elect(state);
+                if elect == self.me {
+                    let s = state.to_mut();
+                    let members = self.members(s).inter(s.conn).with(self.me);
+                    self.start_transition(s, s.view, members, o);
+                } else if !state.asked {
+                    state.to_mut().asked = true;
+                    o.send(id(elect), Msg::NeedTransition);
+                }
+            }
+            Timer::Join => {
+                if state.view.is_some() {
+                    return;
+                }
+                let seen = state.members_seen.inter(state.conn);
+                if let Some(target) = seen.iter().min_by_key(|&i| self.spec.nodes[i].system_id) {
+                    let s = state.to_mut();
+                    s.refused = None;
+                    o.send(id(target), Msg::JoinRequest { conn: s.conn });
+                } else if let Some(group) = self.formation(state) {
+                    let s = state.to_mut();
+                    self.start_transition(s, None, group, o);
+                }
+            }
+        }
+    }
+
+    fn name(&self) -> String {
+        self.spec.nodes[self.me].name.clone()
+    }
+}

@@ -1,0 +1,378 @@
+//! `vmsc check` and `vmsc whatif`.
+
+use anyhow::{Context, Result};
+use clap::{Args, ValueEnum};
+use serde::Serialize;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use stateright::{Checker, Expectation, Model};
+use vmsc_model::cluster_model::{ClusterModel, Fault};
+use vmsc_model::config::ClusterSpec;
+use vmsc_model::describe;
+use vmsc_model::explore::{self, PropertyResult};
+use vmsc_model::whatif::{self, Limits, Variant};
+
+/// Which protocol variant to check.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum VariantArg {
+    /// The protocol as specified.
+    Correct,
+    /// Negative control: quorum = floor(E/2).
+    HalfQuorum,
+    /// Negative control: corosync's two_node shortcut (one vote is quorum) without fencing.
+    TwoNode,
+    /// Negative control: a lost circuit reaches the far end late (no timing assumption).
+    NoTimingAssumption,
+}
+
+impl From<VariantArg> for Variant {
+    fn from(v: VariantArg) -> Self {
+        match v {
+            VariantArg::Correct => Variant::Correct,
+            VariantArg::HalfQuorum => Variant::HalfQuorum,
+            VariantArg::TwoNode => Variant::TwoNode,
+            VariantArg::NoTimingAssumption => Variant::NoTimingAssumption,
+        }
+    }
+}
+
+/// Which search runs the check.
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum CheckerArg {
+    /// vmsc's breadth-first explorer (shortest counterexamples, fingerprint-only visited set).
+    Explorer,
+    /// Stateright's own breadth-first checker (2 threads).
+    StaterightBfs,
+    /// Stateright's own depth-first checker (2 threads).
+    StaterightDfs,
+}
+
+impl CheckerArg {
+    fn name(self) -> &'static str {
+        match self {
+            CheckerArg::Explorer => "explorer",
+            CheckerArg::StaterightBfs => "stateright-bfs",
+            CheckerArg::StaterightDfs => "stateright-dfs",
+        }
+    }
+}
+
+/// Arguments of `vmsc check`.
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    /// The cluster file (TOML). Default: the embedded seed topology (FRANK1, FRANK2, UK1, CHIC1, CHIC2).
+    pub cluster: Option<PathBuf>,
+    /// Most simultaneous faults (inter-region link cuts and node crashes) in one run.
+    #[arg(long, default_value_t = 1)]
+    pub max_faults: usize,
+    /// Also heal: any applied fault may be repaired at any moment, and a node that took a CLUEXIT reboots.
+    #[arg(long)]
+    pub heal: bool,
+    /// Print one JSON object instead of text.
+    #[arg(long)]
+    pub json: bool,
+    /// Protocol variant; the non-default ones are negative controls the checker must catch.
+    #[arg(long, value_enum, default_value = "correct")]
+    pub variant: VariantArg,
+    /// Search strategy.
+    #[arg(long, value_enum, default_value = "explorer")]
+    pub checker: CheckerArg,
+    /// Give up after this many seconds (the run is then incomplete).
+    #[arg(long)]
+    pub timeout_s: Option<u64>,
+    /// Give up after this many unique states (the run is then incomplete).
+    #[arg(long, default_value_t = 50_000_000)]
+    pub states_max: usize,
+}
+
+/// Arguments of `vmsc whatif`.
+#[derive(Args, Debug)]
+pub struct WhatifArgs {
+    /// The cluster file (TOML). Default: the embedded seed topology.
+    pub cluster: Option<PathBuf>,
+    /// A fault: `link:A-B` (two region keys: every link between them; or two node names: that link) or `node:NAME` (that node crashes). Repeatable.
+    #[arg(long = "fail")]
+    pub fail: Vec<String>,
+    /// Once the faults have settled, restore every link and reboot every crashed node once.
+    #[arg(long)]
+    pub heal: bool,
+    /// Print the JSON object (the default output is a readable table).
+    #[arg(long)]
+    pub json: bool,
+    /// Protocol variant; the non-default ones are negative controls.
+    #[arg(long, value_enum, default_value = "correct")]
+    pub variant: VariantArg,
+    /// Give up after this many seconds (the run is then incomplete).
+    #[arg(long)]
+    pub timeout_s: Option<u64>,
+}
+
+/// Loads the cluster file, or the embedded seed topology.
+pub fn load_spec(path: &Option<PathBuf>) -> Result<Arc<ClusterSpec>, vmsc_model::config::ConfigError> {
+    Ok(Arc::new(match path {
+        Some(p) => ClusterSpec::load(p)?,
+        None => ClusterSpec::seed(),
+    }))
+}
+
+fn progress_printer(quiet: bool) -> impl FnMut(usize, usize, Duration) {
+    move |states, depth, elapsed| {
+        if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+            let rate = states as f64 / elapsed.as_secs_f64().max(1e-9);
+            eprint!("\rchecking: {states} states, depth {depth}, {rate:.0} states/s, {:.0} s   ", elapsed.as_secs_f64());
+            let _ = std::io::stderr().flush();
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct PropertyJson {
+    name: String,
+    expectation: &'static str,
+    holds: bool,
+    path: Option<Vec<String>>,
+    /// Extension: the Explorer encoding of the path.
+    explorer_path: Option<String>,
+}
+
+#[derive(Serialize)]
+struct CheckJson {
+    complete: bool,
+    states: usize,
+    seconds: f64,
+    properties: Vec<PropertyJson>,
+    checker: &'static str,
+}
+
+fn expectation_name(e: &Expectation) -> &'static str {
+    match e {
+        Expectation::Always => "always",
+        Expectation::Sometimes => "sometimes",
+        Expectation::Eventually => "eventually",
+    }
+}
+
+/// Renders a path as readable steps: the action, then the console lines it caused.
+pub fn render_path(m: &ClusterModel, path: &[usize]) -> Vec<String> {
+    let Some((init, steps)) = explore::replay(m, path) else {
+        return vec!["(path does not replay)".into()];
+    };
+    let mut lines = Vec::new();
+    let mut prev = init;
+    for (a, s) in steps {
+        let mut line = m.describe_action(&a);
+        let mut events = Vec::new();
+        for i in 0..m.spec.len() {
+            let (p, n) = (m.node(&prev, i), m.node(&s, i));
+            if p != n {
+                events.extend(describe::console_events(&m.spec, i, p, n).into_iter().filter(|e| !e.contains("connection to system")));
+            }
+        }
+        if !events.is_empty() {
+            line = format!("{line}  [{}]", events.join("; "));
+        }
+        lines.push(line);
+        prev = s;
+    }
+    lines
+}
+
+fn stateright_results(m: ClusterModel, dfs: bool, timeout: Option<Duration>) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
+    let props = m.properties();
+    let mut b = m.checker().threads(2);
+    if let Some(t) = timeout {
+        b = b.timeout(t);
+    }
+    if dfs {
+        collect(b.spawn_dfs().join(), props)
+    } else {
+        collect(b.spawn_bfs().join(), props)
+    }
+}
+
+fn collect(c: impl Checker<ClusterModel>, props: Vec<stateright::Property<ClusterModel>>) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
+    let discoveries = c.discoveries();
+    let results = props
+        .iter()
+        .map(|p| {
+            let d = discoveries.get(p.name);
+            let path = d.map(|path| {
+                let enc = path.encode(c.model());
+                enc.split('/').skip(1).filter_map(|x| x.parse().ok()).collect::<Vec<usize>>()
+            });
+            PropertyResult {
+                name: p.name,
+                expectation: p.expectation.clone(),
+                holds: match p.expectation {
+                    Expectation::Sometimes => d.is_some(),
+                    _ => d.is_none(),
+                },
+                path,
+            }
+        })
+        .collect();
+    let complete = c.is_done();
+    let states = c.unique_state_count();
+    // Rebuild an identical model for path rendering (the checker owns the original).
+    let spec = c.model().spec.clone();
+    let cfg = c.model().cfg.clone();
+    (ClusterModel::new(spec, cfg), complete, states, results)
+}
+
+/// `vmsc check`.
+pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
+    let spec = load_spec(&a.cluster)?;
+    let variant: Variant = a.variant.into();
+    let m = whatif::check_model(spec.clone(), a.max_faults, a.heal, variant);
+    let start = Instant::now();
+    let timeout = a.timeout_s.map(Duration::from_secs);
+    let (m, complete, states, results) = match a.checker {
+        CheckerArg::Explorer => {
+            let mut progress = progress_printer(a.json);
+            let report = explore::explore(
+                &m,
+                explore::Options {
+                    strategy: explore::Strategy::Bfs,
+                    states_max: a.states_max,
+                    deadline: timeout.map(|t| start + t),
+                    progress: Some(&mut progress),
+                    visit: None,
+                },
+            );
+            (m, report.complete, report.states, report.properties)
+        }
+        CheckerArg::StaterightBfs => stateright_results(m, false, timeout),
+        CheckerArg::StaterightDfs => stateright_results(m, true, timeout),
+    };
+    let seconds = start.elapsed().as_secs_f64();
+    let mut out = String::new();
+    if !a.json {
+        eprint!("\r");
+    }
+    let ok = complete
+        && results.iter().all(|r| r.holds);
+    let cluster_arg = a.cluster.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    if a.json {
+        let report = CheckJson {
+            complete,
+            states,
+            seconds,
+            checker: a.checker.name(),
+            properties: results
+                .iter()
+                .map(|r| PropertyJson {
+                    name: r.name.to_string(),
+                    expectation: expectation_name(&r.expectation),
+                    holds: r.holds,
+                    path: r.path.as_ref().filter(|_| r.expectation != Expectation::Sometimes || true).map(|p| render_path(&m, p)),
+                    explorer_path: r.path.as_ref().map(|p| explore::encode(p)),
+                })
+                .collect(),
+        };
+        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report)?);
+    } else {
+        let _ = writeln!(out, 
+            "vmsc check: cluster {} ({} nodes), up to {} fault(s){}, variant {:?}, checker {}",
+            spec.name,
+            spec.len(),
+            a.max_faults,
+            if a.heal { " with heal" } else { "" },
+            a.variant,
+            a.checker.name()
+        );
+        let _ = writeln!(out, 
+            "  {} unique states, {}, {:.2} s ({:.0} states/s)",
+            states,
+            if complete { "complete" } else { "INCOMPLETE" },
+            seconds,
+            states as f64 / seconds.max(1e-9)
+        );
+        for r in &results {
+            let mark = if r.holds { "ok  " } else { "FAIL" };
+            let what = match (&r.expectation, r.holds) {
+                (Expectation::Sometimes, true) => "reached",
+                (Expectation::Sometimes, false) => "never reached",
+                (_, true) => "holds",
+                (_, false) => "VIOLATED",
+            };
+            let _ = writeln!(out, "  [{mark}] {:9} {} -- {what}", expectation_name(&r.expectation), r.name);
+            if let (Expectation::Always, false, Some(p)) = (&r.expectation, r.holds, &r.path) {
+                let _ = writeln!(out, "         counterexample, {} steps:", p.len());
+                for (k, line) in render_path(&m, p).iter().enumerate() {
+                    let _ = writeln!(out, "         {:3}. {line}", k + 1);
+                }
+                let enc = explore::encode(p);
+                let _ = writeln!(out, 
+                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {} --path {enc}",
+                    a.max_faults,
+                    if a.heal { " --heal" } else { "" },
+                    a.variant.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+                );
+                let _ = writeln!(out, "         then open http://127.0.0.1:3000/#/steps/{enc}");
+            }
+        }
+    }
+    emit(&out);
+    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// `vmsc whatif`.
+pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
+    let spec = load_spec(&a.cluster)?;
+    let faults = a
+        .fail
+        .iter()
+        .map(|f| Fault::parse(&spec, f))
+        .collect::<Result<Vec<_>, _>>()
+        .context("bad fault")?;
+    let mut progress = progress_printer(a.json);
+    let w = whatif::whatif(
+        spec.clone(),
+        faults.clone(),
+        a.heal,
+        a.variant.into(),
+        Limits { timeout: a.timeout_s.map(Duration::from_secs), ..Default::default() },
+        Some(&mut progress),
+    );
+    if !a.json {
+        eprint!("\r");
+    }
+    let mut out = String::new();
+    if a.json {
+        let _ = writeln!(out, "{}", serde_json::to_string(&w)?);
+    } else {
+        let fl: Vec<String> = faults.iter().map(|f| f.describe(&spec)).collect();
+        let _ = writeln!(out, 
+            "vmsc whatif: cluster {}, faults: {}{}",
+            spec.name,
+            if fl.is_empty() { "none".into() } else { fl.join(", ") },
+            if a.heal { ", then heal" } else { "" }
+        );
+        let _ = writeln!(out, "  {} states, {}", w.states, if w.complete { "complete" } else { "INCOMPLETE" });
+        if !w.violations.is_empty() {
+            let _ = writeln!(out, "  VIOLATIONS: {}", w.violations.join(", "));
+        }
+        for o in &w.outcomes {
+            let _ = writeln!(out, 
+                "  outcome: members [{}]  hung [{}]  cluexit [{}]  down [{}]",
+                o.members.join(" "),
+                o.hung.join(" "),
+                o.cluexit.join(" "),
+                o.down.join(" ")
+            );
+        }
+    }
+    emit(&out);
+    Ok(if w.complete && w.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
+/// Writes the report to stdout; a closed pipe (`vmsc check | head`) is not an error.
+fn emit(out: &str) {
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}

@@ -1,0 +1,226 @@
+//! End-to-end tests of the `vmsc` binary: the `check` and `whatif` contracts, pinned outcomes
+//! for the seed talk's experiments, negative controls, and bad input.
+
+use serde_json::Value;
+use std::process::{Command, Output};
+
+fn vmsc(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_vmsc"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run vmsc")
+}
+
+fn json(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    })
+}
+
+fn whatif(args: &[&str]) -> (i32, Value) {
+    let mut v = vec!["whatif"];
+    v.extend_from_slice(args);
+    v.push("--json");
+    let out = vmsc(&v);
+    (out.status.code().unwrap_or(-1), json(&out))
+}
+
+fn outcomes(v: &Value) -> String {
+    serde_json::to_string(&v["outcomes"]).unwrap()
+}
+
+fn assert_outcomes(v: &Value, want: &str) {
+    let want: Value = serde_json::from_str(want).unwrap();
+    assert_eq!(v["outcomes"], want, "{v}");
+}
+
+const SEED: &str = "specs/scenarios/seed.toml";
+const TWO_TWO: &str = "specs/scenarios/two-plus-two.toml";
+const TRI: &str = "specs/scenarios/three-regions.toml";
+
+// ----- the seed talk's inter-region link experiments (5 nodes: FRA 2, LHR 1, ORD 2) -----
+
+#[test]
+fn seed_fra_lhr_cut_uk1_exits_frankfurt_and_chicago_stay() {
+    let (code, v) = whatif(&[SEED, "--fail", "link:FRA-LHR"]);
+    assert_eq!(code, 0);
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["violations"], serde_json::json!([]));
+    assert_outcomes(&v, r#"[{"members":["CHIC1","CHIC2","FRANK1","FRANK2"],"hung":[],"cluexit":["UK1"],"down":[]}]"#);
+}
+
+#[test]
+fn seed_fra_ord_cut_chicago_exits_frankfurt_and_london_stay() {
+    let (code, v) = whatif(&[SEED, "--fail", "link:FRA-ORD"]);
+    assert_eq!(code, 0);
+    assert_outcomes(&v, r#"[{"members":["FRANK1","FRANK2","UK1"],"hung":[],"cluexit":["CHIC1","CHIC2"],"down":[]}]"#);
+}
+
+#[test]
+fn seed_both_fra_links_cut_chicago_and_london_form_three_of_five() {
+    let (code, v) = whatif(&[SEED, "--fail", "link:FRA-LHR", "--fail", "link:FRA-ORD"]);
+    assert_eq!(code, 0);
+    assert_outcomes(&v, r#"[{"members":["CHIC1","CHIC2","UK1"],"hung":["FRANK1","FRANK2"],"cluexit":[],"down":[]}]"#);
+}
+
+// ----- "How many individual nodes can go down? It does not matter which region." -----
+
+#[test]
+fn seed_any_two_nodes_may_fail_three_may_not() {
+    let (_, v) = whatif(&[SEED, "--fail", "node:FRANK1", "--fail", "node:CHIC2"]);
+    assert_outcomes(&v, r#"[{"members":["CHIC1","FRANK2","UK1"],"hung":[],"cluexit":[],"down":["CHIC2","FRANK1"]}]"#);
+    let (_, v) = whatif(&[SEED, "--fail", "node:FRANK1", "--fail", "node:UK1"]);
+    assert_outcomes(&v, r#"[{"members":["CHIC1","CHIC2","FRANK2"],"hung":[],"cluexit":[],"down":["FRANK1","UK1"]}]"#);
+    let (_, v) = whatif(&[SEED, "--fail", "node:FRANK1", "--fail", "node:FRANK2", "--fail", "node:UK1"]);
+    assert_outcomes(&v, r#"[{"members":[],"hung":["CHIC1","CHIC2"],"cluexit":[],"down":["FRANK1","FRANK2","UK1"]}]"#);
+}
+
+#[test]
+fn two_plus_two_even_split_hangs_both_halves() {
+    let (code, v) = whatif(&[TWO_TWO, "--fail", "link:FRA-ORD"]);
+    assert_eq!(code, 0);
+    assert_outcomes(&v, r#"[{"members":[],"hung":["CHIC1","CHIC2","FRANK1","FRANK2"],"cluexit":[],"down":[]}]"#);
+}
+
+#[test]
+fn whatif_with_heal_reboots_the_exited_node_and_it_rejoins() {
+    let (code, v) = whatif(&[TRI, "--fail", "link:FRA-LHR", "--heal"]);
+    assert_eq!(code, 0);
+    assert_outcomes(&v, r#"[{"members":["CHIC1","FRANK1","UK1"],"hung":[],"cluexit":["UK1"],"down":[]}]"#);
+}
+
+#[test]
+fn embedded_default_is_the_seed_topology() {
+    let (_, a) = whatif(&["--fail", "link:FRA-LHR"]);
+    let (_, b) = whatif(&[SEED, "--fail", "link:FRA-LHR"]);
+    assert_eq!(outcomes(&a), outcomes(&b));
+    assert_eq!(a["states"], b["states"]);
+}
+
+// ----- check -----
+
+fn check(args: &[&str]) -> (i32, Value) {
+    let mut v = vec!["check"];
+    v.extend_from_slice(args);
+    v.push("--json");
+    let out = vmsc(&v);
+    (out.status.code().unwrap_or(-1), json(&out))
+}
+
+fn property<'a>(v: &'a Value, name: &str) -> &'a Value {
+    v["properties"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no property {name}"))
+}
+
+#[test]
+fn check_three_regions_two_faults_every_property_holds() {
+    let (code, v) = check(&[TRI, "--max-faults", "2"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["states"], 3908, "state count changed: review the model change");
+    let names: Vec<&str> = v["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        names,
+        [
+            "no split-brain",
+            "members fully connected at commit",
+            "quorum never below floor((E+2)/2)",
+            "transition numbers monotone",
+            "removed node never acts as a member",
+            "a transition completes",
+            "a quorum hang happens",
+        ]
+    );
+    for p in v["properties"].as_array().unwrap() {
+        assert_eq!(p["holds"], true, "{p}");
+        let sometimes = p["expectation"] == "sometimes";
+        assert_eq!(p["path"].is_array(), sometimes, "examples for sometimes, nothing for always: {p}");
+    }
+}
+
+#[test]
+fn check_seed_topology_one_fault_is_exhaustive() {
+    let (code, v) = check(&["--max-faults", "1"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(v["complete"], true);
+    assert_eq!(v["states"], 137_409);
+}
+
+#[test]
+fn check_with_heal_reaches_cluexit_and_rejoin() {
+    let (code, v) = check(&[TRI, "--max-faults", "1", "--heal"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(property(&v, "a CLUEXIT happens")["holds"], true);
+    assert_eq!(property(&v, "a rejoin completes")["holds"], true);
+}
+
+// ----- negative controls: each must produce a split-brain counterexample -----
+
+#[test]
+fn negative_control_half_quorum_splits() {
+    let (code, v) = check(&[TRI, "--max-faults", "2", "--variant", "half-quorum"]);
+    assert_eq!(code, 1);
+    let p = property(&v, "no split-brain");
+    assert_eq!(p["holds"], false);
+    assert_eq!(
+        serde_json::to_string(&p["path"]).unwrap(),
+        r#"["cut FRA-LHR","FRANK1: RECNX timer fires","crash CHIC1  [%CNXMAN, Removed from VMScluster -- system UK1; %CNXMAN, Removed from VMScluster -- system CHIC1; %CNXMAN, FRANK1: new cluster view #2 {FRANK1} quorum 1]","UK1: RECNX timer fires  [%CNXMAN, Removed from VMScluster -- system FRANK1; %CNXMAN, Removed from VMScluster -- system CHIC1; %CNXMAN, UK1: new cluster view #2 {UK1} quorum 1]"]"#
+    );
+    assert_eq!(p["explorer_path"], "0/0/0/6/0");
+}
+
+#[test]
+fn negative_control_two_node_shortcut_splits() {
+    let two = "tests/data/two-node.toml";
+    let (code, v) = check(&[two, "--max-faults", "1", "--variant", "two-node"]);
+    assert_eq!(code, 1);
+    let p = property(&v, "no split-brain");
+    assert_eq!(p["holds"], false);
+    let path: Vec<&str> = p["path"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    assert_eq!(path[0], "cut FRA-ORD");
+    // The same cluster with the VMS quorum rule hangs instead: safe, and (the price) no
+    // transition can ever complete into a running cluster, which `check` reports with exit 1.
+    let (code, v) = check(&[two, "--max-faults", "1"]);
+    assert_eq!(property(&v, "no split-brain")["holds"], true);
+    assert_eq!(property(&v, "a quorum hang happens")["holds"], true);
+    assert_eq!(property(&v, "a transition completes")["holds"], false);
+    assert_eq!(code, 1, "{v}");
+}
+
+#[test]
+fn negative_control_without_timing_assumption_splits() {
+    let (code, v) = check(&[TRI, "--max-faults", "1", "--variant", "no-timing-assumption"]);
+    assert_eq!(code, 1);
+    let p = property(&v, "no split-brain");
+    assert_eq!(p["holds"], false);
+    assert_eq!(
+        serde_json::to_string(&p["path"]).unwrap(),
+        r#"["cut FRA-LHR","FRANK1: RECNX timer fires","FRANK1 → CHIC1 proposal #2 {FRANK1,CHIC1} quorum 2","CHIC1 → FRANK1 accepts proposal #2  [%CNXMAN, Removed from VMScluster -- system UK1; %CNXMAN, FRANK1: new cluster view #2 {FRANK1,CHIC1} quorum 2]","FRANK1 → CHIC1 commit #2 {FRANK1,CHIC1} quorum 2  [%CNXMAN, Removed from VMScluster -- system UK1; %CNXMAN, CHIC1: new cluster view #2 {FRANK1,CHIC1} quorum 2]","CHIC1 → FRANK1 installed view #2"]"#
+    );
+}
+
+// ----- bad input -----
+
+#[test]
+fn bad_cluster_file_exits_2_naming_file_and_field() {
+    let out = vmsc(&["check", "tests/data/bad-duplicate-id.toml"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("tests/data/bad-duplicate-id.toml: node[1].system_id: 1025 is used by another node"),
+        "{err}"
+    );
+    let out = vmsc(&["whatif", "tests/data/no-such-file.toml", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tests/data/no-such-file.toml: file: cannot read"));
+}
+
+#[test]
+fn bad_fault_exits_2() {
+    let out = vmsc(&["whatif", "--fail", "link:FRA-XXX", "--json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--fail \"link:FRA-XXX\": XXX is neither a node nor a region of this cluster (regions: FRA, LHR, ORD)"), "{err}");
+    let out = vmsc(&["whatif", "--fail", "node:NOPE"]);
+    assert_eq!(out.status.code(), Some(2));
+}
