@@ -55,17 +55,19 @@ pub enum Fault {
 }
 
 impl Fault {
-    /// A region link: every node pair across the two regions.
+    /// A region link: every node pair across the two regions (the quorum disk counts as a node
+    /// of its region: cutting the link also cuts the disk off from the far side).
     pub fn region_link(spec: &ClusterSpec, a: &str, b: &str) -> Option<Fault> {
         let (a, b) = (a.to_ascii_uppercase(), b.to_ascii_uppercase());
         if a == b {
             return None;
         }
         let mut pairs = Vec::new();
-        for (i, ni) in spec.nodes.iter().enumerate() {
-            for (j, nj) in spec.nodes.iter().enumerate().skip(i + 1) {
-                let across = (ni.region == a && nj.region == b) || (ni.region == b && nj.region == a);
-                if across {
+        let n = spec.actors_len();
+        for i in 0..n {
+            for j in i + 1..n {
+                let (ri, rj) = (spec.actor_region(i), spec.actor_region(j));
+                if (ri == a && rj == b) || (ri == b && rj == a) {
                     pairs.push((i as u8, j as u8));
                 }
             }
@@ -246,7 +248,7 @@ impl fmt::Debug for ClusterModel {
 impl ClusterModel {
     /// Builds the model with the standard properties.
     pub fn new(spec: Arc<ClusterSpec>, cfg: CheckConfig) -> Self {
-        let n = spec.len();
+        let n = spec.actors_len();
         let env = Env {
             cut: vec![NodeSet::EMPTY; n],
             applied: 0,
@@ -436,8 +438,9 @@ impl ClusterModel {
         if s.history.down.contains(a) {
             return;
         }
-        let peers: Vec<usize> =
-            (0..self.spec.len()).filter(|&b| b != a && Self::connected(&s.history, a, b)).collect();
+        let peers: Vec<usize> = (0..self.spec.actors_len())
+            .filter(|&b| b != a && Self::connected(&s.history, a, b))
+            .collect();
         s.history.down.insert(a);
         s.timers_set[a].cancel_all();
         Self::purge_node(s, a);
@@ -459,7 +462,7 @@ impl ClusterModel {
         s.actor_states[a] = Arc::new(st);
         s.timers_set[a].cancel_all();
         Self::apply(s, a, out);
-        for b in 0..self.spec.len() {
+        for b in 0..self.spec.actors_len() {
             if b != a && Self::connected(&s.history, a, b) {
                 self.deliver_env(s, a, b, Msg::CircuitUp);
                 self.deliver_env(s, b, a, Msg::CircuitUp);

@@ -177,17 +177,50 @@ impl ClusterSpec {
         self.nodes.is_empty()
     }
 
+    /// The quorum disk's actor index (it comes after the nodes), if the cluster has one.
+    pub fn disk_index(&self) -> Option<usize> {
+        self.quorum_disk.as_ref().map(|_| self.nodes.len())
+    }
+
+    /// QDSKVOTES, or 0 without a quorum disk.
+    pub fn disk_votes(&self) -> u32 {
+        self.quorum_disk.as_ref().map_or(0, |q| q.votes)
+    }
+
+    /// Number of actors in the model: the nodes, plus the quorum disk.
+    pub fn actors_len(&self) -> usize {
+        self.nodes.len() + usize::from(self.quorum_disk.is_some())
+    }
+
+    /// The region of actor `i` (a node, or the quorum disk).
+    pub fn actor_region(&self, i: usize) -> &str {
+        match self.nodes.get(i) {
+            Some(n) => &n.region,
+            None => self.quorum_disk.as_ref().map_or("", |q| q.region.as_str()),
+        }
+    }
+
+    /// The name of actor `i`: a node's name, or `QDISK` for the quorum disk.
+    pub fn actor_name(&self, i: usize) -> &str {
+        self.nodes.get(i).map_or("QDISK", |n| n.name.as_str())
+    }
+
     /// The index of the node with this name.
     pub fn node_index(&self, name: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.name.eq_ignore_ascii_case(name))
     }
 
-    /// The region keys in order of first appearance.
+    /// The region keys in order of first appearance (the quorum disk's region last).
     pub fn regions(&self) -> Vec<String> {
         let mut seen = Vec::new();
         for n in &self.nodes {
             if !seen.contains(&n.region) {
                 seen.push(n.region.clone());
+            }
+        }
+        if let Some(q) = &self.quorum_disk {
+            if !seen.contains(&q.region) {
+                seen.push(q.region.clone());
             }
         }
         seen
@@ -307,9 +340,9 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
     if total == 0 {
         return Err(err(file, "node", "no node has votes: the cluster can never have quorum"));
     }
-    if let Some(q) = &quorum_disk {
-        if !nodes.iter().any(|n| n.region == q.region) && nodes.len() < 2 {
-            return Err(err(file, "quorum_disk.region", format!("no node can reach region {}", q.region)));
+    if quorum_disk.is_some() {
+        if nodes.len() + 1 > NODES_MAX {
+            return Err(err(file, "quorum_disk", format!("the disk counts as a member: at most {} nodes with a quorum disk", NODES_MAX - 1)));
         }
     }
     Ok(ClusterSpec {

@@ -13,12 +13,12 @@ pub fn names(spec: &ClusterSpec, set: NodeSet) -> String {
 
 /// `#3 {FRANK1,FRANK2,UK1} quorum 3`.
 pub fn view(spec: &ClusterSpec, v: &View) -> String {
-    format!("#{} {} quorum {}", v.seq, names(spec, v.members), v.quorum)
+    format!("#{} {} quorum {}{}", v.seq, names(spec, v.members), v.quorum, if v.qdisk { " +QDISK" } else { "" })
 }
 
 /// One delivery: `UK1 → FRANK1 proposal #7 {..}`.
 pub fn delivery(spec: &ClusterSpec, src: usize, dst: usize, msg: &Msg) -> String {
-    let (s, d) = (&spec.nodes[src].name, &spec.nodes[dst].name);
+    let (s, d) = (spec.actor_name(src), spec.actor_name(dst));
     let what = match msg {
         Msg::CircuitUp => "circuit up".to_string(),
         Msg::CircuitDown => "circuit down".to_string(),
@@ -41,6 +41,10 @@ pub fn delivery(spec: &ClusterSpec, src: usize, dst: usize, msg: &Msg) -> String
         Msg::Committed { seq } => format!("installed view #{seq}"),
         Msg::Release { seq } => format!("transition #{seq} complete, resume"),
         Msg::Abort { seq } => format!("abandon proposal #{seq}"),
+        Msg::DiskClaim { view: v, .. } => format!("claim the quorum disk's votes for {}", view(spec, v)),
+        Msg::DiskGrant { seq, granted, .. } => {
+            format!("quorum disk votes for view #{seq} {}", if *granted { "granted" } else { "refused" })
+        }
         Msg::NeedTransition => "RECNX expired: please run a state transition".to_string(),
     };
     format!("{s} → {d} {what}")
@@ -85,7 +89,8 @@ pub fn console_events(spec: &ClusterSpec, me: usize, old: &crate::node::NodeStat
         _ => {}
     }
     let hung = |s: &crate::node::NodeState| {
-        s.view.is_some_and(|v| votes(spec, v.members) < v.quorum) && s.phase == crate::node::Phase::Idle
+        let disk = |v: &crate::node::View| if v.qdisk && s.disk { spec.disk_votes() } else { 0 };
+        s.view.is_some_and(|v| votes(spec, v.members) + disk(&v) < v.quorum) && s.phase == crate::node::Phase::Idle
     };
     if !hung(old) && hung(new) {
         out.push(format!("%CNXMAN, {}: quorum lost, blocking activity", name(me)));
@@ -94,4 +99,119 @@ pub fn console_events(spec: &ClusterSpec, me: usize, old: &crate::node::NodeStat
         out.push(format!("%CNXMAN, {}: quorum regained, resuming activity", name(me)));
     }
     out
+}
+
+/// A peer's STATUS in SHOW CLUSTER, as the local node sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+pub enum PeerStatus {
+    /// A member of this node's cluster, with an open circuit.
+    Member,
+    /// Still a member, but its circuit is broken (RECNXINTERVAL running).
+    BrkMem,
+    /// Connected, but not a member (a joiner, or a node of another cluster).
+    New,
+    /// Not a member and no circuit (removed, crashed, or never seen).
+    BrkNon,
+}
+
+impl PeerStatus {
+    /// As SHOW CLUSTER prints it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PeerStatus::Member => "MEMBER",
+            PeerStatus::BrkMem => "BRK_MEM",
+            PeerStatus::New => "NEW",
+            PeerStatus::BrkNon => "BRK_NON",
+        }
+    }
+}
+
+/// The status of every node (itself included) in node `me`'s SHOW CLUSTER view.
+pub fn peer_statuses(spec: &ClusterSpec, me: usize, s: &crate::node::NodeState) -> Vec<(String, PeerStatus)> {
+    let members = s.view.map_or(NodeSet::EMPTY, |v| v.members);
+    (0..spec.len())
+        .map(|p| {
+            let status = if p == me {
+                if members.contains(me) { PeerStatus::Member } else { PeerStatus::New }
+            } else {
+                match (members.contains(p), s.conn.contains(p)) {
+                    (true, true) => PeerStatus::Member,
+                    (true, false) => PeerStatus::BrkMem,
+                    (false, true) => PeerStatus::New,
+                    (false, false) => PeerStatus::BrkNon,
+                }
+            };
+            (spec.nodes[p].name.clone(), status)
+        })
+        .collect()
+}
+
+/// The SHOW CLUSTER screen the seed talk shows, plus votes, EXPECTED_VOTES and quorum.
+/// `when` is a caller-supplied timestamp string (the model has no clock).
+pub fn show_cluster(spec: &ClusterSpec, me: usize, s: &crate::node::NodeState, when: &str) -> String {
+    let mut out = format!(
+        "View of Cluster from system ID {} node: {} {}\n\n",
+        spec.nodes[me].system_id, spec.nodes[me].name, when
+    );
+    out += "SYSTEMS                        MEMBERS\n";
+    out += "NODE      SOFTWARE             STATUS\n";
+    let mut rows = peer_statuses(spec, me, s);
+    // The local node first, then the others in file order, as SHOW CLUSTER lists them.
+    rows.rotate_left(me);
+    let (first, rest) = rows.split_at(1);
+    let mut ordered = first.to_vec();
+    let mut others = rest.to_vec();
+    others.sort_by_key(|(n, _)| spec.node_index(n));
+    ordered.extend(others);
+    for (name, st) in ordered {
+        out += &format!("{name:<9} vmsc {:<15} {}\n", env!("CARGO_PKG_VERSION"), st.as_str());
+    }
+    match s.view {
+        Some(v) => {
+            out += &format!(
+                "\nCL_VOTES {}  CL_EXPECTED_VOTES {}  CL_QUORUM {}  transition #{}{}\n",
+                crate::quorum::votes(spec, v.members.inter(s.conn.with(me))),
+                v.cevotes,
+                v.quorum,
+                v.seq,
+                if crate::quorum::votes(spec, v.members.inter(s.conn.with(me))) < v.quorum {
+                    "  (quorum lost: activity blocked)"
+                } else {
+                    ""
+                }
+            );
+        }
+        None => out += "\nnot a VMScluster member (waiting to form or join)\n",
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::ClusterSpec;
+    use crate::node::{NodeActor, ProtocolOptions};
+    use std::sync::Arc;
+
+    #[test]
+    fn show_cluster_golden_after_uk1_lost() {
+        let spec = Arc::new(ClusterSpec::seed());
+        let a = NodeActor::new(spec.clone(), 0, ProtocolOptions { start_formed: true, ..Default::default() });
+        let mut s = a.formed_state();
+        s.conn.remove(2);
+        s.ok.remove(2);
+        let want = "View of Cluster from system ID 1025 node: FRANK1 17-FEB-2025 15:40:37\n\n\
+SYSTEMS                        MEMBERS\n\
+NODE      SOFTWARE             STATUS\n\
+FRANK1    vmsc 0.1.0           MEMBER\n\
+FRANK2    vmsc 0.1.0           MEMBER\n\
+UK1       vmsc 0.1.0           BRK_MEM\n\
+CHIC1     vmsc 0.1.0           MEMBER\n\
+CHIC2     vmsc 0.1.0           MEMBER\n\
+\nCL_VOTES 4  CL_EXPECTED_VOTES 5  CL_QUORUM 3  transition #1\n";
+        assert_eq!(show_cluster(&spec, 0, &s, "17-FEB-2025 15:40:37"), want);
+        // After the transition that removes UK1, it shows as BRK_NON, as in the seed talk.
+        s.view = Some(crate::node::View { members: s.view.unwrap().members.without(2), ..s.view.unwrap() });
+        assert_eq!(peer_statuses(&spec, 0, &s)[2], ("UK1".to_string(), PeerStatus::BrkNon));
+    }
 }

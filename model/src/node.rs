@@ -84,6 +84,8 @@ pub struct View {
     pub cevotes: u32,
     /// The quorum derived from `cevotes`.
     pub quorum: u32,
+    /// The quorum disk granted this view its votes (see [`Msg::DiskClaim`]).
+    pub qdisk: bool,
 }
 
 /// The connect message: who I am and what cluster I am in.
@@ -175,6 +177,23 @@ pub enum Msg {
     },
     /// A member whose RECNX timer expired asks the coordinator-elect to run a transition.
     NeedTransition,
+    /// Coordinator → quorum disk: claim the disk's votes for `view`, a successor of `base`.
+    DiskClaim {
+        /// The view the transition started from.
+        base: Option<View>,
+        /// The view about to be committed.
+        view: View,
+    },
+    /// Quorum disk → coordinator: whether `view` may count the disk's votes, and the view the
+    /// disk records as its owner (QUORUM.DAT's cluster incarnation).
+    DiskGrant {
+        /// The claimed view's transition number.
+        seq: u32,
+        /// Granted or refused.
+        granted: bool,
+        /// The owner view the disk records (after the grant, if granted).
+        owner: Option<View>,
+    },
     /// The coordinator abandons (or releases this participant from) its proposal.
     Abort {
         /// The abandoned proposal's transition number.
@@ -226,6 +245,8 @@ pub enum Phase {
         /// The accepted view.
         view: View,
     },
+    /// Coordinator: every participant accepted; waiting for the quorum disk's answer.
+    Claiming(Box<Coord>),
     /// Coordinator: committed, waiting for every member to confirm (`waiting`).
     Committing {
         /// Members whose confirmation is outstanding.
@@ -245,8 +266,11 @@ pub struct NodeState {
     pub incarnation: u32,
     /// Set once the node took a CLUEXIT bugcheck; the node is then down until it reboots.
     pub exited: Option<ExitRule>,
-    /// Peers with an open circuit.
+    /// Peers (nodes) with an open circuit.
     pub conn: NodeSet,
+    /// The circuit to the quorum disk is open (the disk's votes can count for this node).
+    /// For the quorum disk itself: unused.
+    pub disk: bool,
     /// The current view; `None` while not a member.
     pub view: Option<View>,
     /// Members confirmed in the current view.
@@ -324,14 +348,57 @@ impl NodeActor {
         d..d + Duration::from_millis(self.spec.hello_interval_ms)
     }
 
+    /// True for the actor that plays the quorum disk (index = number of nodes).
+    pub fn is_disk(&self) -> bool {
+        self.me == self.n()
+    }
+
+    /// The quorum disk's initial state: `view` holds the view owning the disk's votes, `conn`
+    /// the nodes with a circuit to it (its watchers).
+    fn disk_state(&self) -> NodeState {
+        let mut s = self.booting_state(0);
+        if self.opts.start_formed {
+            let f = NodeActor { me: 0, ..self.clone() }.formed_state();
+            s.view = f.view;
+            s.conn = NodeSet::first(self.n());
+        }
+        s
+    }
+
+    /// The quorum disk: a shared register (QUORUM.DAT) that records which view holds its votes
+    /// and grants them to one cluster at a time. A claim succeeds only if the disk was never
+    /// claimed or the claimant's view directly succeeds the recorded owner view, so the votes pass
+    /// along one chain of views and two successors of the same view can never both count them.
+    /// A cluster that lost the chain (its transition committed without reaching the disk) runs
+    /// without the disk's votes until the disk is reconfigured: availability is traded for
+    /// safety. (OpenVMS also lets a forming node take over a disk whose activity counter stopped;
+    /// vmsc leaves that out because a running cluster that merely lost its path to the disk would
+    /// then be split from the new one.)
+    fn disk_on_msg(&self, s: &mut NodeState, p: usize, msg: Msg, o: &mut O) {
+        match msg {
+            Msg::CircuitUp => s.conn.insert(p),
+            Msg::CircuitDown => s.conn.remove(p),
+            Msg::DiskClaim { base, view } => {
+                let free = s.view.is_none() || s.view == base;
+                if free {
+                    s.view = Some(View { qdisk: true, ..view });
+                }
+                o.send(id(p), Msg::DiskGrant { seq: view.seq, granted: free, owner: s.view });
+            }
+            _ => {}
+        }
+    }
+
     /// The formed initial state (view 1 with every node).
     pub fn formed_state(&self) -> NodeState {
         let all = NodeSet::first(self.n());
         let cevotes = quorum::next_cevotes(&self.spec, 0, all);
-        let view = View { seq: 1, members: all, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes) };
+        let qdisk = self.spec.quorum_disk.is_some();
+        let view = View { seq: 1, members: all, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes), qdisk };
         NodeState {
             incarnation: 0,
             exited: None,
+            disk: self.spec.quorum_disk.is_some(),
             conn: all.without(self.me),
             view: Some(view),
             ok: all,
@@ -348,6 +415,7 @@ impl NodeActor {
         NodeState {
             incarnation,
             exited: None,
+            disk: false,
             conn: NodeSet::EMPTY,
             view: None,
             ok: NodeSet::EMPTY,
@@ -367,10 +435,17 @@ impl NodeActor {
         s.view.map_or(NodeSet::EMPTY, |v| v.members)
     }
 
+    /// Votes of `present` members of this node's view, plus the quorum disk's votes if the view
+    /// holds the disk and this node can reach it.
+    pub fn view_votes(&self, s: &NodeState, present: NodeSet) -> u32 {
+        let disk = s.view.is_some_and(|v| v.qdisk) && s.disk;
+        quorum::votes(&self.spec, present) + if disk { self.spec.disk_votes() } else { 0 }
+    }
+
     /// Votes of the members this node can reach (itself included).
     pub fn available_votes(&self, s: &NodeState) -> u32 {
         match s.view {
-            Some(v) => quorum::votes(&self.spec, v.members.inter(s.conn.with(self.me))),
+            Some(v) => self.view_votes(s, v.members.inter(s.conn.with(self.me))),
             None => self.spec.nodes[self.me].votes,
         }
     }
@@ -397,7 +472,7 @@ impl NodeActor {
         s.exited.is_none()
             && s.phase == Phase::Idle
             && !self.needs_transition(s)
-            && s.view.is_some_and(|v| quorum::votes(&self.spec, v.members) >= v.quorum)
+            && s.view.is_some_and(|v| self.view_votes(s, v.members) >= v.quorum)
     }
 
     /// Quorum hang: a settled member whose cluster lacks the votes for quorum.
@@ -405,7 +480,7 @@ impl NodeActor {
         s.exited.is_none()
             && s.phase == Phase::Idle
             && !self.needs_transition(s)
-            && s.view.is_some_and(|v| quorum::votes(&self.spec, v.members) < v.quorum)
+            && s.view.is_some_and(|v| self.view_votes(s, v.members) < v.quorum)
     }
 
     /// Nothing left to do but heartbeats, or retries that would be refused for a lasting reason.
@@ -440,13 +515,23 @@ impl NodeActor {
     fn view_for(&self, base: Option<View>, members: NodeSet) -> View {
         let seq = base.map_or(1, |b| b.seq + 1);
         let cevotes = quorum::next_cevotes(&self.spec, base.map_or(0, |b| b.cevotes), members);
-        View { seq, members, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes) }
+        View { seq, members, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes), qdisk: false }
     }
 
     fn start_transition(&self, s: &mut NodeState, base: Option<View>, members: NodeSet, o: &mut O) {
         let view = self.view_for(base, members);
         if members == NodeSet::single(self.me) {
-            self.commit(s, view, o);
+            let c = Coord {
+                base,
+                view,
+                waiting: NodeSet::EMPTY,
+                replied: NodeSet::EMPTY,
+                acked: NodeSet::EMPTY,
+                other_view: NodeSet::EMPTY,
+                busy: false,
+                rows: Vec::new(),
+            };
+            self.claim_then_commit(s, c, o);
             return;
         }
         let mut rows = vec![NodeSet::EMPTY; self.n()];
@@ -487,6 +572,41 @@ impl NodeActor {
         if s.phase == Phase::Idle {
             self.idle_again(s, o);
         }
+    }
+
+    /// With a quorum disk in reach, ask it for its votes first; commit either way.
+    fn claim_then_commit(&self, s: &mut NodeState, c: Coord, o: &mut O) {
+        match self.spec.disk_index() {
+            Some(d) if s.disk => {
+                o.send(id(d), Msg::DiskClaim { base: c.base, view: c.view });
+                s.phase = Phase::Claiming(Box::new(c));
+            }
+            _ => self.commit(s, c.view, o),
+        }
+    }
+
+    fn on_disk_grant(&self, s: &mut NodeState, seq: u32, granted: bool, owner: Option<View>, o: &mut O) {
+        let Phase::Claiming(c) = &s.phase else { return };
+        if c.view.seq != seq {
+            return;
+        }
+        let base_seq = c.base.map_or(0, |b| b.seq);
+        let removed = owner.is_some_and(|w| !w.members.contains(self.me) && w.seq > base_seq);
+        if !granted && removed && s.view.is_some() {
+            // The disk witnesses a newer cluster that removed this node while it was away: it
+            // must not run on its stale view (CANASTA rule 1, with the disk as the other node).
+            let acked = c.acked;
+            for p in acked.iter() {
+                o.send(id(p), Msg::Abort { seq });
+            }
+            s.exited = Some(ExitRule::RemovedByQuorate);
+            s.phase = Phase::Idle;
+            o.cancel_timer(Timer::Recnx);
+            o.cancel_timer(Timer::Join);
+            return;
+        }
+        let view = View { qdisk: granted, ..c.view };
+        self.commit(s, view, o);
     }
 
     fn commit(&self, s: &mut NodeState, view: View, o: &mut O) {
@@ -550,7 +670,7 @@ impl NodeActor {
         };
         let others = c.view.members.without(self.me);
         if best == c.view.members && c.acked == others && others.is_subset(s.conn) {
-            self.commit(s, c.view, o);
+            self.claim_then_commit(s, c, o);
             return;
         }
         for p in c.acked.minus(best).iter() {
@@ -568,7 +688,8 @@ impl NodeActor {
         let my_id = self.spec.nodes[self.me].system_id;
         let lowest = group.iter().all(|i| self.spec.nodes[i].system_id >= my_id);
         let max_expected = group.iter().map(|i| self.spec.nodes[i].expected_votes).max().unwrap_or(1);
-        let enough = quorum::votes(&self.spec, group) >= self.opts.quorum_rule.quorum(max_expected);
+        let disk = if s.disk { self.spec.disk_votes() } else { 0 };
+        let enough = quorum::votes(&self.spec, group) + disk >= self.opts.quorum_rule.quorum(max_expected);
         (lowest && enough && self.spec.nodes[self.me].votes > 0).then_some(group)
     }
 
@@ -608,6 +729,10 @@ impl NodeActor {
 
     fn on_circuit_up(&self, s: &mut NodeState, p: usize, o: &mut O) {
         s.asked = false;
+        if Some(p) == self.spec.disk_index() {
+            s.disk = true;
+            return;
+        }
         s.conn.insert(p);
         o.send(id(p), self.hello(s));
         if s.view.is_some() {
@@ -625,6 +750,14 @@ impl NodeActor {
 
     fn on_circuit_down(&self, s: &mut NodeState, p: usize, o: &mut O) {
         s.asked = false;
+        if Some(p) == self.spec.disk_index() {
+            s.disk = false;
+            if let Phase::Claiming(c) = &s.phase {
+                let view = c.view;
+                self.commit(s, view, o);
+            }
+            return;
+        }
         s.conn.remove(p);
         s.ok.remove(p);
         s.members_seen.remove(p);
@@ -720,7 +853,7 @@ impl NodeActor {
                 } else if !others.is_subset(joiner_conn) {
                     Some(Refusal::NotConnected)
                 } else if candidate.quorum > v.quorum
-                    && quorum::votes(&self.spec, candidate.members) < candidate.quorum
+                    && self.view_votes(s, candidate.members) < candidate.quorum
                 {
                     Some(Refusal::Disruptive)
                 } else {
@@ -825,6 +958,9 @@ impl Actor for NodeActor {
 
     fn on_start(&self, _id: Id, storage: &Option<u32>, o: &mut O) -> NodeState {
         let incarnation = storage.map_or(0, |boots| boots + 1);
+        if self.is_disk() {
+            return self.disk_state();
+        }
         o.save(incarnation);
         if incarnation == 0 && self.opts.start_formed {
             self.formed_state()
@@ -839,7 +975,11 @@ impl Actor for NodeActor {
             return;
         }
         let p = ix(src);
-        if p >= self.n() || p == self.me {
+        if p >= self.spec.actors_len() || p == self.me {
+            return;
+        }
+        if self.is_disk() {
+            self.disk_on_msg(state.to_mut(), p, msg, o);
             return;
         }
         let s = state.to_mut();
@@ -861,11 +1001,13 @@ impl Actor for NodeActor {
             Msg::Release { seq } => self.on_release(s, p, seq, o),
             Msg::Abort { seq } => self.on_abort(s, p, seq, o),
             Msg::NeedTransition => self.on_need_transition(s, o),
+            Msg::DiskGrant { seq, granted, owner } => self.on_disk_grant(s, seq, granted, owner, o),
+            Msg::DiskClaim { .. } => {}
         }
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut O) {
-        if state.exited.is_some() || state.phase != Phase::Idle {
+        if self.is_disk() || state.exited.is_some() || state.phase != Phase::Idle {
             return;
         }
         match timer {
@@ -901,6 +1043,9 @@ impl Actor for NodeActor {
     }
 
     fn name(&self) -> String {
-        self.spec.nodes[self.me].name.clone()
+        match self.spec.nodes.get(self.me) {
+            Some(n) => n.name.clone(),
+            None => "QDISK".to_string(),
+        }
     }
 }
