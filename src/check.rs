@@ -241,6 +241,7 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
                     deadline: timeout.map(|t| start + t),
                     progress: Some(&mut progress),
                     visit: None,
+                    fingerprint: Some(vmsc_model::cluster_model::fingerprint),
                 },
             );
             (m, report.complete, report.states, report.properties)

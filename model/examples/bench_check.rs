@@ -41,6 +41,7 @@ fn main() {
                 strategy,
                 deadline: Some(start + Duration::from_secs(timeout)),
                 states_max: 200_000_000,
+                fingerprint: Some(vmsc_model::cluster_model::fingerprint),
                 ..Default::default()
             },
         );

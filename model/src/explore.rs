@@ -40,11 +40,21 @@ pub struct Options<'p, 'v, S> {
     pub progress: Option<&'p mut dyn FnMut(usize, usize, Duration)>,
     /// Called once per unique state within the boundary.
     pub visit: Option<&'v mut dyn FnMut(&S)>,
+    /// The state fingerprint; `None` hashes the state with its `Hash` impl. Models whose `Hash`
+    /// is ambiguous supply their own (see [`crate::cluster_model::fingerprint`]).
+    pub fingerprint: Option<fn(&S) -> u64>,
 }
 
 impl<S> Default for Options<'_, '_, S> {
     fn default() -> Self {
-        Options { strategy: Strategy::Bfs, states_max: 50_000_000, deadline: None, progress: None, visit: None }
+        Options {
+            strategy: Strategy::Bfs,
+            states_max: 50_000_000,
+            deadline: None,
+            progress: None,
+            visit: None,
+            fingerprint: None,
+        }
     }
 }
 
@@ -78,7 +88,8 @@ pub struct Report {
     pub properties: Vec<PropertyResult>,
 }
 
-fn fp<T: Hash>(t: &T) -> u64 {
+/// The default fingerprint: the state's `Hash`, through SipHash with fixed keys.
+pub fn fp<T: Hash>(t: &T) -> u64 {
     let mut h = DefaultHasher::new();
     t.hash(&mut h);
     h.finish()
@@ -91,6 +102,7 @@ where
     M::State: Hash + Clone,
 {
     let start = Instant::now();
+    let fp = opts.fingerprint.unwrap_or(fp::<M::State>);
     let props = model.properties();
     let mut found: Vec<Option<u64>> = vec![None; props.len()];
     // fingerprint -> (parent fingerprint, action index); the init state points at itself.

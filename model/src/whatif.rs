@@ -144,6 +144,7 @@ pub fn whatif(
             deadline: limits.timeout.map(|t| Instant::now() + t),
             progress,
             visit: Some(&mut visit),
+            fingerprint: Some(crate::cluster_model::fingerprint),
         },
     );
     let violations = report

@@ -53,7 +53,7 @@ fn losing_the_disk_alone_changes_nothing() {
 #[test]
 fn every_property_holds_under_two_faults_with_heal() {
     let m = check_model(spec(), 2, true, Variant::Correct);
-    let r = explore(&m, Options::default());
+    let r = explore(&m, Options { fingerprint: Some(vmsc_model::cluster_model::fingerprint), ..Default::default() });
     assert!(r.complete);
     for p in &r.properties {
         assert!(p.holds, "{} fails: {:?}", p.name, p.path);
@@ -63,7 +63,7 @@ fn every_property_holds_under_two_faults_with_heal() {
 #[test]
 fn the_disk_does_not_save_a_broken_quorum_rule() {
     let m = check_model(spec(), 2, false, Variant::HalfQuorum);
-    let r = explore(&m, Options::default());
+    let r = explore(&m, Options { fingerprint: Some(vmsc_model::cluster_model::fingerprint), ..Default::default() });
     let p = r.properties.iter().find(|p| p.name == "no split-brain").unwrap();
     assert!(!p.holds);
 }
