@@ -1,6 +1,8 @@
 //! `vmsc`: check, question and run an OpenVMS-style cluster specified as Stateright actors.
 
 mod check;
+mod explore_cmd;
+mod plan;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -19,6 +21,10 @@ enum Command {
     Check(check::CheckArgs),
     /// Explore what the given faults do to the formed cluster and list the settled outcomes.
     Whatif(check::WhatifArgs),
+    /// Serve Stateright's Explorer on the model (counterexamples, sequence diagrams).
+    Explore(explore_cmd::ExploreArgs),
+    /// Survivability matrix: the outcome of every combination of up to N faults.
+    Plan(plan::PlanArgs),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +32,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(a) => check::run_check(a),
         Command::Whatif(a) => check::run_whatif(a),
+        Command::Explore(a) => explore_cmd::run(a),
+        Command::Plan(a) => plan::run(a),
     };
     match result {
         Ok(code) => code,

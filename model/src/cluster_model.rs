@@ -265,7 +265,13 @@ impl ClusterModel {
         };
         let actors = (0..n).map(|i| NodeActor::new(spec.clone(), i, cfg.protocol));
         let inner = ActorModel::new((), env).actors(actors).init_network(Network::new_ordered([]));
-        let properties = crate::properties::standard(&cfg);
+        let mut properties = crate::properties::standard(&cfg);
+        if !hang_possible(&spec, &cfg.faults) {
+            // No fault set within the plan can leave a live node without a quorum of reachable
+            // votes, so a quorum hang is unreachable by construction: listing it would only
+            // report the topology's robustness as a failure.
+            properties.retain(|p| p.name != crate::properties::QUORUM_HANG);
+        }
         ClusterModel { spec, cfg, inner, properties }
     }
 
@@ -733,6 +739,52 @@ impl Model for ClusterModel {
     fn within_boundary(&self, s: &State) -> bool {
         s.actor_states.iter().all(|n| n.view.map_or(0, |v| v.seq) <= self.cfg.seq_max)
     }
+}
+
+/// Could some fault set of the plan leave a live node whose reachable nodes (through uncut
+/// links, plus the quorum disk if it reaches it) hold fewer votes than `floor((E+2)/2)`? Decides
+/// only whether "a quorum hang happens" is a meaningful reachability property for a check.
+pub fn hang_possible(spec: &ClusterSpec, plan: &FaultPlan) -> bool {
+    let menu = plan.menu();
+    let sets: Vec<u32> = match plan {
+        FaultPlan::Exact(f) => vec![(1u32 << f.len()) - 1],
+        FaultPlan::Budget { max, menu } => {
+            (0u32..(1 << menu.len())).filter(|m| m.count_ones() as usize <= *max).collect()
+        }
+    };
+    let n = spec.actors_len();
+    let quorum = crate::quorum::quorum_of(spec.expected_votes);
+    sets.into_iter().any(|set| {
+        let mut cut = vec![NodeSet::EMPTY; n];
+        let mut down = NodeSet::EMPTY;
+        for (_, f) in menu.iter().enumerate().filter(|(k, _)| set & (1 << k) != 0) {
+            match f {
+                Fault::Cut { pairs, .. } => {
+                    for &(a, b) in pairs {
+                        cut[a as usize].insert(b as usize);
+                        cut[b as usize].insert(a as usize);
+                    }
+                }
+                Fault::Crash(a) => down.insert(*a as usize),
+            }
+        }
+        (0..spec.len()).filter(|&i| !down.contains(i)).any(|i| {
+            let mut reach = NodeSet::single(i);
+            loop {
+                let next = reach.iter().fold(reach, |acc, a| {
+                    (0..n).filter(|&b| !down.contains(b) && !cut[a].contains(b)).fold(acc, |x, b| x.with(b))
+                });
+                if next == reach {
+                    break;
+                }
+                reach = next;
+            }
+            let disk = spec.disk_index().is_some_and(|d| reach.contains(d));
+            let votes = crate::quorum::votes(spec, reach.inter(NodeSet::first(spec.len())))
+                + if disk { spec.disk_votes() } else { 0 };
+            votes < quorum
+        })
+    })
 }
 
 /// The checker's fingerprint of a state.

@@ -656,8 +656,11 @@ impl NodeActor {
         let mut rows = c.rows.clone();
         rows[self.me] = s.conn;
         let current = c.base.map_or(NodeSet::EMPTY, |b| b.members);
-        let universe = current.union(c.view.members).minus(c.other_view).with(self.me);
         let known = c.replied.minus(c.other_view).with(self.me);
+        // Only nodes that some node we heard from can reach: a node nobody reports is down or
+        // cut off from this whole component, and cannot join anything we could form.
+        let reported = known.iter().fold(known, |acc, k| acc.union(rows[k]));
+        let universe = current.union(c.view.members).minus(c.other_view).with(self.me).inter(reported);
         let k = quorum::Knowledge { known, rows: &rows };
         // Peel off better memberships that exclude this node: their nodes will not join it.
         let mut pool = universe;

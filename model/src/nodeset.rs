@@ -100,6 +100,21 @@ impl FromIterator<usize> for NodeSet {
 
 impl fmt::Debug for NodeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_set().entries(self.iter()).finish()
+        match DISPLAY_NAMES.get() {
+            Some(names) => {
+                let v: Vec<&str> = self.iter().map(|i| names.get(i).map_or("?", |s| s.as_str())).collect();
+                write!(f, "{{{}}}", v.join(","))
+            }
+            None => f.debug_set().entries(self.iter()).finish(),
+        }
     }
+}
+
+static DISPLAY_NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+
+/// Registers node names for `Debug` output (the Explorer's state view), so node sets print as
+/// `{FRANK1,UK1}` instead of `{0, 2}`. Display only: nothing in the model reads it. Only the
+/// first call takes effect.
+pub fn set_display_names(names: Vec<String>) {
+    let _ = DISPLAY_NAMES.set(names);
 }

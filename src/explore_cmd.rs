@@ -1,0 +1,60 @@
+//! `vmsc explore`: serve Stateright's Explorer on the checked model.
+
+use crate::check::{load_spec, VariantArg};
+use anyhow::{Context, Result};
+use clap::Args;
+use stateright::Model;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use vmsc_model::cluster_model::Fault;
+use vmsc_model::whatif;
+
+/// Arguments of `vmsc explore`.
+#[derive(Args, Debug)]
+pub struct ExploreArgs {
+    /// The cluster file (TOML). Default: the embedded seed topology.
+    pub cluster: Option<PathBuf>,
+    /// Address for the Explorer's web server.
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: String,
+    /// Faults that hit the formed cluster together, as in `vmsc whatif` (`link:A-B`, `node:NAME`). Without any, the model of `vmsc check` with `--max-faults` is served.
+    #[arg(long = "fail")]
+    pub fail: Vec<String>,
+    /// With no `--fail`: most faults (links and nodes) at any moments, as in `vmsc check`.
+    #[arg(long, default_value_t = 1)]
+    pub max_faults: usize,
+    /// Heal: as `vmsc whatif --heal` with `--fail`, as `vmsc check --heal` without.
+    #[arg(long)]
+    pub heal: bool,
+    /// Protocol variant (negative controls).
+    #[arg(long, value_enum, default_value = "correct")]
+    pub variant: VariantArg,
+    /// An encoded path (`0/3/1`, as `vmsc check` prints) to print a deep link to.
+    #[arg(long)]
+    pub path: Option<String>,
+}
+
+/// `vmsc explore`: prints the URL (and the deep link), then serves until killed.
+pub fn run(a: ExploreArgs) -> Result<ExitCode> {
+    let spec = load_spec(&a.cluster)?;
+    vmsc_model::nodeset::set_display_names(spec.nodes.iter().map(|n| n.name.clone()).chain(["QDISK".to_string()]).collect());
+    let model = if a.fail.is_empty() {
+        whatif::check_model(spec.clone(), a.max_faults, a.heal, a.variant.into())
+    } else {
+        let faults = a.fail.iter().map(|f| Fault::parse(&spec, f)).collect::<Result<Vec<_>, _>>().context("bad fault")?;
+        whatif::whatif_model(spec.clone(), faults, a.heal, a.variant.into())
+    };
+    if let Some(p) = &a.path {
+        let indices: Vec<usize> = p.split('/').skip(1).map(|x| x.parse()).collect::<Result<_, _>>().with_context(|| format!("--path {p:?}: expected 0/i/j/..."))?;
+        if vmsc_model::explore::replay(&model, &indices).is_none() {
+            anyhow::bail!("--path {p:?} does not name a path of this model (check the cluster file, faults and variant)");
+        }
+    }
+    println!("vmsc explore: Stateright Explorer for cluster {} at http://{}/", spec.name, a.addr);
+    if let Some(p) = &a.path {
+        println!("counterexample: http://{}/#/steps/{}", a.addr, p);
+    }
+    println!("(Ctrl-C to stop)");
+    model.checker().threads(2).serve(a.addr.as_str());
+    Ok(ExitCode::SUCCESS)
+}

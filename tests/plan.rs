@@ -1,0 +1,22 @@
+//! `vmsc plan` on the seed topology: the survivability matrix is pinned by a golden file.
+//! To update it after an intended model change, run
+//! `cargo run --release -- plan --format markdown > tests/golden/plan-seed.md` and review the diff.
+use std::process::Command;
+
+#[test]
+fn seed_plan_matches_golden_matrix() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmsc"))
+        .args(["plan", "--format", "markdown"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run vmsc plan");
+    assert_eq!(out.status.code(), Some(0));
+    let text = String::from_utf8(out.stdout).unwrap();
+    // The last line carries a wall time; compare everything before it.
+    let matrix: Vec<&str> = text.lines().filter(|l| !l.contains(" fault sets over ")).collect();
+    let golden = include_str!("golden/plan-seed.md");
+    let want: Vec<&str> = golden.lines().filter(|l| !l.contains(" fault sets over ")).collect();
+    assert_eq!(matrix, want);
+    // What the seed talk reports: every single link and node failure is survived.
+    assert!(text.contains("**survives every single fault; survives 27 of 28 double faults; never split-brain**"));
+}
