@@ -2,7 +2,9 @@
 
 mod check;
 mod explore_cmd;
+mod node_cmd;
 mod plan;
+mod run_cmd;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -25,6 +27,10 @@ enum Command {
     Explore(explore_cmd::ExploreArgs),
     /// Survivability matrix: the outcome of every combination of up to N faults.
     Plan(plan::PlanArgs),
+    /// Run one cluster node as this process, over UDP, with a local control endpoint.
+    Node(node_cmd::NodeArgs),
+    /// Run every node of a cluster as its own process on loopback and drive a scenario.
+    Run(run_cmd::RunArgs),
 }
 
 fn main() -> ExitCode {
@@ -32,8 +38,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Check(a) => check::run_check(a),
         Command::Whatif(a) => check::run_whatif(a),
-        Command::Explore(a) => explore_cmd::run(a),
         Command::Plan(a) => plan::run(a),
+        Command::Explore(a) => explore_cmd::run(a),
+        Command::Node(a) => node_cmd::run(a),
+        Command::Run(a) => run_cmd::run(a),
     };
     match result {
         Ok(code) => code,

@@ -30,6 +30,14 @@
 //!   one received datagram) and then sends whatever became due, so the driver never holds a
 //!   datagram longer than its release time plus one event.
 //! * Network input never panics the driver: bad datagrams are counted by kind and dropped.
+//! * **Halting.** After `on_start` and after every handler the driver asks
+//!   [`CircuitEvents::is_halted`]. Once the actor says it has halted (the vmsc node took a CLUEXIT
+//!   bugcheck), the incarnation ends at once: nothing more is handled or sent, queued datagrams
+//!   are discarded and hellos stop, so every peer sees the circuit go down (listen timeout, or the
+//!   next incarnation's new nonce). `run` returns with [`StopReason::Halted`]; whether and when
+//!   to boot again is the caller's decision (see `supervisor`).
+//! * **Observing.** An optional [`Observer`] sees every state change and the commands that came
+//!   with it, on the driver's task; the console and the control endpoint are built on it.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -65,10 +73,40 @@ pub trait CircuitEvents: Actor {
     fn circuit_up(&self, peer: Id) -> Self::Msg;
     /// The circuit to `peer` failed (listen timeout, or the peer rebooted).
     fn circuit_down(&self, peer: Id) -> Self::Msg;
+    /// Whether the actor has halted in `state` (a crash it decided on itself, such as a
+    /// bugcheck). The driver then ends the incarnation; see the module doc. Default: never.
+    fn is_halted(&self, state: &Self::State) -> bool {
+        let _ = state;
+        false
+    }
+}
+
+/// One command an actor handler returned, as the driver (and an [`Observer`]) sees it.
+pub type ActorCommand<A> =
+    Command<<A as Actor>::Msg, <A as Actor>::Timer, <A as Actor>::Random, <A as Actor>::Storage>;
+
+/// Watches a driver's actor from outside: called on the driver's task, synchronously, so it must
+/// be cheap (update a snapshot, log a line). It cannot change what the actor does.
+pub trait Observer<A: Actor>: Send + Sync {
+    /// `on_start` ran for the incarnation `nonce` and returned `state` and `out`.
+    fn started(&self, nonce: BootNonce, state: &A::State, out: &[ActorCommand<A>]);
+    /// A handler ran: `old` is the state before it, `new` the state after (the same value when
+    /// the handler changed nothing), `out` the commands it returned.
+    fn stepped(&self, old: &A::State, new: &A::State, out: &[ActorCommand<A>]);
 }
 
 /// Renders the actor state for a trace `status` record.
-pub type StatusFn<A> = fn(&<A as Actor>::State) -> Value;
+pub type StatusFn<A> = Arc<dyn Fn(&<A as Actor>::State) -> Value + Send + Sync>;
+
+/// Why [`NodeDriver::run`] returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The actor halted itself ([`CircuitEvents::is_halted`]).
+    Halted,
+    /// The shutdown future completed.
+    Shutdown,
+}
 
 /// Default listen timeout, in hello intervals.
 pub const LISTEN_TIMEOUT_HELLOS: u32 = 3;
@@ -198,6 +236,8 @@ pub struct DriverReport<A: Actor> {
     pub stats: Stats,
     /// The incarnation that ran.
     pub nonce: BootNonce,
+    /// Why the driver stopped.
+    pub reason: StopReason,
 }
 
 /// One node: an actor, its socket, the address table and the injected faults and latency.
@@ -212,6 +252,7 @@ pub struct NodeDriver<A: Actor> {
     latency: Arc<dyn LatencyModel>,
     tracer: Option<Tracer>,
     status: Option<StatusFn<A>>,
+    observer: Option<Arc<dyn Observer<A>>>,
     storage: StorageCell<A::Storage>,
     stats: StatsHandle,
 }
@@ -266,6 +307,7 @@ where
             latency: Arc::new(NoLatency),
             tracer: None,
             status: None,
+            observer: None,
             storage: StorageCell::default(),
             stats: StatsHandle::default(),
         })
@@ -312,8 +354,24 @@ where
 
     /// Traces a `status` record, rendered by `status`, after each handler that changed the state
     /// (and once after `on_start`), whenever the rendering differs from the previous one.
-    pub fn with_status(mut self, status: StatusFn<A>) -> Self {
-        self.status = Some(status);
+    pub fn with_status(
+        mut self,
+        status: impl Fn(&A::State) -> Value + Send + Sync + 'static,
+    ) -> Self {
+        self.status = Some(Arc::new(status));
+        self
+    }
+
+    /// Lets `observer` watch every state change (see [`Observer`]).
+    pub fn with_observer(mut self, observer: Arc<dyn Observer<A>>) -> Self {
+        self.observer = Some(observer);
+        self
+    }
+
+    /// Counts into `stats` instead of fresh counters (share one handle across incarnations to
+    /// keep a node's totals).
+    pub fn with_stats(mut self, stats: StatsHandle) -> Self {
+        self.stats = stats;
         self
     }
 
@@ -344,16 +402,17 @@ where
         self.stats.clone()
     }
 
-    /// Runs the node until `shutdown` completes, then returns the final state and counters.
+    /// Runs the node until `shutdown` completes or the actor halts, then returns the final state
+    /// and counters.
     ///
-    /// Datagrams still held by the latency queues at shutdown are discarded.
+    /// Datagrams still held by the latency queues at shutdown or halt are discarded.
     pub async fn run(self, shutdown: impl Future<Output = ()>) -> DriverReport<A> {
         let socket = Arc::clone(&self.socket);
         let mut core = Core::start(self, Instant::now());
         core.flush().await;
         tokio::pin!(shutdown);
         let mut buf = vec![0u8; RECV_BUFFER_BYTES];
-        loop {
+        while !core.halted {
             core.notice_faults(Instant::now());
             let release_at = core.next_release();
             let circuit_at = core.next_circuit_deadline();
@@ -368,6 +427,9 @@ where
                     Ok((len, from)) => core.on_datagram(Instant::now(), &buf[..len], from),
                     Err(error) => core.on_recv_error(&error),
                 },
+            }
+            if core.halted {
+                break;
             }
             core.flush().await;
         }
@@ -492,6 +554,9 @@ struct Core<A: Actor> {
     tracer: Option<Tracer>,
     status: Option<StatusFn<A>>,
     status_last: Option<Value>,
+    observer: Option<Arc<dyn Observer<A>>>,
+    /// The actor halted: nothing more is handled or sent.
+    halted: bool,
     storage: StorageCell<A::Storage>,
     stats: StatsHandle,
     state: A::State,
@@ -537,6 +602,8 @@ where
             tracer: driver.tracer,
             status: driver.status,
             status_last: None,
+            observer: driver.observer,
+            halted: false,
             storage: driver.storage,
             stats: driver.stats,
             state,
@@ -551,18 +618,41 @@ where
         core.trace(now, || TraceEvent::Start {
             restored: storage.is_some(),
         });
+        if let Some(observer) = &core.observer {
+            observer.started(core.nonce, &core.state, &out);
+        }
         core.execute(now, out);
         core.emit_status(now);
+        if core.actor.is_halted(&core.state) {
+            core.halt(now);
+        }
         core
     }
 
     fn finish(self) -> DriverReport<A> {
-        self.trace(Instant::now(), || TraceEvent::Stop);
+        let reason = if self.halted {
+            StopReason::Halted
+        } else {
+            self.trace(Instant::now(), || TraceEvent::Stop);
+            StopReason::Shutdown
+        };
         DriverReport {
             state: self.state,
             stats: self.stats.stats(),
             nonce: self.nonce,
+            reason,
         }
+    }
+
+    /// Ends the incarnation: the actor halted. Queued datagrams are discarded (a halted node
+    /// sends nothing more) and the run loop stops at the end of this event.
+    fn halt(&mut self, now: Instant) {
+        self.halted = true;
+        for flow in &mut self.flows {
+            flow.discard();
+        }
+        self.timers.clear();
+        self.trace(now, || TraceEvent::Halt);
     }
 
     fn counters(&self) -> &Counters {
@@ -716,7 +806,7 @@ where
             }
         };
         self.apply(now, outcome);
-        if let Some(msg) = deliver {
+        if let Some(msg) = deliver.filter(|_| !self.halted) {
             Counters::bump(&self.counters().msgs_in);
             self.trace(now, || TraceEvent::MsgIn {
                 peer: src,
@@ -747,6 +837,9 @@ where
             self.send_hello(now, peer);
         }
         for transition in outcome.transitions {
+            if self.halted {
+                return;
+            }
             let (peer, msg) = match transition {
                 Transition::Up(peer) => {
                     Counters::bump(&self.counters().circuit_ups);
@@ -768,25 +861,37 @@ where
 
     // ---- the actor ------------------------------------------------------------------------
 
-    /// Calls one actor handler, adopts the new state if it changed, and executes its commands.
+    /// Calls one actor handler, adopts the new state if it changed, and executes its commands;
+    /// then halts if the actor says so (the handler's commands are executed first, as the
+    /// checker would, but the datagrams they queue never leave).
     fn handle(
         &mut self,
         now: Instant,
         handler: impl FnOnce(&A, Id, &mut Cow<'_, A::State>, &mut Out<A>),
     ) {
+        if self.halted {
+            return;
+        }
         let mut out = Out::new();
         let mut state = Cow::Borrowed(&self.state);
         handler(&self.actor, self.me.id(), &mut state, &mut out);
-        let changed = match state {
-            Cow::Owned(next) => {
-                self.state = next;
-                true
-            }
-            Cow::Borrowed(_) => false,
+        let next = match state {
+            Cow::Owned(next) => Some(next),
+            Cow::Borrowed(_) => None,
         };
+        if let Some(observer) = &self.observer {
+            observer.stepped(&self.state, next.as_ref().unwrap_or(&self.state), &out);
+        }
+        let changed = next.is_some();
+        if let Some(next) = next {
+            self.state = next;
+        }
         self.execute(now, out);
         if changed {
             self.emit_status(now);
+            if self.actor.is_halted(&self.state) {
+                self.halt(now);
+            }
         }
     }
 
@@ -923,6 +1028,9 @@ where
 
     /// Sends every datagram whose release time has come, flow by flow in FIFO order.
     async fn flush(&mut self) {
+        if self.halted {
+            return;
+        }
         let now = Instant::now();
         for i in 0..self.flows.len() {
             let dst = NodeIndex::new(i as u16);
@@ -977,7 +1085,7 @@ where
     }
 
     fn emit_status(&mut self, now: Instant) {
-        let (Some(_), Some(render)) = (&self.tracer, self.status) else {
+        let (Some(_), Some(render)) = (&self.tracer, &self.status) else {
             return;
         };
         let state = render(&self.state);

@@ -104,6 +104,11 @@ impl OutFlow {
         self.queue.front().map(|p| p.release)
     }
 
+    /// Drops every queued datagram (the node halted; nothing more leaves).
+    pub(crate) fn discard(&mut self) {
+        self.queue.clear();
+    }
+
     /// Removes and returns the head if it is due at `now`.
     pub(crate) fn pop_due(&mut self, now: Instant) -> Option<Pending> {
         if self.queue.front().is_some_and(|p| p.release <= now) {

@@ -14,6 +14,8 @@
 
 use std::time::Duration;
 
+use vmsc_latency::{LatencyError, RttTable};
+
 use crate::node::NodeIndex;
 
 /// The injected one-way delay of one directed link.
@@ -87,6 +89,55 @@ impl LatencyMatrix {
     }
 }
 
+impl LatencyMatrix {
+    /// The delays of a cluster whose node `i` sits in region `regions[i]`: each directed link
+    /// `a -> b` gets half the RTT of `(region a, region b)` from `table` (the exact direction,
+    /// else the reverse one), same-region links half of `lan_rtt_ms`, and every link `jitter`.
+    /// Every delay is divided by `time_scale` (a cluster run `time_scale` times faster).
+    ///
+    /// # Errors
+    ///
+    /// [`LatencyError::NoRtt`] naming the first region pair the table lacks in both directions:
+    /// a cluster must not start with a link whose latency is unknown.
+    pub fn from_rtt_table(
+        regions: &[String],
+        table: &RttTable,
+        lan_rtt_ms: f64,
+        jitter: Duration,
+        time_scale: f64,
+    ) -> Result<Self, LatencyError> {
+        let nodes = regions.len();
+        let mut matrix = Self::uniform(nodes, LinkDelay::default());
+        let scale = if time_scale.is_finite() && time_scale > 0.0 {
+            time_scale
+        } else {
+            1.0
+        };
+        for (a, from) in regions.iter().enumerate() {
+            for (b, to) in regions.iter().enumerate().filter(|(b, _)| *b != a) {
+                let rtt_ms = table.rtt_ms_or_lan(from, to, lan_rtt_ms)?;
+                let one_way = Duration::from_secs_f64((rtt_ms / 2.0 / 1000.0 / scale).max(0.0));
+                let link = LinkDelay {
+                    delay: one_way,
+                    jitter: jitter.div_f64(scale),
+                };
+                // Cluster files hold at most NODES_MAX (< u16::MAX) nodes.
+                matrix.set(NodeIndex::new(a as u16), NodeIndex::new(b as u16), link);
+            }
+        }
+        Ok(matrix)
+    }
+
+    /// The largest one-way delay plus jitter of any link.
+    pub fn max_delay(&self) -> Duration {
+        self.links
+            .iter()
+            .map(|l| l.delay + l.jitter)
+            .max()
+            .unwrap_or_default()
+    }
+}
+
 impl LatencyModel for LatencyMatrix {
     fn link(&self, src: NodeIndex, dst: NodeIndex) -> LinkDelay {
         if src.as_usize() < self.nodes && dst.as_usize() < self.nodes {
@@ -138,6 +189,47 @@ mod tests {
         assert_eq!(m.link(a, NodeIndex::new(9)), LinkDelay::default());
         let f = |_: NodeIndex, _: NodeIndex| LinkDelay::fixed(Duration::from_millis(3));
         assert_eq!(f.link(a, b).delay, Duration::from_millis(3));
+    }
+
+    #[test]
+    fn rtt_table_gives_half_the_rtt_each_way_and_lan_within_a_region() {
+        let table = RttTable::parse(
+            "t.csv",
+            "from,to,rtt_ms,source\nFRA,ORD,100,x\nORD,FRA,80,y\n",
+        )
+        .expect("valid table");
+        let regions: Vec<String> = ["FRA", "FRA", "ORD"]
+            .iter()
+            .map(|r| r.to_string())
+            .collect();
+        let m = LatencyMatrix::from_rtt_table(&regions, &table, 0.2, Duration::ZERO, 1.0)
+            .expect("every pair is known");
+        let (f1, f2, o1) = (NodeIndex::new(0), NodeIndex::new(1), NodeIndex::new(2));
+        assert_eq!(m.link(f1, o1).delay, Duration::from_millis(50));
+        assert_eq!(
+            m.link(o1, f2).delay,
+            Duration::from_millis(40),
+            "direction-specific row"
+        );
+        assert_eq!(m.link(f1, f2).delay, Duration::from_micros(100));
+        assert_eq!(m.max_delay(), Duration::from_millis(50));
+        let fast =
+            LatencyMatrix::from_rtt_table(&regions, &table, 0.2, Duration::from_millis(4), 10.0)
+                .expect("every pair is known");
+        assert_eq!(
+            fast.link(f1, o1),
+            LinkDelay {
+                delay: Duration::from_millis(5),
+                jitter: Duration::from_micros(400)
+            }
+        );
+        let regions: Vec<String> = ["FRA", "LHR"].iter().map(|r| r.to_string()).collect();
+        let err = LatencyMatrix::from_rtt_table(&regions, &table, 0.2, Duration::ZERO, 1.0)
+            .expect_err("LHR is not in the table");
+        assert_eq!(
+            err.to_string(),
+            "t.csv: no RTT for FRA->LHR in either direction"
+        );
     }
 
     #[test]

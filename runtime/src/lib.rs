@@ -28,6 +28,10 @@
 //! * [`faults`]: the shared cut table.
 //! * [`driver`]: [`NodeDriver`], the tokio event loop that ties it together, and [`NodeHandle`].
 //! * [`stats`], [`trace`], [`storage`]: counters, the event trace, crash-surviving storage.
+//! * [`supervisor`]: one node across incarnations: reboot after the actor halts (CLUEXIT),
+//!   crash and reboot on request.
+//! * [`cluster`]: the vmsc node actor on all of the above — console, control endpoint,
+//!   scenario files, `vmsc node` and `vmsc run`.
 //!
 //! # Example
 //!
@@ -57,6 +61,7 @@
 #![warn(missing_docs)]
 
 pub mod circuit;
+pub mod cluster;
 pub mod driver;
 pub mod envelope;
 pub mod faults;
@@ -65,12 +70,13 @@ pub mod latency;
 pub mod node;
 pub mod stats;
 pub mod storage;
+pub mod supervisor;
 pub mod trace;
 
 pub use circuit::{DownReason, Transition};
 pub use driver::{
-    bind_loopback, CircuitEvents, DriverConfig, DriverError, DriverReport, NodeDriver, NodeHandle,
-    StatusFn, TimerChoice, LISTEN_TIMEOUT_HELLOS,
+    bind_loopback, ActorCommand, CircuitEvents, DriverConfig, DriverError, DriverReport,
+    NodeDriver, NodeHandle, Observer, StatusFn, StopReason, TimerChoice, LISTEN_TIMEOUT_HELLOS,
 };
 pub use envelope::{
     Body, DecodeError, EncodeError, Envelope, Heard, Hello, DATAGRAM_BYTES_MAX, WIRE_MAGIC,
@@ -82,4 +88,5 @@ pub use latency::{LatencyMatrix, LatencyModel, LinkDelay, NoLatency};
 pub use node::{BootNonce, NodeIndex, Peers, PeersError, NODES_MAX};
 pub use stats::{Stats, StatsHandle};
 pub use storage::StorageCell;
+pub use supervisor::{Life, Phase, Request as SupervisorRequest, Supervisor, SupervisorHandle};
 pub use trace::{DropReason, TraceEvent, TraceRecord, Tracer};

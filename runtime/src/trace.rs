@@ -69,6 +69,10 @@ pub enum TraceEvent {
         /// `(src, dst)` pairs whose datagrams are dropped.
         cuts: Vec<(NodeIndex, NodeIndex)>,
     },
+    /// The actor halted itself (a bugcheck): the incarnation ended; nothing more is sent.
+    Halt,
+    /// The node was crashed on request (control endpoint or scenario): the incarnation ended.
+    Crash,
     /// An actor message from `peer` was delivered to `on_msg`.
     MsgIn {
         /// The sender.

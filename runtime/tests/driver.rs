@@ -18,8 +18,8 @@ use tokio::sync::mpsc;
 use vmsc_runtime::{
     bind_loopback, BootNonce, CircuitEvents, CutKind, DownReason, DriverConfig, DriverReport,
     DropReason, Envelope, Faults, LatencyMatrix, LatencyModel, LinkDelay, NoLatency, NodeDriver,
-    NodeHandle, NodeIndex, Peers, StorageCell, TimerChoice, TraceEvent, TraceRecord, Tracer,
-    DATAGRAM_BYTES_MAX,
+    NodeHandle, NodeIndex, Peers, StopReason, StorageCell, TimerChoice, TraceEvent, TraceRecord,
+    Tracer, DATAGRAM_BYTES_MAX,
 };
 
 /// A predicate over trace records, for the `wait_*` helpers.
@@ -53,6 +53,9 @@ struct Toy {
     timers: bool,
     /// Every 10 ms, send `Seq(tick)` to every peer whose circuit is up.
     ticker: bool,
+    /// This node halts (see `CircuitEvents::is_halted`) when it receives a ping, in the same
+    /// handler that queues the pong.
+    halt_on_ping: Option<Id>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -82,6 +85,7 @@ struct ToyState {
     seqs: Vec<u64>,
     fired: Vec<String>,
     ticks: u64,
+    halted: bool,
 }
 
 impl Actor for Toy {
@@ -110,7 +114,7 @@ impl Actor for Toy {
         }
     }
 
-    fn on_msg(&self, _id: Id, state: &mut Cow<ToyState>, src: Id, msg: ToyMsg, o: &mut Out<Self>) {
+    fn on_msg(&self, id: Id, state: &mut Cow<ToyState>, src: Id, msg: ToyMsg, o: &mut Out<Self>) {
         match msg {
             ToyMsg::Up => {
                 let s = state.to_mut();
@@ -128,7 +132,12 @@ impl Actor for Toy {
                 s.up.remove(&src);
                 s.downs += 1;
             }
-            ToyMsg::Ping(k) => o.send(src, ToyMsg::Pong(k)),
+            ToyMsg::Ping(k) => {
+                if self.halt_on_ping == Some(id) {
+                    state.to_mut().halted = true;
+                }
+                o.send(src, ToyMsg::Pong(k));
+            }
             ToyMsg::Pong(_) => state.to_mut().pongs += 1,
             ToyMsg::Seq(k) => state.to_mut().seqs.push(k),
         }
@@ -157,6 +166,10 @@ impl CircuitEvents for Toy {
 
     fn circuit_down(&self, _peer: Id) -> ToyMsg {
         ToyMsg::Down
+    }
+
+    fn is_halted(&self, state: &ToyState) -> bool {
+        state.halted
     }
 }
 
@@ -488,6 +501,42 @@ async fn reboot_is_down_then_up_with_a_new_nonce() {
     assert_eq!(reports[1].state.boots, 2, "storage survived the crash");
     assert_eq!(reports[0].state.downs, 1);
     assert_eq!(reports[0].state.ups, 2);
+}
+
+#[tokio::test]
+async fn a_halted_actor_goes_silent_and_its_peer_sees_the_circuit_drop() {
+    let toy = Toy {
+        ping_on_up: true,
+        halt_on_ping: Some(N1.id()),
+        ..Toy::default()
+    };
+    let mut cluster = Cluster::healthy(2, toy).await;
+    cluster
+        .wait_for("node 1 halts", |r| {
+            r.node == N1 && r.event == TraceEvent::Halt
+        })
+        .await;
+    cluster
+        .wait_for("node 0 times out on the silent node", |r| {
+            down(r, N0, N1, DownReason::ListenTimeout)
+        })
+        .await;
+    let (reports, history) = cluster.shutdown().await;
+    assert_eq!(reports[0].reason, StopReason::Shutdown);
+    assert_eq!(reports[1].reason, StopReason::Halted);
+    assert_eq!(
+        reports[0].state.pongs, 0,
+        "the pong queued by the halting handler never left"
+    );
+    let halt_at = history
+        .iter()
+        .position(|r| r.node == N1 && r.event == TraceEvent::Halt)
+        .expect("halt traced");
+    assert!(
+        history[halt_at + 1..].iter().all(|r| r.node != N1),
+        "nothing happens on a halted node: {:#?}",
+        &history[halt_at..]
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,542 @@
+//! The node's local control endpoint: SHOW CLUSTER, counters and fault injection over TCP.
+//!
+//! # Protocol
+//!
+//! A node listens on TCP `127.0.0.1:PORT` (by default the port number of its UDP address; see
+//! `vmsc node --control-port`). The protocol is line-oriented UTF-8, so `nc 127.0.0.1 7001` is a
+//! client:
+//!
+//! * A **request** is one line of whitespace-separated words; the verb is case-insensitive,
+//!   node names are not case-sensitive either. Lines longer than 4096 bytes close the connection.
+//! * Every request gets exactly one **response** line: a JSON object with `"ok": true` and
+//!   `"reply": VERB` plus the verb's fields, or `"ok": false` and `"error": TEXT`. Responses come
+//!   in request order.
+//!
+//! | request                     | response fields                                            |
+//! |-----------------------------|------------------------------------------------------------|
+//! | `show` or `show cluster`    | `text` (SHOW CLUSTER), `node` ([`NodeStatus`])             |
+//! | `stats`                     | `node`, `stats` (the driver's counters, all incarnations)  |
+//! | `cut PEER [both\|out\|in]`    | `cuts`: this node's directed cuts, `[[FROM, TO], ...]`     |
+//! | `heal PEER` or `heal all`   | `cuts`                                                     |
+//! | `crash`                     | — (the node stops; hellos cease; storage survives)         |
+//! | `reboot`                    | — (crash if running, then boot a new incarnation)          |
+//! | `shutdown`                  | — (the node process exits after replying)                  |
+//! | `help`                      | `text`                                                     |
+//!
+//! `cut PEER` drops everything this node sends to PEER and everything it receives from PEER
+//! (`out`: only what it sends, `in`: only what it receives), inside the runtime's send and
+//! receive paths. A cut affects only this node's end; `vmsc run` cuts a link at both ends.
+//! `one_way` is accepted as a synonym of `out`.
+//!
+//! **Extending it.** Later verbs (the lock manager's `enq RESOURCE MODE [FLAGS]`, `convert
+//! LOCKID MODE [FLAGS]`, `deq LOCKID`) fit the same shape: one response line per request, with
+//! `status`, `lock_id` and `value_block` fields. Unsolicited lines (blocking notifications) will
+//! carry an `"event"` key instead of `"reply"`, so a client tells them apart without state;
+//! clients must ignore keys they do not know.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use serde::Serialize;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Semaphore};
+use vmsc_model::config::ClusterSpec;
+
+use crate::cluster::console::{vms_time, Console, NodeStatus};
+use crate::faults::{CutKind, Faults};
+use crate::node::NodeIndex;
+use crate::stats::StatsHandle;
+use crate::supervisor::{Request as Lifecycle, SupervisorHandle};
+
+/// Longest request line accepted, in bytes.
+pub const REQUEST_BYTES_MAX: usize = 4096;
+
+/// Most control connections served at once; further ones wait.
+pub const CONNECTIONS_MAX: usize = 16;
+
+/// Which directions of a link `cut` drops, seen from this node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    /// Sent and received.
+    Both,
+    /// Received from the peer only.
+    In,
+    /// Sent to the peer only.
+    Out,
+}
+
+/// A parsed control request.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// Drop this node's datagrams to and/or from `peer`.
+    Cut {
+        /// A node name.
+        peer: String,
+        /// Which directions.
+        direction: Direction,
+    },
+    /// Crash the node.
+    Crash,
+    /// Restore this node's links to `peer`, or every link (`None`).
+    Heal {
+        /// A node name, or `None` for all.
+        peer: Option<String>,
+    },
+    /// List the requests.
+    Help,
+    /// Crash if running, then boot.
+    Reboot,
+    /// SHOW CLUSTER and the node's status.
+    Show,
+    /// Stop the node process.
+    Shutdown,
+    /// The driver's counters.
+    Stats,
+}
+
+/// The `help` text.
+const HELP: &str = "show [cluster] | stats | cut PEER [both|out|in] | heal PEER|all | crash | reboot | shutdown | help";
+
+impl Request {
+    /// Parses one request line.
+    ///
+    /// # Errors
+    ///
+    /// A message naming what is wrong (unknown verb, missing or extra words).
+    pub fn parse(line: &str) -> Result<Self, String> {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        let Some((verb, args)) = words.split_first() else {
+            return Err(format!("empty request; try: {HELP}"));
+        };
+        let verb = verb.to_ascii_lowercase();
+        let request = match (verb.as_str(), args) {
+            ("show", []) => Self::Show,
+            ("show", [what]) if what.eq_ignore_ascii_case("cluster") => Self::Show,
+            ("stats", []) => Self::Stats,
+            ("cut", [peer]) => Self::Cut {
+                peer: peer.to_string(),
+                direction: Direction::Both,
+            },
+            ("cut", [peer, dir]) => {
+                let direction = match dir.to_ascii_lowercase().as_str() {
+                    "both" => Direction::Both,
+                    "out" | "one_way" => Direction::Out,
+                    "in" => Direction::In,
+                    other => {
+                        return Err(format!("cut: direction {other:?} is not both, out or in"))
+                    }
+                };
+                Self::Cut {
+                    peer: peer.to_string(),
+                    direction,
+                }
+            }
+            ("heal", [all]) if all.eq_ignore_ascii_case("all") => Self::Heal { peer: None },
+            ("heal", [peer]) => Self::Heal {
+                peer: Some(peer.to_string()),
+            },
+            ("crash", []) => Self::Crash,
+            ("reboot", []) => Self::Reboot,
+            ("shutdown", []) => Self::Shutdown,
+            ("help", []) => Self::Help,
+            ("show" | "stats" | "cut" | "heal" | "crash" | "reboot" | "shutdown" | "help", _) => {
+                return Err(format!("{verb}: wrong arguments; usage: {HELP}"))
+            }
+            _ => return Err(format!("unknown request {verb:?}; try: {HELP}")),
+        };
+        Ok(request)
+    }
+}
+
+impl fmt::Display for Request {
+    /// The request line [`Request::parse`] reads back.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Cut { peer, direction } => {
+                let dir = match direction {
+                    Direction::Both => "both",
+                    Direction::In => "in",
+                    Direction::Out => "out",
+                };
+                write!(f, "cut {peer} {dir}")
+            }
+            Self::Crash => f.write_str("crash"),
+            Self::Heal { peer: Some(peer) } => write!(f, "heal {peer}"),
+            Self::Heal { peer: None } => f.write_str("heal all"),
+            Self::Help => f.write_str("help"),
+            Self::Reboot => f.write_str("reboot"),
+            Self::Show => f.write_str("show cluster"),
+            Self::Shutdown => f.write_str("shutdown"),
+            Self::Stats => f.write_str("stats"),
+        }
+    }
+}
+
+/// What the endpoint serves: one node's console, supervisor, faults and counters.
+#[derive(Clone)]
+pub struct ControlContext {
+    /// The cluster file (for node names).
+    pub spec: Arc<ClusterSpec>,
+    /// This node's index.
+    pub me: usize,
+    /// The node's console (state and SHOW CLUSTER).
+    pub console: Arc<Console>,
+    /// The node's supervisor.
+    pub supervisor: SupervisorHandle,
+    /// The node's fault table.
+    pub faults: Faults,
+    /// The node's counters.
+    pub stats: StatsHandle,
+    /// Set to true when a `shutdown` request arrives.
+    pub shutdown: watch::Sender<bool>,
+}
+
+impl ControlContext {
+    /// Answers one request line with one JSON response.
+    pub async fn answer(&self, line: &str) -> Value {
+        match Request::parse(line) {
+            Ok(request) => match self.execute(&request).await {
+                Ok(mut value) => {
+                    value["ok"] = json!(true);
+                    value["reply"] = json!(verb(&request));
+                    value
+                }
+                Err(error) => json!({"ok": false, "error": error}),
+            },
+            Err(error) => json!({"ok": false, "error": error}),
+        }
+    }
+
+    async fn execute(&self, request: &Request) -> Result<Value, String> {
+        let name = &self.spec.nodes[self.me].name;
+        match request {
+            Request::Show => {
+                let life = self.supervisor.life();
+                Ok(json!({
+                    "text": self.console.show_cluster(&life, &vms_time(SystemTime::now())),
+                    "node": self.console.status(&life),
+                }))
+            }
+            Request::Stats => Ok(
+                json!({"node": name, "life": self.supervisor.life(), "stats": self.stats.stats()}),
+            ),
+            Request::Cut { peer, direction } => {
+                let (me, peer) = (self.index(self.me), self.index(self.peer(peer)?));
+                match direction {
+                    Direction::Both => self.faults.cut(me, peer, CutKind::BothWays),
+                    Direction::Out => self.faults.cut(me, peer, CutKind::OneWay),
+                    Direction::In => self.faults.cut(peer, me, CutKind::OneWay),
+                }
+                Ok(json!({"cuts": self.cuts()}))
+            }
+            Request::Heal { peer } => {
+                match peer {
+                    None => self.faults.heal_all(),
+                    Some(peer) => self
+                        .faults
+                        .heal(self.index(self.me), self.index(self.peer(peer)?)),
+                }
+                Ok(json!({"cuts": self.cuts()}))
+            }
+            Request::Crash | Request::Reboot => {
+                let lifecycle = if *request == Request::Crash {
+                    Lifecycle::Crash
+                } else {
+                    Lifecycle::Reboot
+                };
+                if self.supervisor.request(lifecycle).await {
+                    Ok(json!({}))
+                } else {
+                    Err("the node is shutting down".into())
+                }
+            }
+            Request::Shutdown => {
+                self.shutdown.send_replace(true);
+                Ok(json!({}))
+            }
+            Request::Help => Ok(json!({"text": HELP})),
+        }
+    }
+
+    fn peer(&self, name: &str) -> Result<usize, String> {
+        match self.spec.node_index(name) {
+            Some(i) if i == self.me => Err(format!("{name} is this node")),
+            Some(i) => Ok(i),
+            None => Err(format!("no node {name:?} in cluster {}", self.spec.name)),
+        }
+    }
+
+    fn index(&self, i: usize) -> NodeIndex {
+        // Cluster files hold at most 32 nodes.
+        NodeIndex::new(i as u16)
+    }
+
+    fn cuts(&self) -> Vec<[String; 2]> {
+        let name = |n: NodeIndex| {
+            self.spec
+                .nodes
+                .get(n.as_usize())
+                .map_or_else(|| n.to_string(), |s| s.name.clone())
+        };
+        self.faults
+            .cuts()
+            .into_iter()
+            .map(|(a, b)| [name(a), name(b)])
+            .collect()
+    }
+}
+
+fn verb(request: &Request) -> &'static str {
+    match request {
+        Request::Cut { .. } => "cut",
+        Request::Crash => "crash",
+        Request::Heal { .. } => "heal",
+        Request::Help => "help",
+        Request::Reboot => "reboot",
+        Request::Show => "show",
+        Request::Shutdown => "shutdown",
+        Request::Stats => "stats",
+    }
+}
+
+/// Binds the control endpoint at `addr`.
+///
+/// # Errors
+///
+/// The OS error if the address cannot be bound.
+pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
+    TcpListener::bind(addr).await
+}
+
+/// Serves control connections on `listener` until the task is dropped.
+pub async fn serve(listener: TcpListener, context: ControlContext) {
+    let permits = Arc::new(Semaphore::new(CONNECTIONS_MAX));
+    loop {
+        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
+            return;
+        };
+        match listener.accept().await {
+            Ok((stream, _)) => {
+                let context = context.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = connection(stream, &context).await {
+                        tracing::debug!(%error, "control connection ended");
+                    }
+                    drop(permit);
+                });
+            }
+            Err(error) => tracing::debug!(%error, "control accept failed"),
+        }
+    }
+}
+
+async fn connection(stream: TcpStream, context: &ControlContext) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = BufReader::new(read);
+    let mut line = String::new();
+    loop {
+        line.clear();
+        let n = (&mut lines)
+            .take(REQUEST_BYTES_MAX as u64 + 1)
+            .read_line(&mut line)
+            .await?;
+        if n == 0 {
+            return Ok(());
+        }
+        if n > REQUEST_BYTES_MAX {
+            let reply = json!({"ok": false, "error": format!("request longer than {REQUEST_BYTES_MAX} bytes")});
+            write.write_all(format!("{reply}\n").as_bytes()).await?;
+            return Ok(());
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let reply = context.answer(line.trim()).await;
+        write.write_all(format!("{reply}\n").as_bytes()).await?;
+    }
+}
+
+/// A client of one node's control endpoint (what `vmsc run` uses).
+#[derive(Debug)]
+pub struct ControlClient {
+    addr: SocketAddr,
+    lines: BufReader<tokio::net::tcp::OwnedReadHalf>,
+    write: tokio::net::tcp::OwnedWriteHalf,
+}
+
+/// Why a control request failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ControlError {
+    /// Connecting, writing or reading failed.
+    #[error("control endpoint {addr}: {source}")]
+    Io {
+        /// The endpoint.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The node closed the connection.
+    #[error("control endpoint {addr} closed the connection")]
+    Closed {
+        /// The endpoint.
+        addr: SocketAddr,
+    },
+    /// The response is not a JSON object.
+    #[error("control endpoint {addr} sent a bad response: {line:?}")]
+    BadResponse {
+        /// The endpoint.
+        addr: SocketAddr,
+        /// The line received.
+        line: String,
+    },
+    /// The node refused the request.
+    #[error("control endpoint {addr} refused {request:?}: {error}")]
+    Refused {
+        /// The endpoint.
+        addr: SocketAddr,
+        /// The request line.
+        request: String,
+        /// The node's error text.
+        error: String,
+    },
+}
+
+impl ControlClient {
+    /// Connects to the endpoint at `addr`.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError::Io`] if the connection is refused.
+    pub async fn connect(addr: SocketAddr) -> Result<Self, ControlError> {
+        let stream = TcpStream::connect(addr)
+            .await
+            .map_err(|source| ControlError::Io { addr, source })?;
+        let _ = stream.set_nodelay(true);
+        let (read, write) = stream.into_split();
+        Ok(Self {
+            addr,
+            lines: BufReader::new(read),
+            write,
+        })
+    }
+
+    /// The endpoint's address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Sends `request` and returns the node's `"ok": true` response.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError`] on IO failure, a closed connection, a malformed response, or a refusal.
+    pub async fn request(&mut self, request: &Request) -> Result<Value, ControlError> {
+        let addr = self.addr;
+        let io = |source| ControlError::Io { addr, source };
+        self.write
+            .write_all(format!("{request}\n").as_bytes())
+            .await
+            .map_err(io)?;
+        let mut line = String::new();
+        let n = (&mut self.lines)
+            .take(1 << 20)
+            .read_line(&mut line)
+            .await
+            .map_err(io)?;
+        if n == 0 {
+            return Err(ControlError::Closed { addr });
+        }
+        let value: Value = serde_json::from_str(&line).map_err(|_| ControlError::BadResponse {
+            addr,
+            line: line.clone(),
+        })?;
+        if value["ok"] == json!(true) {
+            Ok(value)
+        } else {
+            Err(ControlError::Refused {
+                addr,
+                request: request.to_string(),
+                error: value["error"]
+                    .as_str()
+                    .unwrap_or("no error text")
+                    .to_string(),
+            })
+        }
+    }
+
+    /// `show cluster`: the SHOW CLUSTER text and the node's status.
+    ///
+    /// # Errors
+    ///
+    /// As [`ControlClient::request`], plus [`ControlError::BadResponse`] if the status does not
+    /// parse.
+    pub async fn show(&mut self) -> Result<(String, NodeStatus), ControlError> {
+        let value = self.request(&Request::Show).await?;
+        let text = value["text"].as_str().unwrap_or_default().to_string();
+        let status = serde_json::from_value(value["node"].clone()).map_err(|_| {
+            ControlError::BadResponse {
+                addr: self.addr,
+                line: value.to_string(),
+            }
+        })?;
+        Ok((text, status))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_parse_and_print_back() {
+        for line in [
+            "show cluster",
+            "stats",
+            "cut UK1 both",
+            "cut UK1 out",
+            "cut UK1 in",
+            "heal UK1",
+            "heal all",
+            "crash",
+            "reboot",
+            "shutdown",
+            "help",
+        ] {
+            let request = Request::parse(line).expect(line);
+            assert_eq!(request.to_string(), line);
+            assert_eq!(Request::parse(&request.to_string()), Ok(request));
+        }
+        assert_eq!(Request::parse("SHOW"), Ok(Request::Show));
+        assert_eq!(
+            Request::parse("cut chic1"),
+            Ok(Request::Cut {
+                peer: "chic1".into(),
+                direction: Direction::Both
+            })
+        );
+        assert_eq!(
+            Request::parse("cut UK1 one_way"),
+            Ok(Request::Cut {
+                peer: "UK1".into(),
+                direction: Direction::Out
+            })
+        );
+        assert!(Request::parse("").unwrap_err().starts_with("empty request"));
+        assert!(Request::parse("enq RES EX")
+            .unwrap_err()
+            .starts_with("unknown request \"enq\""));
+        assert!(Request::parse("cut")
+            .unwrap_err()
+            .starts_with("cut: wrong arguments"));
+        assert_eq!(
+            Request::parse("cut UK1 sideways"),
+            Err("cut: direction \"sideways\" is not both, out or in".into())
+        );
+    }
+}

@@ -1,0 +1,102 @@
+//! `vmsc run`: every node of a cluster as its own process on loopback, driven by a scenario
+//! (see `vmsc_runtime::cluster::launch`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use vmsc_model::config::ClusterSpec;
+use vmsc_runtime::cluster::launch::{self, LaunchError, Printer, RunOptions};
+use vmsc_runtime::cluster::scenario::Scenario;
+
+use crate::node_cmd::ClusterTimeArgs;
+
+/// Arguments of `vmsc run`.
+#[derive(Args, Debug)]
+pub struct RunArgs {
+    /// The cluster file (TOML); every node in it is launched.
+    #[arg(value_name = "CLUSTER.toml")]
+    pub cluster: PathBuf,
+    /// Scenario file (TOML): timed cuts, heals, crashes and reboots to inject.
+    #[arg(long, value_name = "SCENARIO.toml")]
+    pub scenario: Option<PathBuf>,
+    /// Once the scenario ran and the cluster settled, print one JSON outcome
+    /// (`members`, `hung`, `cluexit`, `down`, `views`, `settled`) and exit; console output goes
+    /// to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit once the scenario ran and the cluster settled (implied by --json); otherwise keep
+    /// the cluster running until Ctrl-C.
+    #[arg(long)]
+    pub once: bool,
+    /// Wall-clock ms without any change after which the cluster counts as settled; default:
+    /// 4 hello intervals plus the largest injected round trip (scaled).
+    #[arg(long, value_name = "MS")]
+    pub settle_ms: Option<u64>,
+    /// Seconds to wait for the scenario and the final settle before giving up (exit 1).
+    #[arg(long, default_value_t = 120, value_name = "S")]
+    pub timeout_s: u64,
+    /// Write each node's trace to DIR/NAME.trace.jsonl (timestamps share one epoch).
+    #[arg(long, value_name = "DIR")]
+    pub trace_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub time: ClusterTimeArgs,
+}
+
+/// Runs `vmsc run`. Exit 0 when the cluster settled, 1 when it did not before the timeout or a
+/// node failed, 130 on Ctrl-C; bad input is an error (exit 2).
+pub fn run(a: RunArgs) -> Result<ExitCode> {
+    let spec = ClusterSpec::load(&a.cluster)?;
+    let scenario = a
+        .scenario
+        .as_ref()
+        .map(|path| Scenario::load(path, &spec))
+        .transpose()?;
+    let latency = a.time.latency()?;
+    if let Some(dir) = &a.trace_dir {
+        std::fs::create_dir_all(dir).with_context(|| format!("--trace-dir {}", dir.display()))?;
+    }
+    let exe = std::env::current_exe().context("cannot find the vmsc executable to launch nodes")?;
+    let options = RunOptions {
+        cluster_file: a.cluster.clone(),
+        spec,
+        scenario,
+        exe,
+        node_args: a.time.to_args(),
+        latency,
+        time_scale: a.time.time_scale,
+        settle: a.settle_ms.map(Duration::from_millis),
+        timeout: Duration::from_secs(a.timeout_s),
+        exit_when_settled: a.json || a.once,
+        trace_dir: a.trace_dir.clone(),
+    };
+    let printer = if a.json {
+        Printer::new(Box::new(std::io::stderr()))
+    } else {
+        Printer::new(Box::new(std::io::stdout()))
+    };
+    match launch::run_cluster_blocking(options, printer) {
+        Ok(outcome) => {
+            if a.json {
+                println!("{}", serde_json::to_string(&outcome)?);
+            }
+            Ok(if outcome.settled {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        // Bad settings are bad input (exit 2); everything else happened while running.
+        Err(e @ LaunchError::Node(_)) => Err(e.into()),
+        Err(LaunchError::Interrupted) => {
+            eprintln!("vmsc: interrupted; every node stopped");
+            Ok(ExitCode::from(130))
+        }
+        Err(e) => {
+            eprintln!("vmsc: error: {:#}", anyhow::Error::from(e));
+            Ok(ExitCode::from(1))
+        }
+    }
+}
