@@ -26,6 +26,8 @@
 //! type is Stateright's own and the Explorer shows it.
 
 use crate::config::ClusterSpec;
+use crate::dlm::cluster::{usable_mode, DlmMsg, Stage};
+use crate::dlm::{Mode, ValueBlock};
 use crate::node::{Msg, NodeActor, NodeState, Phase, ProtocolOptions, Timer};
 use crate::nodeset::NodeSet;
 use stateright::actor::{
@@ -178,6 +180,23 @@ pub mod violation {
     /// A coordinator committed members that were not fully connected, with no fault since its
     /// proposal round began.
     pub const COMMIT_DISCONNECTED: u8 = 2;
+    /// A lock request took more than two remote messages to reach its master.
+    pub const DLM_HOPS: u8 = 4;
+    /// A grant at PR or above read a valid value block that is not the last value written (or
+    /// read a valid value after a PW/EX holder's node failed).
+    pub const DLM_STALE_VALUE: u8 = 8;
+}
+
+/// Bits of [`Env::dlm_seen`]: lock-manager events that happened at least once.
+pub mod dlm_seen {
+    /// A master granted a request that had been queued.
+    pub const GRANT_AFTER_WAIT: u8 = 1;
+    /// An owner's lock changed granted mode (a conversion completed).
+    pub const CONVERSION: u8 = 2;
+    /// A blocking AST reached a holder.
+    pub const BAST: u8 = 4;
+    /// A node finished a lock-manager rebuild in a view without a node a fault crashed.
+    pub const REBUILD_AFTER_FAILURE: u8 = 8;
 }
 
 /// The environment: what the network and the operators did. Stored as the model's history.
@@ -207,6 +226,22 @@ pub struct Env {
     pub clean: NodeSet,
     /// Violation bits recorded during steps (see [`violation`]).
     pub violations: u8,
+    /// Lock manager (empty without clients): per resource, the last value block a client wrote
+    /// (its write request issued), or `None` after a PW/EX holder's node left the cluster.
+    pub lvb: Vec<Option<ValueBlock>>,
+    /// Lock manager: the highest view number whose installation has been accounted for.
+    pub dlm_view: u32,
+    /// Lock manager: events seen (see [`dlm_seen`]).
+    pub dlm_seen: u8,
+}
+
+/// What a step did that the lock-manager bookkeeping needs.
+#[derive(Clone, Copy, Debug)]
+enum DlmNote {
+    /// A lock-manager message was delivered to a live node.
+    Msg(DlmMsg),
+    /// Lock client `k` of node `i` stepped.
+    Client(usize, usize),
 }
 
 /// The wrapper's actions.
@@ -262,10 +297,13 @@ impl ClusterModel {
             removed: vec![None; n],
             clean: NodeSet::EMPTY,
             violations: 0,
+            lvb: vec![Some(ValueBlock::default()); spec.resources.len()],
+            dlm_view: 1,
+            dlm_seen: 0,
         };
         let actors = (0..n).map(|i| NodeActor::new(spec.clone(), i, cfg.protocol));
         let inner = ActorModel::new((), env).actors(actors).init_network(Network::new_ordered([]));
-        let mut properties = crate::properties::standard(&cfg);
+        let mut properties = crate::properties::standard(&cfg, &spec);
         if !hang_possible(&spec, &cfg.faults) {
             // No fault set within the plan can leave a live node without a quorum of reachable
             // votes, so a quorum hang is unreachable by construction: listing it would only
@@ -574,6 +612,104 @@ impl ClusterModel {
         }
     }
 
+    /// Lock-manager bookkeeping after a step: the message bound, the value-block ghost and the
+    /// events the sometimes-properties look for.
+    fn record_dlm(&self, prev: &State, s: &mut State, note: Option<DlmNote>) {
+        match note {
+            Some(DlmNote::Msg(DlmMsg::Request(q))) if q.hops > 2 => s.history.violations |= violation::DLM_HOPS,
+            Some(DlmNote::Msg(DlmMsg::Bast { .. })) => s.history.dlm_seen |= dlm_seen::BAST,
+            Some(DlmNote::Client(i, k)) => {
+                if let Some((res, v)) = self.actor(i).client_write(&prev.actor_states[i], k) {
+                    if let Some(g) = s.history.lvb.get_mut(res as usize) {
+                        *g = Some(v);
+                    }
+                }
+            }
+            _ => {}
+        }
+        for i in 0..self.spec.len() {
+            let (p, n) = (&*prev.actor_states[i], &*s.actor_states[i]);
+            if std::ptr::eq(p, n) || p.incarnation != n.incarnation {
+                continue;
+            }
+            // The first installation of a quorate view: a PW/EX holder left the cluster; a tree
+            // whose master left and that no member holds a lock on is gone.
+            if let (Some(old), Some(w)) = (p.view, n.view) {
+                let quorate = self.actor(i).view_votes(n, w.members) >= w.quorum;
+                if w.seq > s.history.dlm_view && old != w && quorate {
+                    s.history.dlm_view = w.seq;
+                    let departed = old.members.minus(w.members);
+                    for x in departed.iter() {
+                        for l in &s.actor_states[x].dlm.locks {
+                            if matches!(usable_mode(l), Some(Mode::PW | Mode::EX)) {
+                                if let Some(g) = s.history.lvb.get_mut(l.res as usize) {
+                                    *g = None;
+                                }
+                            }
+                        }
+                    }
+                    // A tree whose master left and of which no member holds a lock is gone
+                    // entirely: the next lock creates a new resource with a zero value block
+                    // (as after the last `$DEQ`; only a lock, even NL, keeps a value block).
+                    for x in departed.iter() {
+                        let gone: Vec<u8> = s.actor_states[x].dlm.mastered.keys().copied().collect();
+                        for res in gone {
+                            // A copy still looking up its master never reached this tree.
+                            let held = w.members.iter().any(|y| {
+                                s.actor_states[y].dlm.locks.iter().any(|l| {
+                                    l.res == res && !l.pending.is_some_and(|p| p.stage == Stage::Lookup)
+                                })
+                            });
+                            if !held {
+                                if let Some(g) = s.history.lvb.get_mut(res as usize) {
+                                    *g = Some(ValueBlock::default());
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            for l in &n.dlm.locks {
+                let before = p.dlm.locks.iter().find(|x| x.id == l.id && x.res == l.res);
+                // A process read (or wrote) a valid value block at PR or above: it must be the
+                // last value written.
+                if let (Some((v, true)), Some(Mode::PR | Mode::PW | Mode::EX)) = (l.value, l.granted) {
+                    let fresh = before.is_none_or(|b| b.value != l.value || b.granted != l.granted);
+                    if fresh && s.history.lvb.get(l.res as usize).copied().flatten() != Some(v) {
+                        s.history.violations |= violation::DLM_STALE_VALUE;
+                    }
+                }
+                if let Some(b) = before {
+                    if b.granted.is_some() && l.granted.is_some() && b.granted != l.granted {
+                        s.history.dlm_seen |= dlm_seen::CONVERSION;
+                    }
+                }
+            }
+            // A master dropped an empty resource (at a rebuild): its value block is gone, and a
+            // new resource starts with zeros (an NL lock is what keeps a value block alive).
+            for res in p.dlm.mastered.keys().filter(|r| !n.dlm.mastered.contains_key(r)) {
+                if let Some(g) = s.history.lvb.get_mut(*res as usize) {
+                    *g = Some(ValueBlock::default());
+                }
+            }
+            for (res, r) in &n.dlm.mastered {
+                let Some(pr) = p.dlm.mastered.get(res) else { continue };
+                let waited = r.granted().iter().any(|l| {
+                    pr.converting().iter().chain(pr.waiting()).any(|x| x.id == l.id)
+                });
+                if waited {
+                    s.history.dlm_seen |= dlm_seen::GRANT_AFTER_WAIT;
+                }
+            }
+            if n.dlm.rebuilt && (!p.dlm.rebuilt || p.dlm.epoch != n.dlm.epoch) {
+                let excluded = n.view.is_some_and(|v| !s.history.fault_down.minus(v.members).is_empty());
+                if excluded {
+                    s.history.dlm_seen |= dlm_seen::REBUILD_AFTER_FAILURE;
+                }
+            }
+        }
+    }
+
     fn budget_left(&self, env: &Env) -> bool {
         match &self.cfg.faults {
             FaultPlan::Budget { max, .. } => (env.applied.count_ones() as usize) < *max,
@@ -591,6 +727,7 @@ impl ClusterModel {
             Action::Actor(ActorModelAction::Timeout(id, t)) => match t {
                 Timer::Recnx => format!("{}: RECNX timer fires", name(usize::from(*id))),
                 Timer::Join => format!("{}: join timer fires", name(usize::from(*id))),
+                Timer::Client(k) => format!("{}: lock client {k} issues its next request", name(usize::from(*id))),
             },
             Action::Actor(a) => format!("{a:?}"),
             Action::Fault(k) => self.menu()[*k as usize].describe(&self.spec),
@@ -682,6 +819,19 @@ impl Model for ClusterModel {
     }
 
     fn next_state(&self, prev: &State, action: Action) -> Option<State> {
+        let note = if self.spec.clients.is_empty() {
+            None
+        } else {
+            match &action {
+                Action::Actor(ActorModelAction::Deliver { dst, msg: Msg::Dlm(m), .. }) => {
+                    Some(DlmNote::Msg(*m)).filter(|_| self.alive(prev, usize::from(*dst)))
+                }
+                Action::Actor(ActorModelAction::Timeout(id, Timer::Client(k))) => {
+                    Some(DlmNote::Client(usize::from(*id), *k as usize))
+                }
+                _ => None,
+            }
+        };
         let mut s = match action {
             Action::Actor(a) => self.inner.next_state(prev, a)?,
             Action::Fault(k) => {
@@ -725,6 +875,9 @@ impl Model for ClusterModel {
             }
         };
         self.after_step(prev, &mut s);
+        if !self.spec.clients.is_empty() {
+            self.record_dlm(prev, &mut s, note);
+        }
         Some(s)
     }
 

@@ -18,7 +18,18 @@
 //! system_id = 1025
 //! expected_votes = 5           # optional; defaults to cluster.expected_votes
 //! address = "127.0.0.1:7001"   # optional; the runtime's UDP address
+//!
+//! [[client]]                   # optional: a lock-manager client process on a node
+//! node = "FRANK1"              # the node it runs on (at most CLIENTS_PER_NODE_MAX per node)
+//! script = ["enq r1 EX VALBLK", "convert r1 PR VALBLK", "deq r1"]
 //! ```
+//!
+//! A client's `script` is a list of lock requests run once, in order, each waiting for its
+//! completion; the grammar is in [`crate::dlm::script`]:
+//! `enq RES MODE [NOQUEUE] [VALBLK]`, `convert RES MODE [NOQUEUE] [VALBLK] [QUECVT]`,
+//! `deq RES [VALBLK]`. Errors name the client and the line (`client[0].script[2]`). A file
+//! without clients has no lock manager activity at all (the connection manager's checks are
+//! unchanged).
 //!
 //! Parsing is strict: unknown fields are errors, and every semantic error names the file, the
 //! field (as a path such as `node[2].system_id`) and what is wrong. A successfully parsed file is
@@ -64,7 +75,23 @@ struct RawFile {
     quorum_disk: Option<RawQuorumDisk>,
     #[serde(default)]
     node: Vec<RawNode>,
+    #[serde(default)]
+    client: Vec<RawClient>,
 }
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    node: String,
+    script: Vec<String>,
+}
+
+/// Most lock clients on one node.
+pub const CLIENTS_PER_NODE_MAX: usize = 2;
+/// Most lines in one client script.
+pub const SCRIPT_LINES_MAX: usize = 16;
+/// Most distinct resources over all scripts.
+pub const RESOURCES_MAX: usize = 16;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -108,6 +135,32 @@ pub struct ClusterSpec {
     pub quorum_disk: Option<QuorumDiskSpec>,
     /// The nodes, in file order; a node's index in this vector is its model `Id`.
     pub nodes: Vec<NodeSpec>,
+    /// Lock-manager clients, in file order (empty: no lock activity).
+    #[serde(default)]
+    pub clients: Vec<ClientSpec>,
+    /// The resource names the scripts use, sorted; a resource's index here is its model id.
+    #[serde(default)]
+    pub resources: Vec<String>,
+}
+
+/// A lock-manager client: a process on `node` running `script`.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClientSpec {
+    /// The node's index.
+    pub node: usize,
+    /// The requests, in order.
+    pub script: Vec<ClientOp>,
+}
+
+/// One script line, with the resource as an index into [`ClusterSpec::resources`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ClientOp {
+    /// The request.
+    pub op: crate::dlm::script::Op,
+    /// The resource's index.
+    pub res: u8,
+    /// Flags.
+    pub flags: crate::dlm::Flags,
 }
 
 /// The quorum disk: a virtual member whose votes count for the nodes that can reach it.
@@ -203,6 +256,11 @@ impl ClusterSpec {
     /// The name of actor `i`: a node's name, or `QDISK` for the quorum disk.
     pub fn actor_name(&self, i: usize) -> &str {
         self.nodes.get(i).map_or("QDISK", |n| n.name.as_str())
+    }
+
+    /// The clients running on node `i`, in file order (their local index is the position).
+    pub fn clients_of(&self, i: usize) -> Vec<&ClientSpec> {
+        self.clients.iter().filter(|c| c.node == i).collect()
     }
 
     /// The index of the node with this name.
@@ -345,6 +403,7 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
             return Err(err(file, "quorum_disk", format!("the disk counts as a member: at most {} nodes with a quorum disk", NODES_MAX - 1)));
         }
     }
+    let (clients, resources) = validate_clients(file, &raw.client, &nodes)?;
     Ok(ClusterSpec {
         name: c.name.trim().to_string(),
         expected_votes,
@@ -352,7 +411,74 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
         recnx_interval_ms,
         quorum_disk,
         nodes,
+        clients,
+        resources,
     })
+}
+
+fn validate_clients(
+    file: &str,
+    raw: &[RawClient],
+    nodes: &[NodeSpec],
+) -> Result<(Vec<ClientSpec>, Vec<String>), ConfigError> {
+    use crate::dlm::script::{parse_line, Op};
+    let mut parsed = Vec::new();
+    let mut names = BTreeSet::new();
+    let mut per_node = vec![0usize; nodes.len()];
+    for (i, c) in raw.iter().enumerate() {
+        let f = |name: &str| format!("client[{i}].{name}");
+        let wanted = c.node.trim().to_ascii_uppercase();
+        let Some(node) = nodes.iter().position(|n| n.name == wanted) else {
+            return Err(err(file, f("node"), format!("no node named {:?}", c.node)));
+        };
+        per_node[node] += 1;
+        if per_node[node] > CLIENTS_PER_NODE_MAX {
+            return Err(err(file, f("node"), format!("{wanted} already has {CLIENTS_PER_NODE_MAX} clients (the most per node)")));
+        }
+        if c.script.is_empty() || c.script.len() > SCRIPT_LINES_MAX {
+            return Err(err(file, f("script"), format!("{} lines; 1..={SCRIPT_LINES_MAX} expected", c.script.len())));
+        }
+        let mut held = BTreeSet::new();
+        let mut lines = Vec::new();
+        for (j, text) in c.script.iter().enumerate() {
+            let fl = format!("client[{i}].script[{j}]");
+            let line = parse_line(text).map_err(|m| err(file, &fl, format!("{text:?}: {m}")))?;
+            let has = held.contains(&line.res);
+            match line.op {
+                Op::Enq(_) if has => return Err(err(file, &fl, format!("{text:?}: this client already holds a lock on {} (one lock per resource)", line.res))),
+                Op::Enq(_) => {
+                    held.insert(line.res.clone());
+                }
+                Op::Cvt(_) | Op::Deq if !has => return Err(err(file, &fl, format!("{text:?}: this client holds no lock on {}", line.res))),
+                Op::Deq => {
+                    held.remove(&line.res);
+                }
+                Op::Cvt(_) => {}
+            }
+            names.insert(line.res.clone());
+            lines.push(line);
+        }
+        parsed.push((node, lines));
+    }
+    if names.len() > RESOURCES_MAX {
+        return Err(err(file, "client", format!("{} resources; at most {RESOURCES_MAX}", names.len())));
+    }
+    let resources: Vec<String> = names.into_iter().collect();
+    let clients = parsed
+        .into_iter()
+        .map(|(node, lines)| ClientSpec {
+            node,
+            script: lines
+                .into_iter()
+                .map(|l| ClientOp {
+                    op: l.op,
+                    res: resources.iter().position(|r| *r == l.res).unwrap_or(0) as u8,
+                    flags: l.flags,
+                })
+                .collect(),
+        })
+        .collect();
+    Ok((clients, resources))
 }
 
 #[cfg(test)]

@@ -46,8 +46,31 @@ pub fn delivery(spec: &ClusterSpec, src: usize, dst: usize, msg: &Msg) -> String
             format!("quorum disk votes for view #{seq} {}", if *granted { "granted" } else { "refused" })
         }
         Msg::NeedTransition => "RECNX expired: please run a state transition".to_string(),
+        Msg::Dlm(m) => dlm_message(spec, m),
     };
     format!("{s} → {d} {what}")
+}
+
+fn dlm_message(spec: &ClusterSpec, m: &crate::dlm::DlmMsg) -> String {
+    use crate::dlm::DlmMsg;
+    let res = |r: &u8| spec.resources.get(*r as usize).cloned().unwrap_or_else(|| format!("#{r}"));
+    match m {
+        DlmMsg::Lookup { res: r, .. } => format!("DLM: directory lookup for {}", res(r)),
+        DlmMsg::Master { res: r, master, .. } => {
+            format!("DLM: {} is mastered by {}", res(r), spec.actor_name(*master as usize))
+        }
+        DlmMsg::Request(q) => format!("DLM: request {:?} on {} (lock {}, {} remote hops)", q.op, res(&q.res), q.lock.0, q.hops),
+        DlmMsg::Ast { res: r, lock, status, mode, .. } => match mode {
+            Some(md) => format!("DLM: AST lock {} on {} now {md} ({status:?})", lock.0, res(r)),
+            None => format!("DLM: AST lock {} on {} released ({status:?})", lock.0, res(r)),
+        },
+        DlmMsg::Bast { res: r, lock } => format!("DLM: blocking AST for lock {} on {}", lock.0, res(r)),
+        DlmMsg::Copy(c) => format!("DLM rebuild: copy of lock {} on {}", c.lock.0, res(&c.res)),
+        DlmMsg::Register { res: r, master, .. } => {
+            format!("DLM rebuild: {} mastered by {}", res(r), spec.actor_name(*master as usize))
+        }
+        DlmMsg::Done { epoch } => format!("DLM rebuild for view #{epoch} sent"),
+    }
 }
 
 /// OpenVMS-style console lines for what changed in one node between two of its states, e.g.

@@ -4,6 +4,7 @@
 //! * [`config`]: the cluster file.
 //! * [`node`]: the node actor — connection manager and membership.
 //! * [`quorum`], [`cluexit`]: the arithmetic and decision rules the actor uses.
+//! * [`dlm`]: the lock manager (lock table, and the distributed part inside the node actor).
 //! * [`cluster_model`]: the node actors inside Stateright with faults injected.
 //! * [`properties`]: the named invariants.
 //! * [`explore`]: exhaustive exploration that collects `whatif` outcomes.

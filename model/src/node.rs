@@ -66,6 +66,7 @@
 use crate::cluexit::{self, ExitRule, Side};
 use crate::config::ClusterSpec;
 use crate::nodeset::NodeSet;
+use crate::dlm::{DlmMsg, DlmState, DlmVariant};
 use crate::quorum::{self, QuorumRule};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
@@ -199,6 +200,8 @@ pub enum Msg {
         /// The abandoned proposal's transition number.
         seq: u32,
     },
+    /// Lock manager traffic (only when the cluster file has clients; see [`crate::dlm::cluster`]).
+    Dlm(DlmMsg),
 }
 
 /// The actor's timers (no ids inside, so symmetry reduction stays sound).
@@ -208,6 +211,9 @@ pub enum Timer {
     Recnx,
     /// A non-member tries to join or form a cluster.
     Join,
+    /// Lock client `k` of this node issues its next request (only with clients). Carries no
+    /// node id, but distinguishes the clients, so symmetry reduction does not apply to it.
+    Client(u8),
 }
 
 /// A coordinator's bookkeeping for the current proposal round.
@@ -287,6 +293,8 @@ pub struct NodeState {
     pub requested: bool,
     /// This node asked its coordinator-elect for a transition and has seen no proposal since.
     pub asked: bool,
+    /// The lock manager (empty and constant without clients).
+    pub dlm: DlmState,
 }
 
 /// Protocol variants. Only the default is correct; the others are negative controls.
@@ -297,6 +305,8 @@ pub struct ProtocolOptions {
     /// On first boot, start as a member of the full cluster (view 1) instead of joining; the
     /// checker uses it so faults hit a formed cluster. Reboots always join.
     pub start_formed: bool,
+    /// Lock-manager variant (negative controls).
+    pub dlm: DlmVariant,
 }
 
 /// The node actor. `me` is this node's index in the cluster file and its `Id`.
@@ -408,6 +418,7 @@ impl NodeActor {
             refused: None,
             requested: false,
             asked: false,
+            dlm: self.dlm_initial(true),
         }
     }
 
@@ -425,6 +436,7 @@ impl NodeActor {
             refused: None,
             requested: false,
             asked: false,
+            dlm: self.dlm_initial(false),
         }
     }
 
@@ -556,6 +568,7 @@ impl NodeActor {
     fn install(&self, s: &mut NodeState, view: View, phase: Phase, o: &mut O) {
         let was_member = s.view.is_some();
         s.view = Some(view);
+        self.dlm_install(s, view, o);
         s.ok = view.members;
         s.phase = phase;
         s.refused = None;
@@ -965,6 +978,7 @@ impl Actor for NodeActor {
             return self.disk_state();
         }
         o.save(incarnation);
+        self.dlm_start(o);
         if incarnation == 0 && self.opts.start_formed {
             self.formed_state()
         } else {
@@ -1006,7 +1020,9 @@ impl Actor for NodeActor {
             Msg::NeedTransition => self.on_need_transition(s, o),
             Msg::DiskGrant { seq, granted, owner } => self.on_disk_grant(s, seq, granted, owner, o),
             Msg::DiskClaim { .. } => {}
+            Msg::Dlm(m) => self.dlm_handle(s, p, m, o),
         }
+        self.dlm_poll(s, o);
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut O) {
@@ -1028,6 +1044,7 @@ impl Actor for NodeActor {
                     o.send(id(elect), Msg::NeedTransition);
                 }
             }
+            Timer::Client(k) => self.dlm_client_step(state, *k as usize, o),
             Timer::Join => {
                 if state.view.is_some() {
                     return;

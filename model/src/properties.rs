@@ -3,7 +3,12 @@
 //! Each name here is also a heading in `specs/invariants.md`, which explains it; the tests pin
 //! that the two lists agree.
 
-use crate::cluster_model::{violation, CheckConfig, ClusterModel, HealMode, State};
+use crate::cluster_model::{dlm_seen, violation, CheckConfig, ClusterModel, HealMode, State};
+use crate::config::ClusterSpec;
+use crate::dlm::cluster::{usable_mode, Stage};
+use crate::dlm::Mode;
+use crate::node::Msg;
+use stateright::actor::Network;
 use crate::quorum;
 use stateright::Property;
 
@@ -25,10 +30,28 @@ pub const QUORUM_HANG: &str = "a quorum hang happens";
 pub const CLUEXIT_HAPPENS: &str = "a CLUEXIT happens";
 /// Sometimes: a rejoin.
 pub const REJOIN_COMPLETES: &str = "a rejoin completes";
+/// DLM: usable locks are pairwise compatible.
+pub const LOCK_COMPATIBILITY: &str = "lock compatibility";
+/// DLM: survivors' locks are on their masters; departed nodes' locks are gone.
+pub const NOTHING_LOST: &str = "nothing lost";
+/// DLM: at most two remote messages to reach the master.
+pub const MESSAGE_BOUND: &str = "message bound";
+/// DLM: value block reads.
+pub const VALUE_BLOCK: &str = "value block";
+/// DLM sometimes: a queued request granted.
+pub const GRANT_AFTER_WAIT: &str = "a grant after waiting";
+/// DLM sometimes: a conversion.
+pub const CONVERSION: &str = "a conversion";
+/// DLM sometimes: a BAST delivered.
+pub const BAST_DELIVERED: &str = "a BAST delivered";
+/// DLM sometimes: a rebuild after a node failure.
+pub const REBUILD_AFTER_FAILURE: &str = "a rebuild after a node failure";
 
 /// The properties that apply to a check with this configuration. The CLUEXIT and rejoin
 /// examples need a heal, so they are listed only when the check heals.
-pub fn standard(cfg: &CheckConfig) -> Vec<Property<ClusterModel>> {
+///
+/// With lock clients in the cluster file, the lock-manager properties are added.
+pub fn standard(cfg: &CheckConfig, spec: &ClusterSpec) -> Vec<Property<ClusterModel>> {
     let mut v = vec![
         Property::always(NO_SPLIT_BRAIN, no_split_brain),
         Property::always(FULLY_CONNECTED, fully_connected),
@@ -42,7 +65,98 @@ pub fn standard(cfg: &CheckConfig) -> Vec<Property<ClusterModel>> {
         v.push(Property::sometimes(CLUEXIT_HAPPENS, |_, s: &State| !s.history.cluexit.is_empty()));
         v.push(Property::sometimes(REJOIN_COMPLETES, rejoin_completes));
     }
+    if !spec.clients.is_empty() {
+        v.extend(dlm());
+    }
     v
+}
+
+/// The lock-manager properties.
+pub fn dlm() -> Vec<Property<ClusterModel>> {
+    vec![
+        Property::always(LOCK_COMPATIBILITY, lock_compatibility),
+        Property::always(NOTHING_LOST, nothing_lost),
+        Property::always(MESSAGE_BOUND, |_, s: &State| s.history.violations & violation::DLM_HOPS == 0),
+        Property::always(VALUE_BLOCK, |_, s: &State| s.history.violations & violation::DLM_STALE_VALUE == 0),
+        Property::sometimes(GRANT_AFTER_WAIT, |_, s: &State| s.history.dlm_seen & dlm_seen::GRANT_AFTER_WAIT != 0),
+        Property::sometimes(CONVERSION, |_, s: &State| s.history.dlm_seen & dlm_seen::CONVERSION != 0),
+        Property::sometimes(BAST_DELIVERED, |_, s: &State| s.history.dlm_seen & dlm_seen::BAST != 0),
+        Property::sometimes(REBUILD_AFTER_FAILURE, |_, s: &State| {
+            s.history.dlm_seen & dlm_seen::REBUILD_AFTER_FAILURE != 0
+        }),
+    ]
+}
+
+/// A node whose locks are usable: alive, and active or running its lock manager (in the correct
+/// protocol running implies active).
+fn usable_node(m: &ClusterModel, s: &State, i: usize) -> bool {
+    m.alive(s, i) && (m.active(s, i) || m.actor(i).dlm_running(m.node(s, i)))
+}
+
+/// On every resource, the locks usable by their processes are pairwise compatible (VMS matrix).
+pub fn lock_compatibility(m: &ClusterModel, s: &State) -> bool {
+    let mut held: Vec<(u8, Mode)> = Vec::new();
+    for i in nodes(m).filter(|&i| usable_node(m, s, i)) {
+        for l in &m.node(s, i).dlm.locks {
+            if let Some(mode) = usable_mode(l) {
+                if held.iter().any(|&(r, h)| r == l.res && !Mode::compatible(h, mode)) {
+                    return false;
+                }
+                held.push((l.res, mode));
+            }
+        }
+    }
+    true
+}
+
+/// When the lock manager is quiescent (every member of the active view runs it, nothing in its
+/// inbox, no lock-manager message in flight), every lock copy of a running node is on the queues
+/// of its tree's master — a running node, the only one mastering the tree — with the same
+/// granted mode, and pending there iff pending at the owner; and every lock a master holds
+/// belongs to a running node that has its copy (a departed node's locks are gone).
+pub fn nothing_lost(m: &ClusterModel, s: &State) -> bool {
+    let running: Vec<usize> = nodes(m).filter(|&i| m.alive(s, i) && m.actor(i).dlm_running(m.node(s, i))).collect();
+    let Some(&first) = running.first() else { return true };
+    let Some(view) = m.node(s, first).view else { return true };
+    let all_run = view.members.iter().all(|i| running.contains(&i));
+    let quiet = running.iter().all(|&i| m.node(s, i).dlm.inbox.is_empty());
+    let in_flight = match &s.network {
+        Network::Ordered(map) => map.values().any(|q| q.iter().any(|x| matches!(x, Msg::Dlm(_)))),
+        _ => false,
+    };
+    if !all_run || !quiet || in_flight || running.iter().any(|&i| m.node(s, i).view != Some(view)) {
+        return true;
+    }
+    for &i in &running {
+        for l in &m.node(s, i).dlm.locks {
+            if l.pending.is_some_and(|p| p.stage == Stage::Lookup) {
+                return false;
+            }
+            let Some(&master) = m.node(s, i).dlm.known.get(&l.res) else { return false };
+            let masters = running.iter().filter(|&&j| m.node(s, j).dlm.mastered.contains_key(&l.res)).count();
+            if masters != 1 || !running.contains(&(master as usize)) {
+                return false;
+            }
+            let Some(r) = m.node(s, master as usize).dlm.mastered.get(&l.res) else { return false };
+            let Some(at) = r.lock(l.id) else { return false };
+            if at.granted_mode != l.granted || at.requested_mode.is_some() != l.pending.is_some() {
+                return false;
+            }
+        }
+    }
+    for &j in &running {
+        for (&res, r) in &m.node(s, j).dlm.mastered {
+            for lock in r.locks() {
+                let owner = lock.owner.node as usize;
+                let has = running.contains(&owner)
+                    && m.node(s, owner).dlm.locks.iter().any(|c| c.id == lock.id && c.res == res);
+                if !has {
+                    return false;
+                }
+            }
+        }
+    }
+    true
 }
 
 fn nodes(m: &ClusterModel) -> std::ops::Range<usize> {
@@ -114,6 +228,14 @@ mod tests {
             super::QUORUM_HANG,
             super::CLUEXIT_HAPPENS,
             super::REJOIN_COMPLETES,
+            super::LOCK_COMPATIBILITY,
+            super::NOTHING_LOST,
+            super::MESSAGE_BOUND,
+            super::VALUE_BLOCK,
+            super::GRANT_AFTER_WAIT,
+            super::CONVERSION,
+            super::BAST_DELIVERED,
+            super::REBUILD_AFTER_FAILURE,
         ] {
             assert!(doc.contains(&format!("### {name}\n")), "specs/invariants.md lacks `### {name}`");
         }

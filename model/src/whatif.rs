@@ -71,6 +71,7 @@ impl Variant {
     pub fn configure(self, cfg: &mut CheckConfig) {
         cfg.protocol = ProtocolOptions {
             start_formed: true,
+            dlm: cfg.protocol.dlm,
             quorum_rule: match self {
                 Variant::HalfQuorum => QuorumRule::Half,
                 Variant::TwoNode => QuorumRule::TwoNode,

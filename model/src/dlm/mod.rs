@@ -1,7 +1,8 @@
-//! Distributed lock manager: the per-resource lock table (the local, sequential heart of the
-//! DLM). Facts from `shared/reference/vms-protocol.md` section C; the distributed parts
-//! (directory, mastering, deadlock search, rebuild messaging) are built on top of this by
-//! the node actor and are not here.
+//! Distributed lock manager. [`resource`] is the per-resource lock table (the local, sequential
+//! heart of the DLM, documented below); [`cluster`] is the distributed part the node actor runs
+//! (clients, directory, masters, ASTs/BASTs, rebuild on membership changes — read its module doc
+//! for the algorithm and its invariants); [`script`] is the clients' script grammar. Facts from
+//! `shared/reference/vms-protocol.md` section C. Deadlock search is not written yet.
 //!
 //! # Modes
 //! Six modes NL CR CW PR PW EX (codes 0..5, [`Mode`]); which may coexist is the VMS matrix
@@ -90,8 +91,10 @@
 //! * Parent locks/sublocks are not modelled here (they are other resources); `SubLocks` is
 //!   for the tree layer.
 
+pub mod cluster;
 pub mod mode;
 pub mod resource;
+pub mod script;
 
 #[cfg(test)]
 mod proptests;
@@ -100,3 +103,4 @@ mod tests;
 
 pub use mode::{Flags, Matrix, Mode, ParseModeError, Status};
 pub use resource::{Event, Lock, LockId, Owner, Resource, ValueBlock};
+pub use cluster::{DlmMsg, DlmState, DlmVariant};

@@ -244,6 +244,31 @@ impl Resource {
         self.valid = false;
     }
 
+    /// Rebuild (C.10): puts lock `id` of `owner` straight on the granted queue at `mode`, as
+    /// described by the owner's own copy to a new master. No grant loop, no events; the caller
+    /// restores every surviving granted lock first, then replays pending requests. `false`
+    /// (and nothing changes) if `id` already exists.
+    pub fn restore_granted(&mut self, id: LockId, owner: Owner, mode: Mode) -> bool {
+        if self.locate(id).is_some() {
+            return false;
+        }
+        let lock = Lock { id, owner, granted_mode: Some(mode), requested_mode: None, flags: Flags::NONE, value: None };
+        self.insert_granted(lock);
+        true
+    }
+
+    /// Rebuild: sets the value block and its validity (a new master takes it from a surviving
+    /// holder's copy, or marks it invalid).
+    pub fn set_value_block(&mut self, value: ValueBlock, valid: bool) {
+        self.value = value;
+        self.valid = valid;
+    }
+
+    /// Every lock, on whichever queue (granted, converting, waiting order).
+    pub fn locks(&self) -> impl Iterator<Item = &Lock> {
+        self.granted.iter().chain(&self.converting).chain(&self.waiting)
+    }
+
     /// `$ENQ` of a new lock `id` at `mode`. Granted at once if both queues are empty and
     /// `mode` is compatible with every granted mode (EXPEDITE NL: always); else refused with
     /// `NotQueued` under NOQUEUE; else appended to the waiting queue.

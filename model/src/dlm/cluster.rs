@@ -1,0 +1,862 @@
+//! The distributed lock manager inside the node actor: clients, directory, masters, ASTs and
+//! BASTs, and the rebuild after every membership change. Built on the per-resource lock table
+//! ([`Resource`]); facts from `shared/reference/vms-protocol.md` C.5–C.10.
+//!
+//! Everything here is inert unless the cluster file has `[[client]]` tables: no state changes,
+//! no timers, no messages ([`NodeActor::dlm_enabled`]).
+//!
+//! # Clients
+//! A client is a process on a node (at most [`CLIENTS_PER_NODE_MAX`]); its script position lives
+//! in the node state ([`DlmState::pc`]). Its next request is issued when its timer
+//! [`Timer::Client`]`(k)` fires while the node's lock manager runs; it then waits for the
+//! completion AST ($ENQW) before the timer is set again. Its lock **copies** (the process copies
+//! of the LKBs, [`LocalLock`]) stay on its node: granted mode, the pending request, the last value
+//! block read or written, and whether a BAST arrived. Lock ids are `node × 2 + client`; a client
+//! has at most one lock per resource.
+//!
+//! # Directory and master (C.6)
+//! The **directory node** of root resource `r` in a view with members `m0 < m1 < … < mk-1` (node
+//! indexes; LOCKDIRWT is 1 for every node, so each member has one entry in the weight vector) is
+//! `m[h(name) mod k]`, where `h` is FNV-1a 32-bit over the upper-case name's bytes, folded to 16
+//! bits (`(x >> 16) ^ (x & 0xffff)`) — identical on every node ([`dir_node_of`]).
+//! A request whose master this node does not know sends `Lookup` to the directory node (or looks
+//! locally); the directory answers with the master it records, or — no entry — records the
+//! requester as master (the **master is the first node to lock the tree**) and answers that. The
+//! requester then sends the request to the master. So a request takes at most **two remote
+//! messages** (lookup, request), one if the directory or master is local, none if both are. A node
+//! remembers the master while it holds a lock on the tree ([`DlmState::known`]). A master creates
+//! a resource when the first request for it arrives (only a directory answer can have sent it).
+//! Within one view a tree's master never changes. A master keeps a resource (and its value
+//! block) even when its last lock goes, and re-registers it at every rebuild; so the directory
+//! entry lives as long as the master (a simplification: VMS drops both with the last lock —
+//! the handshake that makes that race-free with concurrent lookups is left for later).
+//!
+//! # Master
+//! The master applies the request to its [`Resource`] and sends the completion AST
+//! ([`DlmMsg::Ast`]: grant, refusal, or end of a `$DEQ`) to the owner of every lock the operation
+//! completed, and a BAST ([`DlmMsg::Bast`]) to the owner of every holder that newly blocks a
+//! pending request.
+//!
+//! # Activity
+//! The lock manager **runs** ([`NodeActor::dlm_running`]) only when the node is active
+//! (`NodeActor::is_active`: member, idle, every member connected and confirmed, quorum) and has
+//! finished the rebuild for its current view. Messages that arrive while it does not run are kept
+//! in [`DlmState::inbox`] and handled when it runs again; client timers fire only while it runs.
+//!
+//! # Rebuild on every membership change (C.10)
+//! When a node installs a view `W` (epoch = transition number):
+//! 1. it drops buffered messages from non-members and stale directory traffic, clears its
+//!    directory, and forgets copies received from non-members;
+//! 2. as an **owner**, for every tree it holds locks on: the master stays if it is in `W`, else
+//!    the tree is **re-mastered** at its new directory node; the owner then sends its copies of
+//!    the tree's locks (granted mode, pending request, value block) to the new master
+//!    ([`DlmMsg::Copy`]) and registers the master with the tree's new directory node
+//!    ([`DlmMsg::Register`]); as a **master** it re-registers every tree it masters — the
+//!    directory is rebuilt from owners and masters;
+//! 3. it sends `Done(epoch)` to every other member; circuits are FIFO, so once a node has
+//!    `Done` from every member it has every copy and registration (the barrier);
+//! 4. at the barrier, as a **master**: surviving trees release the departed nodes' locks
+//!    ([`Resource::remove_owner_node`], which marks the value block invalid if one of them was at
+//!    PW or EX); re-mastered trees are rebuilt from the copies: granted locks restored, then the
+//!    pending requests replayed; the value block comes from a surviving copy the owner may use at
+//!    PR or above (so no writer can have come after it) with a valid value — the value it read,
+//!    or the one its pending down-conversion writes — else it is marked invalid (Davis p. 6-15);
+//!    replayed writes are not applied again (one may have been overtaken by a departed writer).
+//!    Whatever became grantable is granted (ASTs), and lookups lost in the transition are re-sent.
+//!
+//! Requests and ASTs between surviving nodes are never dropped by a transition (circuits between
+//! survivors lose nothing), so a surviving master sees every request exactly once; those sent to
+//! or from a departed node are lost with its circuit, and the owner's copy replays them.
+//!
+//! # Invariants (see `specs/invariants.md`, DLM section)
+//! lock compatibility of usable locks; nothing lost (when the lock manager is quiescent, every
+//! surviving copy is on its master's queues with the same granted mode, and masters hold no
+//! lock of a node that is not running); message bound (≤ 2 remote messages to reach the
+//! master, per view); value block (a valid read at PR or above returns the last value written,
+//! and never a valid value after a PW/EX holder's node failed).
+//!
+//! Not yet: deadlock detection, sublocks (parent locks), remastering by activity, EXPEDITE from
+//! scripts, client reaction to BASTs.
+
+use super::mode::{Flags, Matrix, Mode, Status};
+use super::resource::{Event, LockId, Owner, Resource, ValueBlock};
+use super::script::Op;
+pub use crate::config::CLIENTS_PER_NODE_MAX;
+use crate::node::{Msg, NodeActor, NodeState, Timer, View};
+use crate::nodeset::NodeSet;
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Id, Out};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+type O = Out<NodeActor>;
+
+/// Lock-manager variants. Only `Correct` is right; the others are negative controls.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum DlmVariant {
+    /// As specified.
+    #[default]
+    Correct,
+    /// Masters grant by [`Matrix::broken_pr_pw`] (PR and PW compatible).
+    BrokenMatrix,
+    /// The lock manager runs whenever the node has a view: suspended or removed nodes keep
+    /// granting and using locks.
+    GrantWhileSuspended,
+    /// The value block stays valid when a PW/EX holder's node fails.
+    SkipValueInvalidation,
+    /// Surviving masters keep the departed nodes' locks.
+    KeepFailedLocks,
+}
+
+impl DlmVariant {
+    /// Every variant with its command-line name.
+    pub const ALL: [(&'static str, DlmVariant); 5] = [
+        ("correct", DlmVariant::Correct),
+        ("dlm-broken-matrix", DlmVariant::BrokenMatrix),
+        ("dlm-grant-while-suspended", DlmVariant::GrantWhileSuspended),
+        ("dlm-skip-value-invalidation", DlmVariant::SkipValueInvalidation),
+        ("dlm-keep-failed-locks", DlmVariant::KeepFailedLocks),
+    ];
+}
+
+/// A lock request on its way to the master.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Req {
+    /// Resource index.
+    pub res: u8,
+    /// The lock.
+    pub lock: LockId,
+    /// What to do.
+    pub op: Op,
+    /// `$ENQ` flags.
+    pub flags: Flags,
+    /// Value block to write (down-conversion or `$DEQ` from PW/EX with VALBLK).
+    pub write: Option<ValueBlock>,
+    /// Remote messages taken so far (lookup + this one).
+    pub hops: u8,
+}
+
+/// An owner's description of one lock, sent to a new master during a rebuild.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct LockCopy {
+    /// Resource index.
+    pub res: u8,
+    /// The lock.
+    pub lock: LockId,
+    /// Granted mode as the owner knows it.
+    pub granted: Option<Mode>,
+    /// The pending request (op, flags, value to write).
+    pub pending: Option<(Op, Flags, Option<ValueBlock>)>,
+    /// The last value block the owner read or wrote.
+    pub value: Option<(ValueBlock, bool)>,
+}
+
+/// Lock-manager messages (inside [`Msg::Dlm`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum DlmMsg {
+    /// Requester → directory node: who masters `res`?
+    Lookup {
+        /// The requester's view number.
+        epoch: u32,
+        /// Resource.
+        res: u8,
+    },
+    /// Directory node → requester: `master` masters `res` (possibly the requester itself).
+    Master {
+        /// View number.
+        epoch: u32,
+        /// Resource.
+        res: u8,
+        /// The master's node index.
+        master: u8,
+    },
+    /// Owner → master: a request.
+    Request(Req),
+    /// Master → owner: completion AST. `mode` is the lock's granted mode afterwards (`None`:
+    /// the lock is gone); `value` the value block read, if the grant reads it.
+    Ast {
+        /// Resource.
+        res: u8,
+        /// The lock.
+        lock: LockId,
+        /// Completion status.
+        status: Status,
+        /// Granted mode afterwards.
+        mode: Option<Mode>,
+        /// Value block read (and whether valid).
+        value: Option<(ValueBlock, bool)>,
+    },
+    /// Master → owner: blocking AST for a granted lock.
+    Bast {
+        /// Resource.
+        res: u8,
+        /// The blocking lock.
+        lock: LockId,
+    },
+    /// Rebuild: an owner's lock copy for a tree re-mastered at the receiver.
+    Copy(LockCopy),
+    /// Rebuild: the master of `res` in view `epoch`, for the directory node.
+    Register {
+        /// View number.
+        epoch: u32,
+        /// Resource.
+        res: u8,
+        /// Its master.
+        master: u8,
+    },
+    /// Rebuild: the sender sent all its copies and registrations for view `epoch`.
+    Done {
+        /// View number.
+        epoch: u32,
+    },
+}
+
+/// Where a pending request is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Stage {
+    /// Waiting for the directory's answer.
+    Lookup,
+    /// Sent to the master (or queued there).
+    Sent,
+}
+
+/// A request the owner issued and whose completion has not arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Pending {
+    /// What.
+    pub op: Op,
+    /// Flags.
+    pub flags: Flags,
+    /// Value block to write.
+    pub write: Option<ValueBlock>,
+    /// Where it is.
+    pub stage: Stage,
+    /// Remote messages so far.
+    pub hops: u8,
+}
+
+/// A process copy of a lock, kept by the owner's node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct LocalLock {
+    /// Resource index.
+    pub res: u8,
+    /// Local client index.
+    pub client: u8,
+    /// Lock id.
+    pub id: LockId,
+    /// Granted mode, as the last AST said.
+    pub granted: Option<Mode>,
+    /// Pending request.
+    pub pending: Option<Pending>,
+    /// Last value block read (or written).
+    pub value: Option<(ValueBlock, bool)>,
+    /// A BAST arrived since the last grant.
+    pub blocking: bool,
+}
+
+/// A node's lock-manager state.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct DlmState {
+    /// The view number of the last rebuild started (0: none).
+    pub epoch: u32,
+    /// The rebuild for `epoch` is complete.
+    pub rebuilt: bool,
+    /// Members whose `Done(epoch)` arrived.
+    pub done_from: NodeSet,
+    /// Script position of each local client.
+    pub pc: Vec<u8>,
+    /// Process copies of the local clients' locks.
+    pub locks: Vec<LocalLock>,
+    /// Masters of the trees this node holds locks on.
+    pub known: BTreeMap<u8, u8>,
+    /// Directory entries this node holds: resource → master.
+    pub dir: BTreeMap<u8, u8>,
+    /// Resources mastered here.
+    pub mastered: BTreeMap<u8, Resource>,
+    /// Rebuild copies received for trees re-mastered here, applied at the barrier.
+    pub pool: Vec<LockCopy>,
+    /// Messages kept while the lock manager does not run: (sender, message).
+    pub inbox: Vec<(u8, DlmMsg)>,
+}
+
+/// The lock id of local client `client` on node `node`.
+pub fn lock_id(node: usize, client: usize) -> LockId {
+    LockId((node * CLIENTS_PER_NODE_MAX + client) as u32)
+}
+
+/// The node owning lock `id`.
+pub fn owner_of(id: LockId) -> Owner {
+    let n = id.0 as usize;
+    Owner { node: (n / CLIENTS_PER_NODE_MAX) as u8, process: (n % CLIENTS_PER_NODE_MAX) as u8 }
+}
+
+/// The 16-bit directory hash of a resource name (FNV-1a 32, folded).
+pub fn name_hash(name: &str) -> u16 {
+    let mut x: u32 = 0x811c_9dc5;
+    for b in name.to_ascii_uppercase().bytes() {
+        x ^= u32::from(b);
+        x = x.wrapping_mul(0x0100_0193);
+    }
+    ((x >> 16) ^ (x & 0xffff)) as u16
+}
+
+/// The directory node of resource `name` among `members` (LOCKDIRWT 1 each).
+pub fn dir_node_of(name: &str, members: NodeSet) -> Option<usize> {
+    let v: Vec<usize> = members.iter().collect();
+    if v.is_empty() {
+        return None;
+    }
+    Some(v[name_hash(name) as usize % v.len()])
+}
+
+/// The set of modes compatible with `m` (VMS matrix) as a bit mask.
+fn compat_set(m: Mode) -> u8 {
+    Mode::ALL.iter().filter(|&&x| Mode::compatible(m, x)).fold(0, |a, x| a | 1 << x.code())
+}
+
+/// The mode in which a process may use its lock now: its granted mode; during a conversion the
+/// weaker of the old and new modes (NL when they are incomparable, CW↔PR); nothing during a
+/// `$DEQ` or before the first grant. Always at most what the master counts for the lock.
+pub fn usable_mode(l: &LocalLock) -> Option<Mode> {
+    let g = l.granted?;
+    match l.pending.map(|p| p.op) {
+        None | Some(Op::Enq(_)) => Some(g),
+        Some(Op::Deq) => None,
+        Some(Op::Cvt(n)) => {
+            let (cg, cn) = (compat_set(g), compat_set(n));
+            Some(if cn & cg == cg {
+                n
+            } else if cn & cg == cn {
+                g
+            } else {
+                Mode::NL
+            })
+        }
+    }
+}
+
+/// The mode the owner of a rebuild copy may use (see [`usable_mode`]).
+fn copy_usable(c: &LockCopy) -> Option<Mode> {
+    let l = LocalLock {
+        res: c.res,
+        client: 0,
+        id: c.lock,
+        granted: c.granted,
+        pending: c.pending.map(|(op, flags, write)| Pending { op, flags, write, stage: Stage::Sent, hops: 0 }),
+        value: c.value,
+        blocking: false,
+    };
+    usable_mode(&l)
+}
+
+/// The value a client writes for script line `line` (distinct per writer and line).
+pub fn written_value(node: usize, client: usize, line: usize) -> ValueBlock {
+    let mut v = [0u8; 16];
+    v[0] = node as u8 + 1;
+    v[1] = client as u8 + 1;
+    v[2] = line as u8 + 1;
+    ValueBlock(v)
+}
+
+/// True if a grant of `new` to a lock held at `old` writes the value block (C.4).
+fn writes(old: Mode, new: Mode) -> bool {
+    old == Mode::EX || (old == Mode::PW && new != Mode::EX)
+}
+
+fn is_writer(m: Option<Mode>) -> bool {
+    matches!(m, Some(Mode::PW | Mode::EX))
+}
+
+fn stale(m: &DlmMsg, epoch: u32) -> bool {
+    match m {
+        DlmMsg::Lookup { epoch: e, .. }
+        | DlmMsg::Master { epoch: e, .. }
+        | DlmMsg::Register { epoch: e, .. }
+        | DlmMsg::Done { epoch: e } => *e < epoch,
+        _ => false,
+    }
+}
+
+fn apply_op(r: &mut Resource, lock: LockId, op: Op, flags: Flags, write: Option<ValueBlock>) -> Vec<Event> {
+    match op {
+        Op::Enq(m) => r.enqueue(lock, owner_of(lock), m, flags),
+        Op::Cvt(m) => r.convert(lock, m, flags, write),
+        Op::Deq => r.dequeue(lock, write),
+    }
+}
+
+/// The ASTs and BASTs for the events of one operation on resource `res` (`subject`: the lock whose
+/// request was applied, if any).
+fn notifications(res: u8, r: &Resource, events: &[Event], subject: Option<(LockId, Op)>) -> Vec<(u8, DlmMsg)> {
+    let mut out = Vec::new();
+    let mut basted: Vec<LockId> = Vec::new();
+    for ev in events {
+        let ast = |lock: LockId, status: Status, mode: Option<Mode>, value| {
+            (owner_of(lock).node, DlmMsg::Ast { res, lock, status, mode, value })
+        };
+        match *ev {
+            Event::Granted { id, mode, value } => {
+                let status = ev.completion_status().unwrap_or(Status::Normal);
+                out.push(ast(id, status, Some(mode), value));
+            }
+            Event::Refused { id, status } => {
+                out.push(ast(id, status, r.lock(id).and_then(|l| l.granted_mode), None));
+            }
+            Event::Dequeued { id } if subject == Some((id, Op::Deq)) => {
+                out.push(ast(id, Status::Normal, None, None));
+            }
+            Event::Blocking { holder, .. } if !basted.contains(&holder) => {
+                basted.push(holder);
+                out.push((owner_of(holder).node, DlmMsg::Bast { res, lock: holder }));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+impl NodeActor {
+    /// The lock manager exists: the cluster file has clients (and this actor is a node).
+    pub fn dlm_enabled(&self) -> bool {
+        !self.spec.clients.is_empty() && !self.is_disk()
+    }
+
+    /// The lock manager runs: the node is active and rebuilt for its view (negative control
+    /// `GrantWhileSuspended`: whenever it has a view).
+    pub fn dlm_running(&self, s: &NodeState) -> bool {
+        if !self.dlm_enabled() {
+            return false;
+        }
+        if self.opts.dlm == DlmVariant::GrantWhileSuspended {
+            return s.exited.is_none() && s.view.is_some();
+        }
+        self.is_active(s) && s.dlm.rebuilt && s.view.is_some_and(|v| v.seq == s.dlm.epoch)
+    }
+
+    /// The directory node of resource `res` among `members`.
+    pub fn dir_node(&self, res: u8, members: NodeSet) -> usize {
+        let name = self.spec.resources.get(res as usize).map_or("", |s| s.as_str());
+        dir_node_of(name, members).unwrap_or(self.me)
+    }
+
+    fn dlm_matrix(&self) -> Matrix {
+        if self.opts.dlm == DlmVariant::BrokenMatrix {
+            Matrix::broken_pr_pw()
+        } else {
+            Matrix::VMS
+        }
+    }
+
+    /// The initial lock-manager state; `formed`: the node starts as a member of view 1 (nothing
+    /// to rebuild).
+    pub fn dlm_initial(&self, formed: bool) -> DlmState {
+        if !self.dlm_enabled() {
+            return DlmState::default();
+        }
+        let k = self.spec.clients_of(self.me).len();
+        DlmState { epoch: u32::from(formed), rebuilt: formed, pc: vec![0; k], ..DlmState::default() }
+    }
+
+    fn client_delay(&self) -> std::ops::Range<Duration> {
+        let d = Duration::from_millis(self.spec.hello_interval_ms / 10 + 1);
+        d..d + d
+    }
+
+    /// Arms every local client's timer (at boot).
+    pub fn dlm_start(&self, o: &mut O) {
+        if !self.dlm_enabled() {
+            return;
+        }
+        for k in 0..self.spec.clients_of(self.me).len() {
+            o.set_timer(Timer::Client(k as u8), self.client_delay());
+        }
+    }
+
+    /// The value block client `k` writes with its next request, if it writes one: a
+    /// down-conversion or `$DEQ` from PW/EX with VALBLK. `(resource, value)`.
+    pub fn client_write(&self, s: &NodeState, k: usize) -> Option<(u8, ValueBlock)> {
+        let clients = self.spec.clients_of(self.me);
+        let c = clients.get(k)?;
+        let pc = *s.dlm.pc.get(k)? as usize;
+        let line = c.script.get(pc)?;
+        if !line.flags.contains(Flags::VALBLK) {
+            return None;
+        }
+        let l = s.dlm.locks.iter().find(|l| l.client as usize == k && l.res == line.res)?;
+        let g = l.granted?;
+        let w = match line.op {
+            Op::Cvt(n) => writes(g, n),
+            Op::Deq => is_writer(Some(g)),
+            Op::Enq(_) => false,
+        };
+        w.then(|| (line.res, written_value(self.me, k, pc)))
+    }
+
+    fn members_of(s: &NodeState) -> NodeSet {
+        s.view.map_or(NodeSet::EMPTY, |v| v.members)
+    }
+
+    fn dlm_send(&self, s: &mut NodeState, to: usize, m: DlmMsg, o: &mut O) {
+        if to == self.me {
+            self.dlm_handle(s, to, m, o);
+        } else {
+            o.send(Id::from(to), Msg::Dlm(m));
+        }
+    }
+
+    fn client_done(&self, s: &mut NodeState, k: usize, o: &mut O) {
+        let len = self.spec.clients_of(self.me).get(k).map_or(0, |c| c.script.len());
+        if let Some(pc) = s.dlm.pc.get_mut(k) {
+            *pc = pc.saturating_add(1);
+            if (*pc as usize) < len {
+                o.set_timer(Timer::Client(k as u8), self.client_delay());
+            }
+        }
+    }
+
+    /// Client `k`'s timer: issue its next request if the lock manager runs and it waits for
+    /// nothing.
+    pub(crate) fn dlm_client_step(&self, state: &mut Cow<NodeState>, k: usize, o: &mut O) {
+        if !self.dlm_running(state) {
+            return;
+        }
+        let clients = self.spec.clients_of(self.me);
+        let Some(c) = clients.get(k) else { return };
+        let Some(&pc) = state.dlm.pc.get(k) else { return };
+        let Some(&line) = c.script.get(pc as usize) else { return };
+        if state.dlm.locks.iter().any(|l| l.client as usize == k && l.pending.is_some()) {
+            return;
+        }
+        let write = self.client_write(state, k).map(|(_, v)| v);
+        let s = state.to_mut();
+        let idx = s.dlm.locks.iter().position(|l| l.client as usize == k && l.res == line.res);
+        let pending = Pending { op: line.op, flags: line.flags, write, stage: Stage::Sent, hops: 0 };
+        let idx = match (line.op, idx) {
+            (Op::Enq(_), None) => {
+                s.dlm.locks.push(LocalLock {
+                    res: line.res,
+                    client: k as u8,
+                    id: lock_id(self.me, k),
+                    granted: None,
+                    pending: Some(pending),
+                    value: None,
+                    blocking: false,
+                });
+                s.dlm.locks.sort();
+                s.dlm.locks.iter().position(|l| l.client as usize == k && l.res == line.res)
+            }
+            (Op::Cvt(_) | Op::Deq, Some(i)) if s.dlm.locks[i].granted.is_some() => {
+                s.dlm.locks[i].pending = Some(pending);
+                Some(i)
+            }
+            _ => None,
+        };
+        match idx {
+            Some(i) => {
+                let id = s.dlm.locks[i].id;
+                self.route(s, id, o);
+            }
+            None => self.client_done(s, k, o),
+        }
+    }
+
+    /// Sends lock `id`'s pending request towards its master (directory lookup first if needed).
+    fn route(&self, s: &mut NodeState, id: LockId, o: &mut O) {
+        let Some(i) = s.dlm.locks.iter().position(|l| l.id == id) else { return };
+        let res = s.dlm.locks[i].res;
+        if let Some(&m) = s.dlm.known.get(&res) {
+            self.send_request(s, id, m as usize, o);
+            return;
+        }
+        let d = self.dir_node(res, Self::members_of(s));
+        if d == self.me {
+            let m = *s.dlm.dir.entry(res).or_insert(self.me as u8);
+            s.dlm.known.insert(res, m);
+            self.send_request(s, id, m as usize, o);
+        } else {
+            if let Some(p) = s.dlm.locks[i].pending.as_mut() {
+                p.stage = Stage::Lookup;
+                p.hops = 1;
+            }
+            let epoch = s.dlm.epoch;
+            self.dlm_send(s, d, DlmMsg::Lookup { epoch, res }, o);
+        }
+    }
+
+    fn send_request(&self, s: &mut NodeState, id: LockId, m: usize, o: &mut O) {
+        let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id) else { return };
+        let Some(p) = l.pending.as_mut() else { return };
+        p.stage = Stage::Sent;
+        if m != self.me {
+            p.hops = p.hops.saturating_add(1);
+        }
+        let req = Req { res: l.res, lock: id, op: p.op, flags: p.flags, write: p.write, hops: p.hops };
+        self.dlm_send(s, m, DlmMsg::Request(req), o);
+    }
+
+    /// A lock-manager message from `p` (from the network, or from this node itself).
+    pub(crate) fn dlm_handle(&self, s: &mut NodeState, p: usize, m: DlmMsg, o: &mut O) {
+        if !self.dlm_enabled() {
+            return;
+        }
+        let epoch = s.dlm.epoch;
+        let running = self.dlm_running(s);
+        let member = p == self.me || Self::members_of(s).contains(p);
+        match m {
+            DlmMsg::Copy(c) => s.dlm.pool.push(c),
+            DlmMsg::Done { epoch: e } if e == epoch => {
+                s.dlm.done_from.insert(p);
+                self.check_barrier(s, o);
+            }
+            DlmMsg::Register { epoch: e, res, master } if e == epoch => {
+                s.dlm.dir.insert(res, master);
+            }
+            DlmMsg::Done { epoch: e } | DlmMsg::Register { epoch: e, .. } => {
+                if e > epoch {
+                    s.dlm.inbox.push((p as u8, m));
+                }
+            }
+            DlmMsg::Lookup { epoch: e, .. } | DlmMsg::Master { epoch: e, .. } if e < epoch => {}
+            _ if !running => s.dlm.inbox.push((p as u8, m)),
+            _ if !member => {}
+            DlmMsg::Lookup { res, .. } => {
+                let master = *s.dlm.dir.entry(res).or_insert(p as u8);
+                self.dlm_send(s, p, DlmMsg::Master { epoch, res, master }, o);
+            }
+            DlmMsg::Master { res, master, .. } => {
+                let waiting: Vec<LockId> = s
+                    .dlm
+                    .locks
+                    .iter()
+                    .filter(|l| l.res == res && l.pending.is_some_and(|q| q.stage == Stage::Lookup))
+                    .map(|l| l.id)
+                    .collect();
+                if waiting.is_empty() {
+                    return;
+                }
+                s.dlm.known.insert(res, master);
+                for id in waiting {
+                    self.send_request(s, id, master as usize, o);
+                }
+            }
+            DlmMsg::Request(req) => {
+                let matrix = self.dlm_matrix();
+                let r = s.dlm.mastered.entry(req.res).or_insert_with(|| Resource::with_matrix(matrix));
+                let events = apply_op(r, req.lock, req.op, req.flags, req.write);
+                let out = notifications(req.res, r, &events, Some((req.lock, req.op)));
+                for (to, msg) in out {
+                    self.dlm_send(s, to as usize, msg, o);
+                }
+            }
+            DlmMsg::Ast { res, lock, status, mode, value } => self.on_ast(s, res, lock, status, mode, value, o),
+            DlmMsg::Bast { res, lock } => {
+                if let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == lock && l.res == res && l.granted.is_some()) {
+                    l.blocking = true;
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn on_ast(
+        &self,
+        s: &mut NodeState,
+        res: u8,
+        lock: LockId,
+        status: Status,
+        mode: Option<Mode>,
+        value: Option<(ValueBlock, bool)>,
+        o: &mut O,
+    ) {
+        let Some(i) = s.dlm.locks.iter().position(|l| l.id == lock && l.res == res) else { return };
+        let l = &mut s.dlm.locks[i];
+        let Some(p) = l.pending.take() else { return };
+        if mode != l.granted {
+            l.blocking = false;
+        }
+        l.granted = mode;
+        if value.is_some() {
+            l.value = value;
+        } else if let (Some(w), Op::Cvt(_), Status::Normal) = (p.write, p.op, status) {
+            l.value = Some((w, true));
+        }
+        let k = l.client as usize;
+        if mode.is_none() {
+            s.dlm.locks.remove(i);
+            if !s.dlm.locks.iter().any(|l| l.res == res) {
+                s.dlm.known.remove(&res);
+            }
+        }
+        self.client_done(s, k, o);
+    }
+
+    /// Handles the messages kept while the lock manager did not run.
+    pub(crate) fn dlm_poll(&self, s: &mut NodeState, o: &mut O) {
+        if !self.dlm_enabled() {
+            return;
+        }
+        self.check_barrier(s, o);
+        if !self.dlm_running(s) || s.dlm.inbox.is_empty() {
+            return;
+        }
+        let items = std::mem::take(&mut s.dlm.inbox);
+        for (p, m) in items {
+            self.dlm_handle(s, p as usize, m, o);
+        }
+    }
+
+    /// Starts the rebuild for a newly installed view (see the module doc).
+    pub(crate) fn dlm_install(&self, s: &mut NodeState, view: View, o: &mut O) {
+        if !self.dlm_enabled() {
+            return;
+        }
+        let w = view.members;
+        let e = view.seq;
+        let d = &mut s.dlm;
+        d.epoch = e;
+        d.rebuilt = false;
+        d.done_from = NodeSet::EMPTY;
+        d.dir.clear();
+        d.inbox.retain(|(p, m)| w.contains(*p as usize) && !stale(m, e));
+        d.pool.retain(|c| w.contains(owner_of(c.lock).node as usize));
+        let known = std::mem::take(&mut d.known);
+        let mut sends: Vec<(usize, DlmMsg)> = Vec::new();
+        for (&res, &m) in &known {
+            let nm = if w.contains(m as usize) { m as usize } else { self.dir_node(res, w) };
+            s.dlm.known.insert(res, nm as u8);
+            if nm != m as usize {
+                for l in s.dlm.locks.iter().filter(|l| l.res == res) {
+                    if l.pending.is_some_and(|p| p.stage == Stage::Lookup) {
+                        continue;
+                    }
+                    let copy = LockCopy {
+                        res,
+                        lock: l.id,
+                        granted: l.granted,
+                        pending: l.pending.map(|p| (p.op, p.flags, p.write)),
+                        value: l.value,
+                    };
+                    sends.push((nm, DlmMsg::Copy(copy)));
+                }
+            }
+            sends.push((self.dir_node(res, w), DlmMsg::Register { epoch: e, res, master: nm as u8 }));
+        }
+        // As a master: re-register every tree mastered here (even one with no lock left, whose
+        // value block it keeps).
+        for &res in s.dlm.mastered.keys() {
+            sends.push((self.dir_node(res, w), DlmMsg::Register { epoch: e, res, master: self.me as u8 }));
+        }
+        for p in w.without(self.me).iter() {
+            sends.push((p, DlmMsg::Done { epoch: e }));
+        }
+        // Rebuild messages for this view that arrived before the view was installed.
+        let early: Vec<(u8, DlmMsg)> = s
+            .dlm
+            .inbox
+            .iter()
+            .filter(|(_, m)| matches!(m, DlmMsg::Register { epoch, .. } | DlmMsg::Done { epoch } if *epoch == e))
+            .copied()
+            .collect();
+        s.dlm.inbox.retain(|x| !early.contains(x));
+        for (p, m) in early {
+            self.dlm_handle(s, p as usize, m, o);
+        }
+        for (to, m) in sends {
+            self.dlm_send(s, to, m, o);
+        }
+        self.check_barrier(s, o);
+    }
+
+    fn check_barrier(&self, s: &mut NodeState, o: &mut O) {
+        let Some(v) = s.view else { return };
+        if s.dlm.rebuilt || v.seq != s.dlm.epoch || !v.members.without(self.me).is_subset(s.dlm.done_from) {
+            return;
+        }
+        // The rebuild ends (and its grants happen) only once the node runs cluster work: a
+        // view that never becomes active (a quorum hang) never grants anything.
+        if !self.is_active(s) && self.opts.dlm != DlmVariant::GrantWhileSuspended {
+            return;
+        }
+        self.finish_rebuild(s, v.members, o);
+    }
+
+    /// The barrier: every member's copies and registrations are in. Release the departed
+    /// nodes' locks, rebuild re-mastered trees, grant, re-send lost lookups.
+    fn finish_rebuild(&self, s: &mut NodeState, w: NodeSet, o: &mut O) {
+        s.dlm.rebuilt = true;
+        let matrix = self.dlm_matrix();
+        let variant = self.opts.dlm;
+        let mut sends: Vec<(u8, DlmMsg)> = Vec::new();
+        for (&res, r) in s.dlm.mastered.iter_mut() {
+            if variant == DlmVariant::KeepFailedLocks {
+                continue;
+            }
+            let mut departed: Vec<u8> = r.locks().map(|l| l.owner.node).filter(|&n| !w.contains(n as usize)).collect();
+            departed.sort();
+            departed.dedup();
+            for x in departed {
+                let valid = r.value_block().1;
+                let events = r.remove_owner_node(x);
+                if variant == DlmVariant::SkipValueInvalidation && valid {
+                    let (v, _) = r.value_block();
+                    r.set_value_block(v, true);
+                }
+                sends.extend(notifications(res, r, &events, None));
+            }
+        }
+        let pool = std::mem::take(&mut s.dlm.pool);
+        let mut trees: BTreeMap<u8, Vec<LockCopy>> = BTreeMap::new();
+        for c in pool {
+            if w.contains(owner_of(c.lock).node as usize) {
+                trees.entry(c.res).or_default().push(c);
+            }
+        }
+        for (res, copies) in trees {
+            let created = !s.dlm.mastered.contains_key(&res);
+            let r = s.dlm.mastered.entry(res).or_insert_with(|| Resource::with_matrix(matrix));
+            if created {
+                let read = copies.iter().find_map(|c| {
+                    let known = match c.pending {
+                        Some((_, _, Some(w))) => Some((w, true)),
+                        _ => c.value,
+                    };
+                    match (copy_usable(c), known) {
+                        (Some(Mode::PR | Mode::PW | Mode::EX), Some((v, true))) => Some(v),
+                        _ => None,
+                    }
+                });
+                match read {
+                    Some(v) => r.set_value_block(v, true),
+                    None => r.set_value_block(ValueBlock::default(), variant == DlmVariant::SkipValueInvalidation),
+                }
+            }
+            for c in &copies {
+                if let Some(g) = c.granted {
+                    r.restore_granted(c.lock, owner_of(c.lock), g);
+                }
+            }
+            for c in &copies {
+                if let Some((op, flags, _)) = c.pending {
+                    // The value block was settled above: a pending write either is what a PR+
+                    // holder knows already, or may have been overtaken by a departed writer.
+                    let events = apply_op(r, c.lock, op, flags, None);
+                    sends.extend(notifications(res, r, &events, Some((c.lock, op))));
+                }
+            }
+        }
+        for (to, m) in sends {
+            self.dlm_send(s, to as usize, m, o);
+        }
+        let lost: Vec<LockId> = s
+            .dlm
+            .locks
+            .iter()
+            .filter(|l| l.pending.is_some_and(|p| p.stage == Stage::Lookup))
+            .map(|l| l.id)
+            .collect();
+        for id in lost {
+            self.route(s, id, o);
+        }
+    }
+}

@@ -1,0 +1,103 @@
+//! The `[[client]]` table of the cluster file and the script grammar.
+use vmsc_model::config::ClusterSpec;
+use vmsc_model::dlm::cluster::{dir_node_of, name_hash};
+use vmsc_model::dlm::script::{parse_line, Op};
+use vmsc_model::dlm::{Flags, Mode};
+use vmsc_model::nodeset::NodeSet;
+
+const BASE: &str = r#"
+[cluster]
+name = "T"
+expected_votes = 3
+[[node]]
+name = "A"
+region = "FRA"
+votes = 1
+system_id = 1
+[[node]]
+name = "B"
+region = "LHR"
+votes = 1
+system_id = 2
+"#;
+
+fn error_of(clients: &str) -> String {
+    ClusterSpec::parse("t.toml", &format!("{BASE}{clients}")).unwrap_err().to_string()
+}
+
+#[test]
+fn clients_parse_into_ops_and_resources() {
+    let s = ClusterSpec::parse(
+        "t.toml",
+        &format!("{BASE}[[client]]\nnode = \"b\"\nscript = [\"enq r2 EX VALBLK\", \"convert r2 pr noqueue\", \"deq r2\", \"enq R1 NL\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(s.resources, ["R1", "R2"]);
+    assert_eq!(s.clients.len(), 1);
+    let c = &s.clients[0];
+    assert_eq!(c.node, 1);
+    assert_eq!(c.script[0].op, Op::Enq(Mode::EX));
+    assert_eq!((c.script[0].res, c.script[0].flags), (1, Flags::VALBLK));
+    assert_eq!((c.script[1].op, c.script[1].flags), (Op::Cvt(Mode::PR), Flags::NOQUEUE));
+    assert_eq!(c.script[2].op, Op::Deq);
+    assert_eq!(c.script[3].res, 0);
+    assert_eq!(s.clients_of(1).len(), 1);
+    assert!(s.clients_of(0).is_empty());
+}
+
+#[test]
+fn a_file_without_clients_has_no_lock_manager() {
+    let s = ClusterSpec::parse("t.toml", BASE).unwrap();
+    assert!(s.clients.is_empty() && s.resources.is_empty());
+}
+
+#[test]
+fn client_errors_name_file_client_and_line() {
+    assert_eq!(
+        error_of("[[client]]\nnode = \"C\"\nscript = [\"enq r1 EX\"]\n"),
+        "t.toml: client[0].node: no node named \"C\""
+    );
+    assert_eq!(
+        error_of("[[client]]\nnode = \"A\"\nscript = [\"enq r1 EX\", \"convert r1 XX\"]\n"),
+        "t.toml: client[0].script[1]: \"convert r1 XX\": unknown lock mode `XX` (expected one of NL, CR, CW, PR, PW, EX)"
+    );
+    assert_eq!(
+        error_of("[[client]]\nnode = \"A\"\nscript = [\"deq r1\"]\n"),
+        "t.toml: client[0].script[0]: \"deq r1\": this client holds no lock on R1"
+    );
+    assert_eq!(
+        error_of("[[client]]\nnode = \"A\"\nscript = [\"enq r1 EX\", \"enq r1 PR\"]\n"),
+        "t.toml: client[0].script[1]: \"enq r1 PR\": this client already holds a lock on R1 (one lock per resource)"
+    );
+    assert_eq!(
+        error_of("[[client]]\nnode = \"A\"\nscript = [\"enq r1 EX QUECVT\"]\n"),
+        "t.toml: client[0].script[0]: \"enq r1 EX QUECVT\": flag `QUECVT` is not allowed on `enq`"
+    );
+    assert_eq!(
+        error_of("[[client]]\nnode = \"A\"\nscript = []\n"),
+        "t.toml: client[0].script: 0 lines; 1..=16 expected"
+    );
+    let three = "[[client]]\nnode = \"A\"\nscript = [\"enq r1 NL\"]\n".repeat(3);
+    assert_eq!(error_of(&three), "t.toml: client[2].node: A already has 2 clients (the most per node)");
+    assert!(error_of("[[client]]\nnode = \"A\"\nscript = [\"enq r1 NL\"]\ncolour = 1\n")
+        .contains("unknown field `colour`"));
+}
+
+#[test]
+fn script_grammar() {
+    assert_eq!(parse_line("frob r1").unwrap_err(), "unknown request `frob` (expected enq, convert or deq)");
+    assert_eq!(parse_line("enq").unwrap_err(), "`enq` needs a resource name");
+    assert_eq!(parse_line("enq r1").unwrap_err(), "`enq` needs a lock mode (NL CR CW PR PW EX)");
+    assert_eq!(parse_line("convert r1 ex quecvt valblk").unwrap().flags, Flags::QUECVT | Flags::VALBLK);
+    assert!(parse_line("deq r1 NOQUEUE").is_err());
+}
+
+#[test]
+fn directory_hash_is_fixed_and_spreads_over_members() {
+    // Pinned: the runtime and the model must agree on every node.
+    assert_eq!(name_hash("R1"), name_hash("r1"));
+    let all = NodeSet::first(3);
+    assert_eq!(dir_node_of("R1", all), Some(name_hash("R1") as usize % 3));
+    assert_eq!(dir_node_of("R1", NodeSet::single(2)), Some(2));
+    assert_eq!(dir_node_of("R1", NodeSet::EMPTY), None);
+}
