@@ -40,6 +40,34 @@ impl From<VariantArg> for Variant {
     }
 }
 
+/// Lock-manager variant (negative controls for the DLM; only meaningful with `[[client]]`s).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum DlmVariantArg {
+    /// The lock manager as specified.
+    Correct,
+    /// Masters treat PR and PW as compatible.
+    BrokenMatrix,
+    /// Suspended or removed nodes keep granting and using locks.
+    GrantWhileSuspended,
+    /// The value block stays valid when a PW/EX holder's node fails.
+    SkipValueInvalidation,
+    /// Surviving masters keep the failed nodes' locks after the rebuild.
+    KeepFailedLocks,
+}
+
+impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
+    fn from(v: DlmVariantArg) -> Self {
+        use vmsc_model::dlm::DlmVariant as D;
+        match v {
+            DlmVariantArg::Correct => D::Correct,
+            DlmVariantArg::BrokenMatrix => D::BrokenMatrix,
+            DlmVariantArg::GrantWhileSuspended => D::GrantWhileSuspended,
+            DlmVariantArg::SkipValueInvalidation => D::SkipValueInvalidation,
+            DlmVariantArg::KeepFailedLocks => D::KeepFailedLocks,
+        }
+    }
+}
+
 /// Which search runs the check.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum CheckerArg {
@@ -78,6 +106,9 @@ pub struct CheckArgs {
     /// Protocol variant; the non-default ones are negative controls the checker must catch.
     #[arg(long, value_enum, default_value = "correct")]
     pub variant: VariantArg,
+    /// Lock-manager variant; the non-default ones are the DLM negative controls.
+    #[arg(long, value_enum, default_value = "correct")]
+    pub dlm_variant: DlmVariantArg,
     /// Search strategy.
     #[arg(long, value_enum, default_value = "explorer")]
     pub checker: CheckerArg,
@@ -228,6 +259,13 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
     let spec = load_spec(&a.cluster)?;
     let variant: Variant = a.variant.into();
     let m = whatif::check_model(spec.clone(), a.max_faults, a.heal, variant);
+    let m = if a.dlm_variant == DlmVariantArg::Correct {
+        m
+    } else {
+        let mut cfg = m.cfg.clone();
+        cfg.protocol.dlm = a.dlm_variant.into();
+        ClusterModel::new(spec.clone(), cfg)
+    };
     let start = Instant::now();
     let timeout = a.timeout_s.map(Duration::from_secs);
     let (m, complete, states, results) = match a.checker {
@@ -308,10 +346,14 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
                 }
                 let enc = explore::encode(p);
                 let _ = writeln!(out, 
-                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {} --path {enc}",
+                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {}{} --path {enc}",
                     a.max_faults,
                     if a.heal { " --heal" } else { "" },
-                    a.variant.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default()
+                    a.variant.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
+                    match a.dlm_variant {
+                        DlmVariantArg::Correct => String::new(),
+                        v => format!(" --dlm-variant {}", v.to_possible_value().map(|p| p.get_name().to_string()).unwrap_or_default()),
+                    }
                 );
                 let _ = writeln!(out, "         then open http://127.0.0.1:3000/#/steps/{enc}");
             }

@@ -1,6 +1,6 @@
 //! `vmsc explore`: serve Stateright's Explorer on the checked model.
 
-use crate::check::{load_spec, VariantArg};
+use crate::check::{load_spec, DlmVariantArg, VariantArg};
 use anyhow::{Context, Result};
 use clap::Args;
 use stateright::Model;
@@ -29,6 +29,9 @@ pub struct ExploreArgs {
     /// Protocol variant (negative controls).
     #[arg(long, value_enum, default_value = "correct")]
     pub variant: VariantArg,
+    /// Lock-manager variant (DLM negative controls).
+    #[arg(long, value_enum, default_value = "correct")]
+    pub dlm_variant: DlmVariantArg,
     /// An encoded path (`0/3/1`, as `vmsc check` prints) to print a deep link to.
     #[arg(long)]
     pub path: Option<String>,
@@ -43,6 +46,13 @@ pub fn run(a: ExploreArgs) -> Result<ExitCode> {
     } else {
         let faults = a.fail.iter().map(|f| Fault::parse(&spec, f)).collect::<Result<Vec<_>, _>>().context("bad fault")?;
         whatif::whatif_model(spec.clone(), faults, a.heal, a.variant.into())
+    };
+    let model = if a.dlm_variant == DlmVariantArg::Correct {
+        model
+    } else {
+        let mut cfg = model.cfg.clone();
+        cfg.protocol.dlm = a.dlm_variant.into();
+        vmsc_model::cluster_model::ClusterModel::new(spec.clone(), cfg)
     };
     if let Some(p) = &a.path {
         let indices: Vec<usize> = p.split('/').skip(1).map(|x| x.parse()).collect::<Result<_, _>>().with_context(|| format!("--path {p:?}: expected 0/i/j/..."))?;

@@ -224,3 +224,18 @@ fn bad_fault_exits_2() {
     let out = vmsc(&["whatif", "--fail", "node:NOPE"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn dlm_negative_control_through_the_cli() {
+    let (code, v) = check(&[
+        "specs/scenarios/dlm-three-nodes.toml",
+        "--dlm-variant",
+        "broken-matrix",
+        "--states-max",
+        "300000",
+    ]);
+    assert_eq!(code, 1);
+    let p = property(&v, "lock compatibility");
+    assert_eq!(p["holds"], false);
+    assert_eq!(p["path"].as_array().unwrap().len(), 7);
+}
