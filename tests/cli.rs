@@ -117,7 +117,7 @@ fn check_three_regions_two_faults_every_property_holds() {
     let (code, v) = check(&[TRI, "--max-faults", "2"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["complete"], true);
-    assert_eq!(v["states"], 4189, "state count changed: review the model change");
+    assert_eq!(v["states"], 4241, "state count changed: review the model change");
     let names: Vec<&str> = v["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,

@@ -22,11 +22,16 @@
 //! Invariant: the decision is antisymmetric for rules 2–4 (of two non-quorate nodes with
 //! different system ids exactly one crashes), and a quorate node never crashes by rules 2–4.
 
+use crate::nodeset::NodeSet;
 use serde::{Deserialize, Serialize};
 
 /// What one side knows of itself, or learned of the other from its connect message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Side {
+    /// Transition number of the latest view of this side's lineage that had quorum.
+    pub ran_seq: u32,
+    /// Members of that view.
+    pub ran_members: NodeSet,
     /// This side's cluster has quorum (it is running, not hung).
     pub quorate: bool,
     /// This side's view still lists the other node as a member.
@@ -39,6 +44,8 @@ pub struct Side {
     pub connections: u32,
     /// SCSSYSTEMID.
     pub system_id: u32,
+    /// Node index (to look this node up in the other side's lineage).
+    pub index: usize,
 }
 
 /// Why a node took a CLUEXIT bugcheck.
@@ -78,6 +85,14 @@ pub fn decide(me: &Side, other: &Side) -> Option<ExitRule> {
     if !other.lists_other && other.quorate {
         return Some(ExitRule::RemovedByQuorate);
     }
+    // Lineage: the other side's cluster ran with quorum *after* this side's last did, without
+    // this node — this node was removed, even if that cluster has lost quorum since.
+    if other.ran_seq > me.ran_seq && !other.ran_members.contains(me.index) && !me.quorate {
+        return Some(ExitRule::RemovedByQuorate);
+    }
+    if me.ran_seq > other.ran_seq && !me.ran_members.contains(other.index) && !other.quorate {
+        return None;
+    }
     if other.quorate && other.lists_other && other.seq > me.seq && !me.quorate {
         return Some(ExitRule::OlderView);
     }
@@ -98,7 +113,7 @@ mod tests {
     use super::*;
 
     fn side(quorate: bool, lists_other: bool, votes: u32, connections: u32, id: u32) -> Side {
-        Side { quorate, lists_other, seq: 3, votes, connections, system_id: id }
+        Side { ran_seq: 1, ran_members: NodeSet::first(16), quorate, lists_other, seq: 3, votes, connections, system_id: id, index: id as usize }
     }
 
     #[test]
@@ -119,6 +134,17 @@ mod tests {
         for (me, other, want) in cases {
             assert_eq!(decide(&me, &other), want, "me={me:?} other={other:?}");
         }
+        // Lineage: the other ran with quorum after this side, without it.
+        let mut removed = side(false, true, 1, 1, 9);
+        removed.ran_members = NodeSet::from_iter([1, 2, 9]);
+        let mut remover = side(false, false, 1, 1, 1);
+        remover.ran_seq = 2;
+        remover.ran_members = NodeSet::from_iter([1, 2]);
+        assert_eq!(decide(&removed, &remover), Some(ExitRule::RemovedByQuorate));
+        assert_eq!(decide(&remover, &removed), None);
+        // If this side ran again later, the other's lineage is the stale one.
+        removed.ran_seq = 3;
+        assert_eq!(decide(&remover, &removed), Some(ExitRule::LowerSystemId));
         let mut older = side(false, true, 1, 1, 1);
         older.seq = 2;
         assert_eq!(decide(&older, &side(true, true, 3, 3, 2)), Some(ExitRule::OlderView));

@@ -87,6 +87,11 @@ pub struct View {
     pub quorum: u32,
     /// The quorum disk granted this view its votes (see [`Msg::DiskClaim`]).
     pub qdisk: bool,
+    /// Lineage: the transition number of the latest view in this chain whose members had
+    /// quorum when it was committed (the last time the cluster could run).
+    pub ran_seq: u32,
+    /// The members of that view.
+    pub ran_members: NodeSet,
 }
 
 /// The connect message: who I am and what cluster I am in.
@@ -287,6 +292,8 @@ pub struct NodeState {
     pub members_seen: NodeSet,
     /// Non-member: connected peers that are not members either.
     pub joiners_seen: NodeSet,
+    /// Non-member: the view each connected member announced, by node index.
+    pub member_views: Vec<(u8, View)>,
     /// Non-member: the last membership request was refused, and nothing has changed since.
     pub refused: Option<Refusal>,
     /// A member asked this node (its coordinator-elect) for a transition while it was busy.
@@ -404,7 +411,15 @@ impl NodeActor {
         let all = NodeSet::first(self.n());
         let cevotes = quorum::next_cevotes(&self.spec, 0, all);
         let qdisk = self.spec.quorum_disk.is_some();
-        let view = View { seq: 1, members: all, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes), qdisk };
+        let view = View {
+            seq: 1,
+            members: all,
+            cevotes,
+            quorum: self.opts.quorum_rule.quorum(cevotes),
+            qdisk,
+            ran_seq: 1,
+            ran_members: all,
+        };
         NodeState {
             incarnation: 0,
             exited: None,
@@ -415,6 +430,7 @@ impl NodeActor {
             phase: Phase::Idle,
             members_seen: NodeSet::EMPTY,
             joiners_seen: NodeSet::EMPTY,
+            member_views: Vec::new(),
             refused: None,
             requested: false,
             asked: false,
@@ -433,6 +449,7 @@ impl NodeActor {
             phase: Phase::Idle,
             members_seen: NodeSet::EMPTY,
             joiners_seen: NodeSet::EMPTY,
+            member_views: Vec::new(),
             refused: None,
             requested: false,
             asked: false,
@@ -527,7 +544,8 @@ impl NodeActor {
     fn view_for(&self, base: Option<View>, members: NodeSet) -> View {
         let seq = base.map_or(1, |b| b.seq + 1);
         let cevotes = quorum::next_cevotes(&self.spec, base.map_or(0, |b| b.cevotes), members);
-        View { seq, members, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes), qdisk: false }
+        let (ran_seq, ran_members) = base.map_or((0, NodeSet::EMPTY), |b| (b.ran_seq, b.ran_members));
+        View { seq, members, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes), qdisk: false, ran_seq, ran_members }
     }
 
     fn start_transition(&self, s: &mut NodeState, base: Option<View>, members: NodeSet, o: &mut O) {
@@ -573,6 +591,7 @@ impl NodeActor {
         s.phase = phase;
         s.refused = None;
         s.members_seen = NodeSet::EMPTY;
+        s.member_views.clear();
         s.joiners_seen = NodeSet::EMPTY;
         if !was_member {
             o.cancel_timer(Timer::Join);
@@ -623,6 +642,12 @@ impl NodeActor {
     }
 
     fn commit(&self, s: &mut NodeState, view: View, o: &mut O) {
+        let disk = if view.qdisk { self.spec.disk_votes() } else { 0 };
+        let view = if quorum::votes(&self.spec, view.members) + disk >= view.quorum {
+            View { ran_seq: view.seq, ran_members: view.members, ..view }
+        } else {
+            view
+        };
         let waiting = view.members.without(self.me).inter(s.conn);
         for p in waiting.iter() {
             o.send(id(p), Msg::Commit(view));
@@ -778,6 +803,7 @@ impl NodeActor {
         s.ok.remove(p);
         s.members_seen.remove(p);
         s.joiners_seen.remove(p);
+        s.member_views.retain(|&(q, _)| q as usize != p);
         if s.view.is_none() {
             s.refused = None;
         }
@@ -812,9 +838,12 @@ impl NodeActor {
 
     fn on_hello(&self, s: &mut NodeState, p: usize, h: Hello, o: &mut O) {
         if s.view.is_none() {
-            if h.view.is_some() {
+            s.member_views.retain(|&(q, _)| q as usize != p);
+            if let Some(v) = h.view {
                 s.members_seen.insert(p);
                 s.joiners_seen.remove(p);
+                s.member_views.push((p as u8, v));
+                s.member_views.sort_unstable();
             } else {
                 s.joiners_seen.insert(p);
                 s.members_seen.remove(p);
@@ -835,20 +864,26 @@ impl NodeActor {
             return;
         }
         let me_side = Side {
+            ran_seq: mine.ran_seq,
+            ran_members: mine.ran_members,
             quorate: self.quorate(s),
             lists_other: mine.members.contains(p),
             seq: mine.seq,
             votes: self.available_votes(s),
             connections: s.conn.len() as u32,
             system_id: self.spec.nodes[self.me].system_id,
+            index: self.me,
         };
         let other = Side {
+            ran_seq: theirs.ran_seq,
+            ran_members: theirs.ran_members,
             quorate: h.quorate,
             lists_other: theirs.members.contains(self.me),
             seq: theirs.seq,
             votes: h.votes,
             connections: h.connections,
             system_id: self.spec.nodes[p].system_id,
+            index: p,
         };
         if let Some(rule) = cluexit::decide(&me_side, &other) {
             s.exited = Some(rule);
@@ -932,7 +967,10 @@ impl NodeActor {
     }
 
     fn on_commit(&self, s: &mut NodeState, p: usize, view: View, o: &mut O) {
-        if matches!(s.phase, Phase::Locked { coordinator, view: v } if coordinator as usize == p && v == view) {
+        // The committed view is the accepted one, completed by the coordinator with the quorum
+        // disk's answer and the lineage: compare what the participant accepted.
+        let accepted = |v: View| v.seq == view.seq && v.members == view.members && v.quorum == view.quorum;
+        if matches!(s.phase, Phase::Locked { coordinator, view: v } if coordinator as usize == p && accepted(v)) {
             self.install(s, view, Phase::Installed { coordinator: p as u8 }, o);
             o.send(id(p), Msg::Committed { seq: view.seq });
         }
@@ -1050,7 +1088,18 @@ impl Actor for NodeActor {
                     return;
                 }
                 let seen = state.members_seen.inter(state.conn);
-                if let Some(target) = seen.iter().min_by_key(|&i| self.spec.nodes[i].system_id) {
+                if !state.conn.is_subset(state.members_seen.union(state.joiners_seen)) {
+                    // Hear every peer first: a hello still in flight may announce a cluster
+                    // that ran more recently than the one already heard.
+                    return;
+                }
+                // Ask a member of the cluster that ran most recently (its lineage), then the lowest
+                // system id: joining a node whose cluster was superseded would revive it.
+                let ran = |i: usize| {
+                    state.member_views.iter().find(|(q, _)| *q as usize == i).map_or(0, |(_, v)| v.ran_seq)
+                };
+                let target = seen.iter().min_by_key(|&i| (std::cmp::Reverse(ran(i)), self.spec.nodes[i].system_id));
+                if let Some(target) = target {
                     let s = state.to_mut();
                     s.refused = None;
                     o.send(id(target), Msg::JoinRequest { conn: s.conn });
