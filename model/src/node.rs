@@ -608,8 +608,12 @@ impl NodeActor {
 
     /// With a quorum disk in reach, ask it for its votes first; commit either way.
     fn claim_then_commit(&self, s: &mut NodeState, c: Coord, o: &mut O) {
+        // Claim only for a view the disk's votes make quorate: a claim for a view that hangs
+        // anyway would move the disk's chain to it and deny the votes to a cluster that could
+        // run with them.
+        let worth = quorum::votes(&self.spec, c.view.members) + self.spec.disk_votes() >= c.view.quorum;
         match self.spec.disk_index() {
-            Some(d) if s.disk => {
+            Some(d) if s.disk && worth => {
                 o.send(id(d), Msg::DiskClaim { base: c.base, view: c.view });
                 s.phase = Phase::Claiming(Box::new(c));
             }
