@@ -117,7 +117,7 @@ fn check_three_regions_two_faults_every_property_holds() {
     let (code, v) = check(&[TRI, "--max-faults", "2"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["complete"], true);
-    assert_eq!(v["states"], 4241, "state count changed: review the model change");
+    assert_eq!(v["states"], 3612, "state count changed: review the model change");
     let names: Vec<&str> = v["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(
         names,
@@ -143,7 +143,7 @@ fn check_seed_topology_one_fault_is_exhaustive() {
     let (code, v) = check(&["--max-faults", "1"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["complete"], true);
-    assert_eq!(v["states"], 144_494);
+    assert_eq!(v["states"], 88_374);
 }
 
 #[test]

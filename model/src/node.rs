@@ -396,7 +396,14 @@ impl NodeActor {
             Msg::CircuitUp => s.conn.insert(p),
             Msg::CircuitDown => s.conn.remove(p),
             Msg::DiskClaim { base, view } => {
-                let free = s.view.is_none() || s.view == base;
+                // The owner record and the claimant's base are the same view if they agree on
+                // transition number and members (the lineage fields are completed at commit).
+                let same = |a: &View, b: &View| a.seq == b.seq && a.members == b.members;
+                let free = match (s.view, base) {
+                    (None, _) => true,
+                    (Some(owner), Some(b)) => same(&owner, &b),
+                    (Some(_), None) => false,
+                };
                 if free {
                     s.view = Some(View { qdisk: true, ..view });
                 }
@@ -590,6 +597,9 @@ impl NodeActor {
         s.ok = view.members;
         s.phase = phase;
         s.refused = None;
+        // A transition just completed with every member this node could reach: requests made
+        // before it are answered by it.
+        s.requested = false;
         s.members_seen = NodeSet::EMPTY;
         s.member_views.clear();
         s.joiners_seen = NodeSet::EMPTY;

@@ -38,7 +38,7 @@ fn run_with(variant: DlmVariant, states_max: usize) -> Report {
 fn every_dlm_property_holds_under_one_fault() {
     let r = run(DlmVariant::Correct);
     assert!(r.complete);
-    assert_eq!(r.states, 1_568_248, "state count changed: review the model change");
+    assert_eq!(r.states, 1_422_389, "state count changed: review the model change");
     for p in &r.properties {
         if !p.holds && std::env::var("DLM_TRACE").is_ok() {
             trace(DlmVariant::Correct, p.path.as_deref().unwrap_or(&[]));
