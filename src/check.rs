@@ -3,13 +3,13 @@
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+use stateright::{Checker, Expectation, Model};
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use stateright::{Checker, Expectation, Model};
 use vmsc_model::cluster_model::{ClusterModel, Fault};
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::describe;
@@ -143,7 +143,9 @@ pub struct WhatifArgs {
 }
 
 /// Loads the cluster file, or the embedded seed topology.
-pub fn load_spec(path: &Option<PathBuf>) -> Result<Arc<ClusterSpec>, vmsc_model::config::ConfigError> {
+pub fn load_spec(
+    path: &Option<PathBuf>,
+) -> Result<Arc<ClusterSpec>, vmsc_model::config::ConfigError> {
     Ok(Arc::new(match path {
         Some(p) => ClusterSpec::load(p)?,
         None => ClusterSpec::seed(),
@@ -154,7 +156,10 @@ fn progress_printer(quiet: bool) -> impl FnMut(usize, usize, Duration) {
     move |states, depth, elapsed| {
         if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
             let rate = states as f64 / elapsed.as_secs_f64().max(1e-9);
-            eprint!("\rchecking: {states} states, depth {depth}, {rate:.0} states/s, {:.0} s   ", elapsed.as_secs_f64());
+            eprint!(
+                "\rchecking: {states} states, depth {depth}, {rate:.0} states/s, {:.0} s   ",
+                elapsed.as_secs_f64()
+            );
             let _ = std::io::stderr().flush();
         }
     }
@@ -200,7 +205,11 @@ pub fn render_path(m: &ClusterModel, path: &[usize]) -> Vec<String> {
         for i in 0..m.spec.len() {
             let (p, n) = (m.node(&prev, i), m.node(&s, i));
             if p != n {
-                events.extend(describe::console_events(&m.spec, i, p, n).into_iter().filter(|e| !e.contains("connection to system")));
+                events.extend(
+                    describe::console_events(&m.spec, i, p, n)
+                        .into_iter()
+                        .filter(|e| !e.contains("connection to system")),
+                );
             }
         }
         if !events.is_empty() {
@@ -212,7 +221,11 @@ pub fn render_path(m: &ClusterModel, path: &[usize]) -> Vec<String> {
     lines
 }
 
-fn stateright_results(m: ClusterModel, dfs: bool, timeout: Option<Duration>) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
+fn stateright_results(
+    m: ClusterModel,
+    dfs: bool,
+    timeout: Option<Duration>,
+) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
     let props = m.properties();
     let mut b = m.checker().threads(2);
     if let Some(t) = timeout {
@@ -225,7 +238,10 @@ fn stateright_results(m: ClusterModel, dfs: bool, timeout: Option<Duration>) -> 
     }
 }
 
-fn collect(c: impl Checker<ClusterModel>, props: Vec<stateright::Property<ClusterModel>>) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
+fn collect(
+    c: impl Checker<ClusterModel>,
+    props: Vec<stateright::Property<ClusterModel>>,
+) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
     let discoveries = c.discoveries();
     let results = props
         .iter()
@@ -233,7 +249,10 @@ fn collect(c: impl Checker<ClusterModel>, props: Vec<stateright::Property<Cluste
             let d = discoveries.get(p.name);
             let path = d.map(|path| {
                 let enc = path.encode(c.model());
-                enc.split('/').skip(1).filter_map(|x| x.parse().ok()).collect::<Vec<usize>>()
+                enc.split('/')
+                    .skip(1)
+                    .filter_map(|x| x.parse().ok())
+                    .collect::<Vec<usize>>()
             });
             PropertyResult {
                 name: p.name,
@@ -292,9 +311,12 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
     if !a.json {
         eprint!("\r");
     }
-    let ok = complete
-        && results.iter().all(|r| r.holds);
-    let cluster_arg = a.cluster.as_ref().map(|p| p.display().to_string()).unwrap_or_default();
+    let ok = complete && results.iter().all(|r| r.holds);
+    let cluster_arg = a
+        .cluster
+        .as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_default();
     if a.json {
         let report = CheckJson {
             complete,
@@ -307,14 +329,15 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
                     name: r.name.to_string(),
                     expectation: expectation_name(&r.expectation),
                     holds: r.holds,
-                    path: r.path.as_ref().filter(|_| r.expectation != Expectation::Sometimes || true).map(|p| render_path(&m, p)),
+                    path: r.path.as_ref().map(|p| render_path(&m, p)),
                     explorer_path: r.path.as_ref().map(|p| explore::encode(p)),
                 })
                 .collect(),
         };
         let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report)?);
     } else {
-        let _ = writeln!(out, 
+        let _ = writeln!(
+            out,
             "vmsc check: cluster {} ({} nodes), up to {} fault(s){}, variant {:?}, checker {}",
             spec.name,
             spec.len(),
@@ -323,7 +346,8 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
             a.variant,
             a.checker.name()
         );
-        let _ = writeln!(out, 
+        let _ = writeln!(
+            out,
             "  {} unique states, {}, {:.2} s ({:.0} states/s)",
             states,
             if complete { "complete" } else { "INCOMPLETE" },
@@ -338,29 +362,45 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
                 (_, true) => "holds",
                 (_, false) => "VIOLATED",
             };
-            let _ = writeln!(out, "  [{mark}] {:9} {} -- {what}", expectation_name(&r.expectation), r.name);
+            let _ = writeln!(
+                out,
+                "  [{mark}] {:9} {} -- {what}",
+                expectation_name(&r.expectation),
+                r.name
+            );
             if let (Expectation::Always, false, Some(p)) = (&r.expectation, r.holds, &r.path) {
                 let _ = writeln!(out, "         counterexample, {} steps:", p.len());
                 for (k, line) in render_path(&m, p).iter().enumerate() {
                     let _ = writeln!(out, "         {:3}. {line}", k + 1);
                 }
                 let enc = explore::encode(p);
-                let _ = writeln!(out, 
-                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {}{} --path {enc}",
+                let name = |v: Option<clap::builder::PossibleValue>| {
+                    v.map(|p| p.get_name().to_string()).unwrap_or_default()
+                };
+                let dlm = match a.dlm_variant {
+                    DlmVariantArg::Correct => String::new(),
+                    v => format!(" --dlm-variant {}", name(v.to_possible_value())),
+                };
+                let _ = writeln!(
+                    out,
+                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {}{dlm} --path {enc}",
                     a.max_faults,
                     if a.heal { " --heal" } else { "" },
-                    a.variant.to_possible_value().map(|v| v.get_name().to_string()).unwrap_or_default(),
-                    match a.dlm_variant {
-                        DlmVariantArg::Correct => String::new(),
-                        v => format!(" --dlm-variant {}", v.to_possible_value().map(|p| p.get_name().to_string()).unwrap_or_default()),
-                    }
+                    name(a.variant.to_possible_value()),
                 );
-                let _ = writeln!(out, "         then open http://127.0.0.1:3000/#/steps/{enc}");
+                let _ = writeln!(
+                    out,
+                    "         then open http://127.0.0.1:3000/#/steps/{enc}"
+                );
             }
         }
     }
     emit(&out);
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `vmsc whatif`.
@@ -378,7 +418,10 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
         faults.clone(),
         a.heal,
         a.variant.into(),
-        Limits { timeout: a.timeout_s.map(Duration::from_secs), ..Default::default() },
+        Limits {
+            timeout: a.timeout_s.map(Duration::from_secs),
+            ..Default::default()
+        },
         Some(&mut progress),
     );
     if !a.json {
@@ -389,18 +432,29 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
         let _ = writeln!(out, "{}", serde_json::to_string(&w)?);
     } else {
         let fl: Vec<String> = faults.iter().map(|f| f.describe(&spec)).collect();
-        let _ = writeln!(out, 
+        let _ = writeln!(
+            out,
             "vmsc whatif: cluster {}, faults: {}{}",
             spec.name,
-            if fl.is_empty() { "none".into() } else { fl.join(", ") },
+            if fl.is_empty() {
+                "none".into()
+            } else {
+                fl.join(", ")
+            },
             if a.heal { ", then heal" } else { "" }
         );
-        let _ = writeln!(out, "  {} states, {}", w.states, if w.complete { "complete" } else { "INCOMPLETE" });
+        let _ = writeln!(
+            out,
+            "  {} states, {}",
+            w.states,
+            if w.complete { "complete" } else { "INCOMPLETE" }
+        );
         if !w.violations.is_empty() {
             let _ = writeln!(out, "  VIOLATIONS: {}", w.violations.join(", "));
         }
         for o in &w.outcomes {
-            let _ = writeln!(out, 
+            let _ = writeln!(
+                out,
                 "  outcome: members [{}]  hung [{}]  cluexit [{}]  down [{}]",
                 o.members.join(" "),
                 o.hung.join(" "),
@@ -410,7 +464,11 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
         }
     }
     emit(&out);
-    Ok(if w.complete && w.violations.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if w.complete && w.violations.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// Writes the report to stdout; a closed pipe (`vmsc check | head`) is not an error.

@@ -40,11 +40,22 @@ pub struct ExploreArgs {
 /// `vmsc explore`: prints the URL (and the deep link), then serves until killed.
 pub fn run(a: ExploreArgs) -> Result<ExitCode> {
     let spec = load_spec(&a.cluster)?;
-    vmsc_model::nodeset::set_display_names(spec.nodes.iter().map(|n| n.name.clone()).chain(["QDISK".to_string()]).collect());
+    vmsc_model::nodeset::set_display_names(
+        spec.nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .chain(["QDISK".to_string()])
+            .collect(),
+    );
     let model = if a.fail.is_empty() {
         whatif::check_model(spec.clone(), a.max_faults, a.heal, a.variant.into())
     } else {
-        let faults = a.fail.iter().map(|f| Fault::parse(&spec, f)).collect::<Result<Vec<_>, _>>().context("bad fault")?;
+        let faults = a
+            .fail
+            .iter()
+            .map(|f| Fault::parse(&spec, f))
+            .collect::<Result<Vec<_>, _>>()
+            .context("bad fault")?;
         whatif::whatif_model(spec.clone(), faults, a.heal, a.variant.into())
     };
     let model = if a.dlm_variant == DlmVariantArg::Correct {
@@ -55,12 +66,20 @@ pub fn run(a: ExploreArgs) -> Result<ExitCode> {
         vmsc_model::cluster_model::ClusterModel::new(spec.clone(), cfg)
     };
     if let Some(p) = &a.path {
-        let indices: Vec<usize> = p.split('/').skip(1).map(|x| x.parse()).collect::<Result<_, _>>().with_context(|| format!("--path {p:?}: expected 0/i/j/..."))?;
+        let indices: Vec<usize> = p
+            .split('/')
+            .skip(1)
+            .map(|x| x.parse())
+            .collect::<Result<_, _>>()
+            .with_context(|| format!("--path {p:?}: expected 0/i/j/..."))?;
         if vmsc_model::explore::replay(&model, &indices).is_none() {
             anyhow::bail!("--path {p:?} does not name a path of this model (check the cluster file, faults and variant)");
         }
     }
-    println!("vmsc explore: Stateright Explorer for cluster {} at http://{}/", spec.name, a.addr);
+    println!(
+        "vmsc explore: Stateright Explorer for cluster {} at http://{}/",
+        spec.name, a.addr
+    );
     if let Some(p) = &a.path {
         println!("counterexample: http://{}/#/steps/{}", a.addr, p);
     }

@@ -119,15 +119,32 @@ fn ordinal(k: usize) -> String {
 pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progress: bool) -> Plan {
     let start = Instant::now();
     let menu = Fault::menu(&spec);
-    let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len())).flat_map(|k| combinations(menu.len(), k)).collect();
+    let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
+        .flat_map(|k| combinations(menu.len(), k))
+        .collect();
     let mut rows = Vec::new();
     for (done, set) in sets.iter().enumerate() {
         if progress {
-            eprint!("\rplan: fault set {}/{} ({:.0} s)   ", done + 1, sets.len(), start.elapsed().as_secs_f64());
+            eprint!(
+                "\rplan: fault set {}/{} ({:.0} s)   ",
+                done + 1,
+                sets.len(),
+                start.elapsed().as_secs_f64()
+            );
             let _ = std::io::stderr().flush();
         }
         let faults: Vec<Fault> = set.iter().map(|&i| menu[i].clone()).collect();
-        let w = whatif::whatif(spec.clone(), faults.clone(), false, Variant::Correct, Limits { timeout: Some(timeout), ..Default::default() }, None);
+        let w = whatif::whatif(
+            spec.clone(),
+            faults.clone(),
+            false,
+            Variant::Correct,
+            Limits {
+                timeout: Some(timeout),
+                ..Default::default()
+            },
+            None,
+        );
         let quorate = w.outcomes.iter().filter(|o| !o.members.is_empty()).count();
         let verdict = if quorate == w.outcomes.len() && quorate > 0 {
             Verdict::Survives
@@ -149,7 +166,12 @@ pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progre
         eprint!("\r{:60}\r", "");
     }
     let summary = summarize(&rows, max_faults);
-    Plan { cluster: spec.name.clone(), rows, summary, seconds: start.elapsed().as_secs_f64() }
+    Plan {
+        cluster: spec.name.clone(),
+        rows,
+        summary,
+        seconds: start.elapsed().as_secs_f64(),
+    }
 }
 
 fn summarize(rows: &[Row], max_faults: usize) -> String {
@@ -159,15 +181,26 @@ fn summarize(rows: &[Row], max_faults: usize) -> String {
         if of_k.is_empty() {
             continue;
         }
-        let ok = of_k.iter().filter(|r| r.verdict == Verdict::Survives).count();
+        let ok = of_k
+            .iter()
+            .filter(|r| r.verdict == Verdict::Survives)
+            .count();
         parts.push(if ok == of_k.len() {
             format!("survives every {} fault", ordinal(k))
         } else {
             format!("survives {ok} of {} {} faults", of_k.len(), ordinal(k))
         });
     }
-    let split: Vec<String> = rows.iter().filter(|r| !r.violations.is_empty()).map(|r| r.faults.join(" + ")).collect();
-    parts.push(if split.is_empty() { "never split-brain".into() } else { format!("SPLIT-BRAIN under {}", split.join("; ")) });
+    let split: Vec<String> = rows
+        .iter()
+        .filter(|r| !r.violations.is_empty())
+        .map(|r| r.faults.join(" + "))
+        .collect();
+    parts.push(if split.is_empty() {
+        "never split-brain".into()
+    } else {
+        format!("SPLIT-BRAIN under {}", split.join("; "))
+    });
     let incomplete = rows.iter().filter(|r| !r.complete).count();
     if incomplete > 0 {
         parts.push(format!("{incomplete} fault set(s) not explored to the end"));
@@ -176,33 +209,67 @@ fn summarize(rows: &[Row], max_faults: usize) -> String {
 }
 
 fn outcome_cells(r: &Row) -> [String; 3] {
-    let join = |f: &dyn Fn(&Outcome) -> String| r.outcomes.iter().map(f).collect::<Vec<_>>().join(" | ");
-    let list = |v: &[String]| if v.is_empty() { "-".to_string() } else { v.join(" ") };
-    [join(&|o| list(&o.members)), join(&|o| list(&o.hung)), join(&|o| list(&o.cluexit))]
+    let join =
+        |f: &dyn Fn(&Outcome) -> String| r.outcomes.iter().map(f).collect::<Vec<_>>().join(" | ");
+    let list = |v: &[String]| {
+        if v.is_empty() {
+            "-".to_string()
+        } else {
+            v.join(" ")
+        }
+    };
+    [
+        join(&|o| list(&o.members)),
+        join(&|o| list(&o.hung)),
+        join(&|o| list(&o.cluexit)),
+    ]
 }
 
 fn render(p: &Plan, format: Format) -> String {
     let mut out = String::new();
     match format {
         Format::Json => {
-            let _ = writeln!(out, "{}", serde_json::to_string_pretty(p).unwrap_or_default());
+            let _ = writeln!(
+                out,
+                "{}",
+                serde_json::to_string_pretty(p).unwrap_or_default()
+            );
         }
         Format::Markdown => {
             let _ = writeln!(out, "| faults | verdict | members | hung | CLUEXIT |");
             let _ = writeln!(out, "|---|---|---|---|---|");
             for r in &p.rows {
                 let [m, h, c] = outcome_cells(r);
-                let _ = writeln!(out, "| {} | {:?} | {m} | {h} | {c} |", r.faults.join(" + "), r.verdict);
+                let _ = writeln!(
+                    out,
+                    "| {} | {:?} | {m} | {h} | {c} |",
+                    r.faults.join(" + "),
+                    r.verdict
+                );
             }
             let _ = writeln!(out, "\n**{}**", p.summary);
         }
         Format::Table => {
-            let w = p.rows.iter().map(|r| r.faults.join(" + ").len()).max().unwrap_or(6).max(6);
-            let _ = writeln!(out, "{:w$}  {:8}  {:28}  {:16}  CLUEXIT", "faults", "verdict", "members", "hung");
+            let w = p
+                .rows
+                .iter()
+                .map(|r| r.faults.join(" + ").len())
+                .max()
+                .unwrap_or(6)
+                .max(6);
+            let _ = writeln!(
+                out,
+                "{:w$}  {:8}  {:28}  {:16}  CLUEXIT",
+                "faults", "verdict", "members", "hung"
+            );
             for r in &p.rows {
                 let [m, h, c] = outcome_cells(r);
                 let v = format!("{:?}", r.verdict).to_lowercase();
-                let _ = writeln!(out, "{:w$}  {v:8}  {m:28}  {h:16}  {c}", r.faults.join(" + "));
+                let _ = writeln!(
+                    out,
+                    "{:w$}  {v:8}  {m:28}  {h:16}  {c}",
+                    r.faults.join(" + ")
+                );
             }
             let _ = writeln!(out, "\n{}", p.summary);
         }
@@ -217,7 +284,10 @@ fn suggestions(spec: &ClusterSpec) -> Vec<(String, ClusterSpec)> {
     if spec.quorum_disk.is_none() {
         for r in &regions {
             let mut s = spec.clone();
-            s.quorum_disk = Some(QuorumDiskSpec { votes: 1, region: r.clone() });
+            s.quorum_disk = Some(QuorumDiskSpec {
+                votes: 1,
+                region: r.clone(),
+            });
             s.expected_votes += 1;
             for n in &mut s.nodes {
                 n.expected_votes += 1;
@@ -234,7 +304,9 @@ fn suggestions(spec: &ClusterSpec) -> Vec<(String, ClusterSpec)> {
         }
         v.push((format!("one more vote on {}", spec.nodes[i].name), s));
     }
-    let spare = ["LHR", "IAD", "AMS", "FRA", "ORD", "CDG"].into_iter().find(|r| !regions.iter().any(|x| x == r));
+    let spare = ["LHR", "IAD", "AMS", "FRA", "ORD", "CDG"]
+        .into_iter()
+        .find(|r| !regions.iter().any(|x| x == r));
     if let (Some(r), true) = (spare, spec.len() < vmsc_model::config::NODES_MAX - 1) {
         let mut s = spec.clone();
         let id = spec.nodes.iter().map(|n| n.system_id).max().unwrap_or(1024) + 1;
@@ -281,5 +353,9 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let ok = p.rows.iter().all(|r| r.complete && r.violations.is_empty());
-    Ok(if ok { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(if ok {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }

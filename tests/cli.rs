@@ -14,7 +14,11 @@ fn vmsc(args: &[&str]) -> Output {
 
 fn json(out: &Output) -> Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -47,21 +51,30 @@ fn seed_fra_lhr_cut_uk1_exits_frankfurt_and_chicago_stay() {
     assert_eq!(code, 0);
     assert_eq!(v["complete"], true);
     assert_eq!(v["violations"], serde_json::json!([]));
-    assert_outcomes(&v, r#"[{"members":["CHIC1","CHIC2","FRANK1","FRANK2"],"hung":[],"cluexit":["UK1"],"down":[]}]"#);
+    assert_outcomes(
+        &v,
+        r#"[{"members":["CHIC1","CHIC2","FRANK1","FRANK2"],"hung":[],"cluexit":["UK1"],"down":[]}]"#,
+    );
 }
 
 #[test]
 fn seed_fra_ord_cut_chicago_exits_frankfurt_and_london_stay() {
     let (code, v) = whatif(&[SEED, "--fail", "link:FRA-ORD"]);
     assert_eq!(code, 0);
-    assert_outcomes(&v, r#"[{"members":["FRANK1","FRANK2","UK1"],"hung":[],"cluexit":["CHIC1","CHIC2"],"down":[]}]"#);
+    assert_outcomes(
+        &v,
+        r#"[{"members":["FRANK1","FRANK2","UK1"],"hung":[],"cluexit":["CHIC1","CHIC2"],"down":[]}]"#,
+    );
 }
 
 #[test]
 fn seed_both_fra_links_cut_chicago_and_london_form_three_of_five() {
     let (code, v) = whatif(&[SEED, "--fail", "link:FRA-LHR", "--fail", "link:FRA-ORD"]);
     assert_eq!(code, 0);
-    assert_outcomes(&v, r#"[{"members":["CHIC1","CHIC2","UK1"],"hung":["FRANK1","FRANK2"],"cluexit":[],"down":[]}]"#);
+    assert_outcomes(
+        &v,
+        r#"[{"members":["CHIC1","CHIC2","UK1"],"hung":["FRANK1","FRANK2"],"cluexit":[],"down":[]}]"#,
+    );
 }
 
 // ----- "How many individual nodes can go down? It does not matter which region." -----
@@ -69,25 +82,48 @@ fn seed_both_fra_links_cut_chicago_and_london_form_three_of_five() {
 #[test]
 fn seed_any_two_nodes_may_fail_three_may_not() {
     let (_, v) = whatif(&[SEED, "--fail", "node:FRANK1", "--fail", "node:CHIC2"]);
-    assert_outcomes(&v, r#"[{"members":["CHIC1","FRANK2","UK1"],"hung":[],"cluexit":[],"down":["CHIC2","FRANK1"]}]"#);
+    assert_outcomes(
+        &v,
+        r#"[{"members":["CHIC1","FRANK2","UK1"],"hung":[],"cluexit":[],"down":["CHIC2","FRANK1"]}]"#,
+    );
     let (_, v) = whatif(&[SEED, "--fail", "node:FRANK1", "--fail", "node:UK1"]);
-    assert_outcomes(&v, r#"[{"members":["CHIC1","CHIC2","FRANK2"],"hung":[],"cluexit":[],"down":["FRANK1","UK1"]}]"#);
-    let (_, v) = whatif(&[SEED, "--fail", "node:FRANK1", "--fail", "node:FRANK2", "--fail", "node:UK1"]);
-    assert_outcomes(&v, r#"[{"members":[],"hung":["CHIC1","CHIC2"],"cluexit":[],"down":["FRANK1","FRANK2","UK1"]}]"#);
+    assert_outcomes(
+        &v,
+        r#"[{"members":["CHIC1","CHIC2","FRANK2"],"hung":[],"cluexit":[],"down":["FRANK1","UK1"]}]"#,
+    );
+    let (_, v) = whatif(&[
+        SEED,
+        "--fail",
+        "node:FRANK1",
+        "--fail",
+        "node:FRANK2",
+        "--fail",
+        "node:UK1",
+    ]);
+    assert_outcomes(
+        &v,
+        r#"[{"members":[],"hung":["CHIC1","CHIC2"],"cluexit":[],"down":["FRANK1","FRANK2","UK1"]}]"#,
+    );
 }
 
 #[test]
 fn two_plus_two_even_split_hangs_both_halves() {
     let (code, v) = whatif(&[TWO_TWO, "--fail", "link:FRA-ORD"]);
     assert_eq!(code, 0);
-    assert_outcomes(&v, r#"[{"members":[],"hung":["CHIC1","CHIC2","FRANK1","FRANK2"],"cluexit":[],"down":[]}]"#);
+    assert_outcomes(
+        &v,
+        r#"[{"members":[],"hung":["CHIC1","CHIC2","FRANK1","FRANK2"],"cluexit":[],"down":[]}]"#,
+    );
 }
 
 #[test]
 fn whatif_with_heal_reboots_the_exited_node_and_it_rejoins() {
     let (code, v) = whatif(&[TRI, "--fail", "link:FRA-LHR", "--heal"]);
     assert_eq!(code, 0);
-    assert_outcomes(&v, r#"[{"members":["CHIC1","FRANK1","UK1"],"hung":[],"cluexit":["UK1"],"down":[]}]"#);
+    assert_outcomes(
+        &v,
+        r#"[{"members":["CHIC1","FRANK1","UK1"],"hung":[],"cluexit":["UK1"],"down":[]}]"#,
+    );
 }
 
 #[test]
@@ -109,7 +145,12 @@ fn check(args: &[&str]) -> (i32, Value) {
 }
 
 fn property<'a>(v: &'a Value, name: &str) -> &'a Value {
-    v["properties"].as_array().unwrap().iter().find(|p| p["name"] == name).unwrap_or_else(|| panic!("no property {name}"))
+    v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("no property {name}"))
 }
 
 #[test]
@@ -117,8 +158,16 @@ fn check_three_regions_two_faults_every_property_holds() {
     let (code, v) = check(&[TRI, "--max-faults", "2"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["complete"], true);
-    assert_eq!(v["states"], 3612, "state count changed: review the model change");
-    let names: Vec<&str> = v["properties"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(
+        v["states"], 3612,
+        "state count changed: review the model change"
+    );
+    let names: Vec<&str> = v["properties"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(
         names,
         [
@@ -134,7 +183,11 @@ fn check_three_regions_two_faults_every_property_holds() {
     for p in v["properties"].as_array().unwrap() {
         assert_eq!(p["holds"], true, "{p}");
         let sometimes = p["expectation"] == "sometimes";
-        assert_eq!(p["path"].is_array(), sometimes, "examples for sometimes, nothing for always: {p}");
+        assert_eq!(
+            p["path"].is_array(),
+            sometimes,
+            "examples for sometimes, nothing for always: {p}"
+        );
     }
 }
 
@@ -176,7 +229,12 @@ fn negative_control_two_node_shortcut_splits() {
     assert_eq!(code, 1);
     let p = property(&v, "no split-brain");
     assert_eq!(p["holds"], false);
-    let path: Vec<&str> = p["path"].as_array().unwrap().iter().map(|s| s.as_str().unwrap()).collect();
+    let path: Vec<&str> = p["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
     assert_eq!(path[0], "cut FRA-ORD");
     // The same cluster with the VMS quorum rule hangs instead: safe, and (the price) no
     // transition can ever complete into a running cluster, which `check` reports with exit 1.
@@ -189,7 +247,13 @@ fn negative_control_two_node_shortcut_splits() {
 
 #[test]
 fn negative_control_without_timing_assumption_splits() {
-    let (code, v) = check(&[TRI, "--max-faults", "1", "--variant", "no-timing-assumption"]);
+    let (code, v) = check(&[
+        TRI,
+        "--max-faults",
+        "1",
+        "--variant",
+        "no-timing-assumption",
+    ]);
     assert_eq!(code, 1);
     let p = property(&v, "no split-brain");
     assert_eq!(p["holds"], false);
@@ -207,12 +271,15 @@ fn bad_cluster_file_exits_2_naming_file_and_field() {
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("tests/data/bad-duplicate-id.toml: node[1].system_id: 1025 is used by another node"),
+        err.contains(
+            "tests/data/bad-duplicate-id.toml: node[1].system_id: 1025 is used by another node"
+        ),
         "{err}"
     );
     let out = vmsc(&["whatif", "tests/data/no-such-file.toml", "--json"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("tests/data/no-such-file.toml: file: cannot read"));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("tests/data/no-such-file.toml: file: cannot read"));
 }
 
 #[test]

@@ -13,10 +13,18 @@ fn seed_plan_matches_golden_matrix() {
     assert_eq!(out.status.code(), Some(0));
     let text = String::from_utf8(out.stdout).unwrap();
     // The last line carries a wall time; compare everything before it.
-    let matrix: Vec<&str> = text.lines().filter(|l| !l.contains(" fault sets over ")).collect();
+    let matrix: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains(" fault sets over "))
+        .collect();
     let golden = include_str!("golden/plan-seed.md");
-    let want: Vec<&str> = golden.lines().filter(|l| !l.contains(" fault sets over ")).collect();
+    let want: Vec<&str> = golden
+        .lines()
+        .filter(|l| !l.contains(" fault sets over "))
+        .collect();
     assert_eq!(matrix, want);
     // What the seed talk reports: every single link and node failure is survived.
-    assert!(text.contains("**survives every single fault; survives 27 of 28 double faults; never split-brain**"));
+    assert!(text.contains(
+        "**survives every single fault; survives 27 of 28 double faults; never split-brain**"
+    ));
 }

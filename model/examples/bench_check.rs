@@ -19,19 +19,69 @@ fn peak_rss_mb() -> f64 {
 }
 
 fn main() {
-    let timeout = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(300u64);
+    let timeout = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(300u64);
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/scenarios/");
-    let load = |f: &str| Arc::new(ClusterSpec::load(std::path::Path::new(&format!("{dir}{f}"))).expect("scenario"));
+    let load = |f: &str| {
+        Arc::new(ClusterSpec::load(std::path::Path::new(&format!("{dir}{f}"))).expect("scenario"))
+    };
     let runs: Vec<(&str, Arc<ClusterSpec>, usize, bool, Strategy)> = vec![
-        ("three-regions, 2 faults", load("three-regions.toml"), 2, false, Strategy::Bfs),
-        ("three-regions, 1 fault + heal", load("three-regions.toml"), 1, true, Strategy::Dfs),
-        ("seed (5 nodes), 1 fault", load("seed.toml"), 1, false, Strategy::Bfs),
-        ("seed (5 nodes), 2 faults", load("seed.toml"), 2, false, Strategy::Dfs),
-        ("three-regions, 2 faults + heal", load("three-regions.toml"), 2, true, Strategy::Dfs),
-        ("seed (5 nodes), 1 fault + heal", load("seed.toml"), 1, true, Strategy::Dfs),
-        ("seed (5 nodes), 2 faults + heal", load("seed.toml"), 2, true, Strategy::Dfs),
+        (
+            "three-regions, 2 faults",
+            load("three-regions.toml"),
+            2,
+            false,
+            Strategy::Bfs,
+        ),
+        (
+            "three-regions, 1 fault + heal",
+            load("three-regions.toml"),
+            1,
+            true,
+            Strategy::Dfs,
+        ),
+        (
+            "seed (5 nodes), 1 fault",
+            load("seed.toml"),
+            1,
+            false,
+            Strategy::Bfs,
+        ),
+        (
+            "seed (5 nodes), 2 faults",
+            load("seed.toml"),
+            2,
+            false,
+            Strategy::Dfs,
+        ),
+        (
+            "three-regions, 2 faults + heal",
+            load("three-regions.toml"),
+            2,
+            true,
+            Strategy::Dfs,
+        ),
+        (
+            "seed (5 nodes), 1 fault + heal",
+            load("seed.toml"),
+            1,
+            true,
+            Strategy::Dfs,
+        ),
+        (
+            "seed (5 nodes), 2 faults + heal",
+            load("seed.toml"),
+            2,
+            true,
+            Strategy::Dfs,
+        ),
     ];
-    println!("{:<34} {:>12} {:>9} {:>10} {:>9} {:>8}  {}", "check", "states", "seconds", "states/s", "peak MB", "depth", "verdict");
+    println!(
+        "{:<34} {:>12} {:>9} {:>10} {:>9} {:>8}  {}",
+        "check", "states", "seconds", "states/s", "peak MB", "depth", "verdict"
+    );
     for (name, spec, faults, heal, strategy) in runs {
         let m = check_model(spec, faults, heal, Variant::Correct);
         let start = Instant::now();
@@ -46,7 +96,12 @@ fn main() {
             },
         );
         let secs = start.elapsed().as_secs_f64();
-        let failed: Vec<&str> = r.properties.iter().filter(|p| !p.holds).map(|p| p.name).collect();
+        let failed: Vec<&str> = r
+            .properties
+            .iter()
+            .filter(|p| !p.holds)
+            .map(|p| p.name)
+            .collect();
         println!(
             "{:<34} {:>12} {:>9.2} {:>10.0} {:>9.0} {:>8}  {}{}",
             name,
@@ -55,8 +110,16 @@ fn main() {
             r.states as f64 / secs,
             peak_rss_mb(),
             r.max_depth,
-            if r.complete { "complete" } else { "INCOMPLETE (timeout)" },
-            if failed.is_empty() { String::new() } else { format!("; not holding/reached: {}", failed.join(", ")) }
+            if r.complete {
+                "complete"
+            } else {
+                "INCOMPLETE (timeout)"
+            },
+            if failed.is_empty() {
+                String::new()
+            } else {
+                format!("; not holding/reached: {}", failed.join(", "))
+            }
         );
     }
 }

@@ -1,9 +1,9 @@
 //! Development aid: is the successor function deterministic? Explores depth-first, then recomputes
 //! every visited state's successors and reports any that the exploration did not visit.
+use stateright::Model;
 use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
-use stateright::Model;
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::explore::{explore, Options, Strategy};
 use vmsc_model::whatif::{check_model, Variant};
@@ -22,13 +22,30 @@ fn fp_hash<T: Hash>(t: &T) -> u64 {
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     let spec = Arc::new(ClusterSpec::load(std::path::Path::new(&a[1])).unwrap());
-    let m = check_model(spec, a[2].parse().unwrap(), a[3] == "heal", Variant::Correct);
+    let m = check_model(
+        spec,
+        a[2].parse().unwrap(),
+        a[3] == "heal",
+        Variant::Correct,
+    );
     let mut seen: HashMap<u64, vmsc_model::cluster_model::State> = HashMap::new();
     let mut visit = |s: &vmsc_model::cluster_model::State| {
         seen.insert(fp(s), s.clone());
     };
-    let strategy = if a[4] == "dfs" { Strategy::Dfs } else { Strategy::Bfs };
-    let r = explore(&m, Options { strategy, visit: Some(&mut visit), fingerprint: Some(vmsc_model::cluster_model::fingerprint), ..Default::default() });
+    let strategy = if a[4] == "dfs" {
+        Strategy::Dfs
+    } else {
+        Strategy::Bfs
+    };
+    let r = explore(
+        &m,
+        Options {
+            strategy,
+            visit: Some(&mut visit),
+            fingerprint: Some(vmsc_model::cluster_model::fingerprint),
+            ..Default::default()
+        },
+    );
     println!("states {} (visited {})", r.states, seen.len());
     let keys: HashSet<u64> = seen.keys().copied().collect();
     let mut bad = 0;

@@ -1,8 +1,8 @@
 //! Development aid: print the shortest path to a `whatif` outcome without a quorate cluster.
 //! `cargo run --release -p vmsc-model --example outcome_path -- CLUSTER.toml FAULT...`
+use stateright::Model;
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
-use stateright::Model;
 use vmsc_model::cluster_model::{fingerprint, Fault};
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::whatif::{outcome_of, whatif_model, Variant};
@@ -10,7 +10,10 @@ use vmsc_model::whatif::{outcome_of, whatif_model, Variant};
 fn main() {
     let a: Vec<String> = std::env::args().collect();
     let spec = Arc::new(ClusterSpec::load(std::path::Path::new(&a[1])).unwrap());
-    let faults = a[2..].iter().map(|f| Fault::parse(&spec, f).unwrap()).collect();
+    let faults = a[2..]
+        .iter()
+        .map(|f| Fault::parse(&spec, f).unwrap())
+        .collect();
     let m = whatif_model(spec, faults, false, Variant::Correct);
     let init = m.init_states().remove(0);
     let mut parent: HashMap<u64, (u64, String)> = HashMap::new();
@@ -21,12 +24,16 @@ fn main() {
             let mut f = fingerprint(&s);
             let mut steps = Vec::new();
             while let Some((p, act)) = parent.get(&f) {
-                if act.is_empty() { break; }
+                if act.is_empty() {
+                    break;
+                }
                 steps.push(act.clone());
                 f = *p;
             }
             steps.reverse();
-            for st in steps { println!("{st}"); }
+            for st in steps {
+                println!("{st}");
+            }
             for (i, n) in s.actor_states.iter().enumerate() {
                 println!("  {i}: {:?} disk={} phase={:?}", n.view, n.disk, n.phase);
             }

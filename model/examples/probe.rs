@@ -12,7 +12,10 @@ fn main() {
     let heal = args[3] == "heal";
     let max: usize = args.get(4).map_or(1_000_000, |s| s.parse().unwrap());
     let m = if let Ok(f) = std::env::var("WHATIF") {
-        let fs = f.split(',').map(|x| vmsc_model::cluster_model::Fault::parse(&spec, x).unwrap()).collect();
+        let fs = f
+            .split(',')
+            .map(|x| vmsc_model::cluster_model::Fault::parse(&spec, x).unwrap())
+            .collect();
         vmsc_model::whatif::whatif_model(spec, fs, heal, Variant::Correct)
     } else {
         check_model(spec, faults, heal, Variant::Correct)
@@ -22,7 +25,12 @@ fn main() {
     let mut net = BTreeMap::new();
     let mut printed = false;
     let mut visit = |s: &vmsc_model::cluster_model::State| {
-        let ms = s.actor_states.iter().map(|n| n.view.map_or(0, |v| v.seq)).max().unwrap();
+        let ms = s
+            .actor_states
+            .iter()
+            .map(|n| n.view.map_or(0, |v| v.seq))
+            .max()
+            .unwrap();
         *seq.entry(ms).or_insert(0) += 1;
         let mi: u32 = s.actor_states.iter().map(|n| n.incarnation).sum();
         *inc.entry(mi).or_insert(0) += 1;
@@ -30,12 +38,26 @@ fn main() {
         if s.network.len() >= 12 && !printed {
             printed = true;
             if let stateright::actor::Network::Ordered(map) = &s.network {
-                for (k, v) in map { println!("{k:?}: {v:?}"); }
+                for (k, v) in map {
+                    println!("{k:?}: {v:?}");
+                }
             }
-            for n in s.actor_states.iter() { println!("{n:?}"); }
+            for n in s.actor_states.iter() {
+                println!("{n:?}");
+            }
         }
     };
-    let r = explore(&m, Options { states_max: max, visit: Some(&mut visit), ..Default::default() });
-    println!("states {} complete {} depth {}", r.states, r.complete, r.max_depth);
+    let r = explore(
+        &m,
+        Options {
+            states_max: max,
+            visit: Some(&mut visit),
+            ..Default::default()
+        },
+    );
+    println!(
+        "states {} complete {} depth {}",
+        r.states, r.complete, r.max_depth
+    );
     println!("max seq: {seq:?}\nsum incarnations: {inc:?}\nnetwork: {net:?}");
 }

@@ -113,21 +113,59 @@ mod tests {
     use super::*;
 
     fn side(quorate: bool, lists_other: bool, votes: u32, connections: u32, id: u32) -> Side {
-        Side { ran_seq: 1, ran_members: NodeSet::first(16), quorate, lists_other, seq: 3, votes, connections, system_id: id, index: id as usize }
+        Side {
+            ran_seq: 1,
+            ran_members: NodeSet::first(16),
+            quorate,
+            lists_other,
+            seq: 3,
+            votes,
+            connections,
+            system_id: id,
+            index: id as usize,
+        }
     }
 
     #[test]
     fn golden_decision_table() {
         // (me, other) -> decision for me
         let cases = [
-            (side(false, true, 1, 1, 1), side(true, false, 3, 3, 2), Some(ExitRule::RemovedByQuorate)),
+            (
+                side(false, true, 1, 1, 1),
+                side(true, false, 3, 3, 2),
+                Some(ExitRule::RemovedByQuorate),
+            ),
             (side(true, false, 3, 3, 2), side(false, true, 1, 1, 1), None),
-            (side(false, false, 2, 1, 9), side(false, false, 3, 1, 1), Some(ExitRule::FewerVotes)),
-            (side(false, false, 3, 1, 1), side(false, false, 2, 1, 9), None),
-            (side(false, false, 2, 1, 9), side(false, false, 2, 2, 1), Some(ExitRule::FewerConnections)),
-            (side(false, false, 2, 2, 1), side(false, false, 2, 1, 9), None),
-            (side(false, false, 2, 2, 1), side(false, false, 2, 2, 9), Some(ExitRule::LowerSystemId)),
-            (side(false, false, 2, 2, 9), side(false, false, 2, 2, 1), None),
+            (
+                side(false, false, 2, 1, 9),
+                side(false, false, 3, 1, 1),
+                Some(ExitRule::FewerVotes),
+            ),
+            (
+                side(false, false, 3, 1, 1),
+                side(false, false, 2, 1, 9),
+                None,
+            ),
+            (
+                side(false, false, 2, 1, 9),
+                side(false, false, 2, 2, 1),
+                Some(ExitRule::FewerConnections),
+            ),
+            (
+                side(false, false, 2, 2, 1),
+                side(false, false, 2, 1, 9),
+                None,
+            ),
+            (
+                side(false, false, 2, 2, 1),
+                side(false, false, 2, 2, 9),
+                Some(ExitRule::LowerSystemId),
+            ),
+            (
+                side(false, false, 2, 2, 9),
+                side(false, false, 2, 2, 1),
+                None,
+            ),
             // quorate but lists me: no crash by rules 2-4
             (side(false, true, 1, 1, 1), side(true, true, 3, 3, 2), None),
         ];
@@ -147,7 +185,10 @@ mod tests {
         assert_eq!(decide(&remover, &removed), Some(ExitRule::LowerSystemId));
         let mut older = side(false, true, 1, 1, 1);
         older.seq = 2;
-        assert_eq!(decide(&older, &side(true, true, 3, 3, 2)), Some(ExitRule::OlderView));
+        assert_eq!(
+            decide(&older, &side(true, true, 3, 3, 2)),
+            Some(ExitRule::OlderView)
+        );
     }
 
     #[test]

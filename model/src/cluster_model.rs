@@ -30,9 +30,7 @@ use crate::dlm::cluster::{usable_mode, DlmMsg, Stage};
 use crate::dlm::{Mode, ValueBlock};
 use crate::node::{Msg, NodeActor, NodeState, Phase, ProtocolOptions, Timer};
 use crate::nodeset::NodeSet;
-use stateright::actor::{
-    Actor, ActorModel, ActorModelAction, ActorModelState, Id, Network, Out,
-};
+use stateright::actor::{Actor, ActorModel, ActorModelAction, ActorModelState, Id, Network, Out};
 use stateright::{Model, Property};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -74,7 +72,10 @@ impl Fault {
                 }
             }
         }
-        (!pairs.is_empty()).then(|| Fault::Cut { label: format!("{a}-{b}"), pairs })
+        (!pairs.is_empty()).then(|| Fault::Cut {
+            label: format!("{a}-{b}"),
+            pairs,
+        })
     }
 
     /// The link between two nodes.
@@ -167,7 +168,10 @@ impl CheckConfig {
             faults,
             heal,
             timing_assumption: true,
-            protocol: ProtocolOptions { start_formed: true, ..Default::default() },
+            protocol: ProtocolOptions {
+                start_formed: true,
+                ..Default::default()
+            },
             seq_max: 16,
         }
     }
@@ -276,7 +280,9 @@ pub struct ClusterModel {
 
 impl fmt::Debug for ClusterModel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ClusterModel").field("cluster", &self.spec.name).finish()
+        f.debug_struct("ClusterModel")
+            .field("cluster", &self.spec.name)
+            .finish()
     }
 }
 
@@ -302,7 +308,9 @@ impl ClusterModel {
             dlm_seen: 0,
         };
         let actors = (0..n).map(|i| NodeActor::new(spec.clone(), i, cfg.protocol));
-        let inner = ActorModel::new((), env).actors(actors).init_network(Network::new_ordered([]));
+        let inner = ActorModel::new((), env)
+            .actors(actors)
+            .init_network(Network::new_ordered([]));
         let mut properties = crate::properties::standard(&cfg, &spec);
         if !hang_possible(&spec, &cfg.faults) {
             // No fault set within the plan can leave a live node without a quorum of reachable
@@ -310,7 +318,12 @@ impl ClusterModel {
             // report the topology's robustness as a failure.
             properties.retain(|p| p.name != crate::properties::QUORUM_HANG);
         }
-        ClusterModel { spec, cfg, inner, properties }
+        ClusterModel {
+            spec,
+            cfg,
+            inner,
+            properties,
+        }
     }
 
     /// The actor of node `i`.
@@ -364,7 +377,12 @@ impl ClusterModel {
         }
         match self.cfg.heal {
             HealMode::AfterSettle => {
-                s.history.heal_done && s.history.down.inter(s.history.cluexit).minus(s.history.rebooted).is_empty()
+                s.history.heal_done
+                    && s.history
+                        .down
+                        .inter(s.history.cluexit)
+                        .minus(s.history.rebooted)
+                        .is_empty()
             }
             _ => true,
         }
@@ -502,7 +520,9 @@ impl ClusterModel {
         s.history.fault_down.remove(a);
         s.history.removed[a] = None;
         let mut out = Out::new();
-        let st = self.actor(a).on_start(Id::from(a), &s.actor_storages[a], &mut out);
+        let st = self
+            .actor(a)
+            .on_start(Id::from(a), &s.actor_storages[a], &mut out);
         s.actor_states[a] = Arc::new(st);
         s.timers_set[a].cancel_all();
         Self::apply(s, a, out);
@@ -586,7 +606,9 @@ impl ClusterModel {
                 let members = n.view.map_or(NodeSet::EMPTY, |v| v.members);
                 let clean = prev.history.clean.contains(i) || members.len() == 1;
                 let connected = members.iter().all(|a| {
-                    members.iter().all(|b| a == b || Self::connected(&s.history, a, b))
+                    members
+                        .iter()
+                        .all(|b| a == b || Self::connected(&s.history, a, b))
                 });
                 if clean && !connected {
                     s.history.violations |= violation::COMMIT_DISCONNECTED;
@@ -603,7 +625,9 @@ impl ClusterModel {
                 let w = n.view.expect("an active node has a view");
                 for x in (0..self.spec.len()).filter(|&x| !w.members.contains(x)) {
                     let xs = &s.actor_states[x];
-                    let stale = xs.view.is_some_and(|v| v.members.contains(x) && v.seq < w.seq);
+                    let stale = xs
+                        .view
+                        .is_some_and(|v| v.members.contains(x) && v.seq < w.seq);
                     if stale && !s.history.down.contains(x) {
                         s.history.removed[x] = Some(xs.incarnation);
                     }
@@ -616,7 +640,9 @@ impl ClusterModel {
     /// events the sometimes-properties look for.
     fn record_dlm(&self, prev: &State, s: &mut State, note: Option<DlmNote>) {
         match note {
-            Some(DlmNote::Msg(DlmMsg::Request(q))) if q.hops > 2 => s.history.violations |= violation::DLM_HOPS,
+            Some(DlmNote::Msg(DlmMsg::Request(q))) if q.hops > 2 => {
+                s.history.violations |= violation::DLM_HOPS
+            }
             Some(DlmNote::Msg(DlmMsg::Bast { .. })) => s.history.dlm_seen |= dlm_seen::BAST,
             Some(DlmNote::Client(i, k)) => {
                 if let Some((res, v)) = self.actor(i).client_write(&prev.actor_states[i], k) {
@@ -652,12 +678,14 @@ impl ClusterModel {
                     // entirely: the next lock creates a new resource with a zero value block
                     // (as after the last `$DEQ`; only a lock, even NL, keeps a value block).
                     for x in departed.iter() {
-                        let gone: Vec<u8> = s.actor_states[x].dlm.mastered.keys().copied().collect();
+                        let gone: Vec<u8> =
+                            s.actor_states[x].dlm.mastered.keys().copied().collect();
                         for res in gone {
                             // A copy still looking up its master never reached this tree.
                             let held = w.members.iter().any(|y| {
                                 s.actor_states[y].dlm.locks.iter().any(|l| {
-                                    l.res == res && !l.pending.is_some_and(|p| p.stage == Stage::Lookup)
+                                    l.res == res
+                                        && !l.pending.is_some_and(|p| p.stage == Stage::Lookup)
                                 })
                             });
                             if !held {
@@ -673,7 +701,9 @@ impl ClusterModel {
                 let before = p.dlm.locks.iter().find(|x| x.id == l.id && x.res == l.res);
                 // A process read (or wrote) a valid value block at PR or above: it must be the
                 // last value written.
-                if let (Some((v, true)), Some(Mode::PR | Mode::PW | Mode::EX)) = (l.value, l.granted) {
+                if let (Some((v, true)), Some(Mode::PR | Mode::PW | Mode::EX)) =
+                    (l.value, l.granted)
+                {
                     let fresh = before.is_none_or(|b| b.value != l.value || b.granted != l.granted);
                     if fresh && s.history.lvb.get(l.res as usize).copied().flatten() != Some(v) {
                         s.history.violations |= violation::DLM_STALE_VALUE;
@@ -687,22 +717,34 @@ impl ClusterModel {
             }
             // A master dropped an empty resource (at a rebuild): its value block is gone, and a
             // new resource starts with zeros (an NL lock is what keeps a value block alive).
-            for res in p.dlm.mastered.keys().filter(|r| !n.dlm.mastered.contains_key(r)) {
+            for res in p
+                .dlm
+                .mastered
+                .keys()
+                .filter(|r| !n.dlm.mastered.contains_key(r))
+            {
                 if let Some(g) = s.history.lvb.get_mut(*res as usize) {
                     *g = Some(ValueBlock::default());
                 }
             }
             for (res, r) in &n.dlm.mastered {
-                let Some(pr) = p.dlm.mastered.get(res) else { continue };
+                let Some(pr) = p.dlm.mastered.get(res) else {
+                    continue;
+                };
                 let waited = r.granted().iter().any(|l| {
-                    pr.converting().iter().chain(pr.waiting()).any(|x| x.id == l.id)
+                    pr.converting()
+                        .iter()
+                        .chain(pr.waiting())
+                        .any(|x| x.id == l.id)
                 });
                 if waited {
                     s.history.dlm_seen |= dlm_seen::GRANT_AFTER_WAIT;
                 }
             }
             if n.dlm.rebuilt && (!p.dlm.rebuilt || p.dlm.epoch != n.dlm.epoch) {
-                let excluded = n.view.is_some_and(|v| !s.history.fault_down.minus(v.members).is_empty());
+                let excluded = n
+                    .view
+                    .is_some_and(|v| !s.history.fault_down.minus(v.members).is_empty());
                 if excluded {
                     s.history.dlm_seen |= dlm_seen::REBUILD_AFTER_FAILURE;
                 }
@@ -727,7 +769,10 @@ impl ClusterModel {
             Action::Actor(ActorModelAction::Timeout(id, t)) => match t {
                 Timer::Recnx => format!("{}: RECNX timer fires", name(usize::from(*id))),
                 Timer::Join => format!("{}: join timer fires", name(usize::from(*id))),
-                Timer::Client(k) => format!("{}: lock client {k} issues its next request", name(usize::from(*id))),
+                Timer::Client(k) => format!(
+                    "{}: lock client {k} issues its next request",
+                    name(usize::from(*id))
+                ),
             },
             Action::Actor(a) => format!("{a:?}"),
             Action::Fault(k) => self.menu()[*k as usize].describe(&self.spec),
@@ -742,7 +787,11 @@ impl ClusterModel {
             Action::HealAll => "heal every link, reboot every crashed node".into(),
             Action::Reboot(i) => format!("reboot {} after CLUEXIT", name(*i as usize)),
             Action::LateNotice(a, b) => {
-                format!("{} notices its circuit to {} failed (late)", name(*a as usize), name(*b as usize))
+                format!(
+                    "{} notices its circuit to {} failed (late)",
+                    name(*a as usize),
+                    name(*b as usize)
+                )
             }
         }
     }
@@ -779,13 +828,14 @@ impl Model for ClusterModel {
             }
         }
         for k in 0..self.menu().len() {
-            let budget = matches!(self.cfg.faults, FaultPlan::Budget { .. }) && self.budget_left(env);
+            let budget =
+                matches!(self.cfg.faults, FaultPlan::Budget { .. }) && self.budget_left(env);
             if env.applied & (1 << k) == 0 && budget {
                 let useful = match &self.menu()[k] {
                     Fault::Crash(a) => !env.down.contains(*a as usize),
-                    Fault::Cut { pairs, .. } => {
-                        pairs.iter().any(|&(a, b)| !env.cut[a as usize].contains(b as usize))
-                    }
+                    Fault::Cut { pairs, .. } => pairs
+                        .iter()
+                        .any(|&(a, b)| !env.cut[a as usize].contains(b as usize)),
                 };
                 if useful {
                     actions.push(Action::Fault(k as u8));
@@ -823,9 +873,11 @@ impl Model for ClusterModel {
             None
         } else {
             match &action {
-                Action::Actor(ActorModelAction::Deliver { dst, msg: Msg::Dlm(m), .. }) => {
-                    Some(DlmNote::Msg(*m)).filter(|_| self.alive(prev, usize::from(*dst)))
-                }
+                Action::Actor(ActorModelAction::Deliver {
+                    dst,
+                    msg: Msg::Dlm(m),
+                    ..
+                }) => Some(DlmNote::Msg(*m)).filter(|_| self.alive(prev, usize::from(*dst))),
                 Action::Actor(ActorModelAction::Timeout(id, Timer::Client(k))) => {
                     Some(DlmNote::Client(usize::from(*id), *k as usize))
                 }
@@ -890,7 +942,9 @@ impl Model for ClusterModel {
     }
 
     fn within_boundary(&self, s: &State) -> bool {
-        s.actor_states.iter().all(|n| n.view.map_or(0, |v| v.seq) <= self.cfg.seq_max)
+        s.actor_states
+            .iter()
+            .all(|n| n.view.map_or(0, |v| v.seq) <= self.cfg.seq_max)
     }
 }
 
@@ -901,9 +955,9 @@ pub fn hang_possible(spec: &ClusterSpec, plan: &FaultPlan) -> bool {
     let menu = plan.menu();
     let sets: Vec<u32> = match plan {
         FaultPlan::Exact(f) => vec![(1u32 << f.len()) - 1],
-        FaultPlan::Budget { max, menu } => {
-            (0u32..(1 << menu.len())).filter(|m| m.count_ones() as usize <= *max).collect()
-        }
+        FaultPlan::Budget { max, menu } => (0u32..(1 << menu.len()))
+            .filter(|m| m.count_ones() as usize <= *max)
+            .collect(),
     };
     let n = spec.actors_len();
     let quorum = crate::quorum::quorum_of(spec.expected_votes);
@@ -925,7 +979,9 @@ pub fn hang_possible(spec: &ClusterSpec, plan: &FaultPlan) -> bool {
             let mut reach = NodeSet::single(i);
             loop {
                 let next = reach.iter().fold(reach, |acc, a| {
-                    (0..n).filter(|&b| !down.contains(b) && !cut[a].contains(b)).fold(acc, |x, b| x.with(b))
+                    (0..n)
+                        .filter(|&b| !down.contains(b) && !cut[a].contains(b))
+                        .fold(acc, |x, b| x.with(b))
                 });
                 if next == reach {
                     break;
@@ -977,16 +1033,23 @@ pub struct FaultSpecError {
 impl Fault {
     /// Parses `link:A-B` (two region keys, or two node names) or `node:NAME`.
     pub fn parse(spec: &ClusterSpec, arg: &str) -> Result<Fault, FaultSpecError> {
-        let e = |m: String| FaultSpecError { arg: arg.to_string(), message: m };
+        let e = |m: String| FaultSpecError {
+            arg: arg.to_string(),
+            message: m,
+        };
         if let Some(name) = arg.strip_prefix("node:") {
-            let i = spec.node_index(name).ok_or_else(|| e(format!("no node named {name}")))?;
+            let i = spec
+                .node_index(name)
+                .ok_or_else(|| e(format!("no node named {name}")))?;
             return Ok(Fault::Crash(i as u8));
         }
         let Some(link) = arg.strip_prefix("link:") else {
             return Err(e("expected link:A-B or node:NAME".into()));
         };
         let Some((a, b)) = link.split_once('-') else {
-            return Err(e("a link is two region keys or two node names joined by '-'".into()));
+            return Err(e(
+                "a link is two region keys or two node names joined by '-'".into(),
+            ));
         };
         match (spec.node_index(a), spec.node_index(b)) {
             (Some(x), Some(y)) if x != y => return Ok(Fault::node_link(spec, x, y)),

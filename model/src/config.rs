@@ -265,7 +265,9 @@ impl ClusterSpec {
 
     /// The index of the node with this name.
     pub fn node_index(&self, name: &str) -> Option<usize> {
-        self.nodes.iter().position(|n| n.name.eq_ignore_ascii_case(name))
+        self.nodes
+            .iter()
+            .position(|n| n.name.eq_ignore_ascii_case(name))
     }
 
     /// The region keys in order of first appearance (the quorum disk's region last).
@@ -305,11 +307,19 @@ fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         }
         None => "document".into(),
     };
-    ConfigError { file: file.into(), field, message: e.message().trim().to_string() }
+    ConfigError {
+        file: file.into(),
+        field,
+        message: e.message().trim().to_string(),
+    }
 }
 
 fn err(file: &str, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
-    ConfigError { file: file.into(), field: field.into(), message: message.into() }
+    ConfigError {
+        file: file.into(),
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 fn bounded(file: &str, field: &str, v: i64, lo: i64, hi: i64) -> Result<u32, ConfigError> {
@@ -322,7 +332,11 @@ fn bounded(file: &str, field: &str, v: i64, lo: i64, hi: i64) -> Result<u32, Con
 fn region_key(file: &str, field: &str, key: &str) -> Result<String, ConfigError> {
     let ok = (2..=8).contains(&key.len()) && key.chars().all(|c| c.is_ascii_alphanumeric());
     if !ok {
-        return Err(err(file, field, format!("{key:?} is not a region key (2-8 letters or digits)")));
+        return Err(err(
+            file,
+            field,
+            format!("{key:?} is not a region key (2-8 letters or digits)"),
+        ));
     }
     Ok(key.to_ascii_uppercase())
 }
@@ -332,11 +346,20 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
     if c.name.trim().is_empty() {
         return Err(err(file, "cluster.name", "must not be empty"));
     }
-    let expected_votes =
-        bounded(file, "cluster.expected_votes", c.expected_votes, 1, VOTES_MAX as i64 * 32)?;
-    let hello = c.hello_interval_ms.unwrap_or(HELLO_INTERVAL_MS_DEFAULT as i64);
+    let expected_votes = bounded(
+        file,
+        "cluster.expected_votes",
+        c.expected_votes,
+        1,
+        VOTES_MAX as i64 * 32,
+    )?;
+    let hello = c
+        .hello_interval_ms
+        .unwrap_or(HELLO_INTERVAL_MS_DEFAULT as i64);
     let hello_interval_ms = bounded(file, "cluster.hello_interval_ms", hello, 1, 600_000)? as u64;
-    let recnx = c.recnx_interval_ms.unwrap_or(RECNX_INTERVAL_MS_DEFAULT as i64);
+    let recnx = c
+        .recnx_interval_ms
+        .unwrap_or(RECNX_INTERVAL_MS_DEFAULT as i64);
     let recnx_interval_ms =
         bounded(file, "cluster.recnx_interval_ms", recnx, 1, 32_767_000)? as u64;
     if recnx_interval_ms <= 3 * hello_interval_ms {
@@ -361,7 +384,11 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
         return Err(err(file, "node", "at least one [[node]] is required"));
     }
     if raw.node.len() > NODES_MAX {
-        return Err(err(file, "node", format!("{} nodes; at most {NODES_MAX}", raw.node.len())));
+        return Err(err(
+            file,
+            "node",
+            format!("{} nodes; at most {NODES_MAX}", raw.node.len()),
+        ));
     }
     let mut names = BTreeSet::new();
     let mut ids = BTreeSet::new();
@@ -370,37 +397,76 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
         let f = |name: &str| format!("node[{i}].{name}");
         let name = n.name.trim().to_ascii_uppercase();
         let name_ok = (1..=6).contains(&name.len())
-            && name.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '$');
+            && name
+                .chars()
+                .all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '$');
         if !name_ok {
-            return Err(err(file, f("name"), format!("{:?} is not an SCSNODE name (1-6 letters, digits, _ or $)", n.name)));
+            return Err(err(
+                file,
+                f("name"),
+                format!(
+                    "{:?} is not an SCSNODE name (1-6 letters, digits, _ or $)",
+                    n.name
+                ),
+            ));
         }
         if !names.insert(name.clone()) {
-            return Err(err(file, f("name"), format!("{name} is used by another node")));
+            return Err(err(
+                file,
+                f("name"),
+                format!("{name} is used by another node"),
+            ));
         }
         let region = region_key(file, &f("region"), &n.region)?;
         let votes = bounded(file, &f("votes"), n.votes, 0, VOTES_MAX as i64)?;
         let system_id = bounded(file, &f("system_id"), n.system_id, 1, u32::MAX as i64)?;
         if !ids.insert(system_id) {
-            return Err(err(file, f("system_id"), format!("{system_id} is used by another node")));
+            return Err(err(
+                file,
+                f("system_id"),
+                format!("{system_id} is used by another node"),
+            ));
         }
         let ev = n.expected_votes.unwrap_or(expected_votes as i64);
         let node_expected = bounded(file, &f("expected_votes"), ev, 1, VOTES_MAX as i64 * 32)?;
         let address = match &n.address {
             None => None,
             Some(a) => Some(a.parse::<SocketAddr>().map_err(|e| {
-                err(file, f("address"), format!("{a:?} is not an ip:port address ({e})"))
+                err(
+                    file,
+                    f("address"),
+                    format!("{a:?} is not an ip:port address ({e})"),
+                )
             })?),
         };
-        nodes.push(NodeSpec { name, region, votes, system_id, expected_votes: node_expected, address });
+        nodes.push(NodeSpec {
+            name,
+            region,
+            votes,
+            system_id,
+            expected_votes: node_expected,
+            address,
+        });
     }
-    let total: u32 = nodes.iter().map(|n| n.votes).sum::<u32>()
-        + quorum_disk.as_ref().map_or(0, |q| q.votes);
+    let total: u32 =
+        nodes.iter().map(|n| n.votes).sum::<u32>() + quorum_disk.as_ref().map_or(0, |q| q.votes);
     if total == 0 {
-        return Err(err(file, "node", "no node has votes: the cluster can never have quorum"));
+        return Err(err(
+            file,
+            "node",
+            "no node has votes: the cluster can never have quorum",
+        ));
     }
     if quorum_disk.is_some() {
         if nodes.len() + 1 > NODES_MAX {
-            return Err(err(file, "quorum_disk", format!("the disk counts as a member: at most {} nodes with a quorum disk", NODES_MAX - 1)));
+            return Err(err(
+                file,
+                "quorum_disk",
+                format!(
+                    "the disk counts as a member: at most {} nodes with a quorum disk",
+                    NODES_MAX - 1
+                ),
+            ));
         }
     }
     let (clients, resources) = validate_clients(file, &raw.client, &nodes)?;
@@ -433,10 +499,18 @@ fn validate_clients(
         };
         per_node[node] += 1;
         if per_node[node] > CLIENTS_PER_NODE_MAX {
-            return Err(err(file, f("node"), format!("{wanted} already has {CLIENTS_PER_NODE_MAX} clients (the most per node)")));
+            return Err(err(
+                file,
+                f("node"),
+                format!("{wanted} already has {CLIENTS_PER_NODE_MAX} clients (the most per node)"),
+            ));
         }
         if c.script.is_empty() || c.script.len() > SCRIPT_LINES_MAX {
-            return Err(err(file, f("script"), format!("{} lines; 1..={SCRIPT_LINES_MAX} expected", c.script.len())));
+            return Err(err(
+                file,
+                f("script"),
+                format!("{} lines; 1..={SCRIPT_LINES_MAX} expected", c.script.len()),
+            ));
         }
         let mut held = BTreeSet::new();
         let mut lines = Vec::new();
@@ -445,11 +519,26 @@ fn validate_clients(
             let line = parse_line(text).map_err(|m| err(file, &fl, format!("{text:?}: {m}")))?;
             let has = held.contains(&line.res);
             match line.op {
-                Op::Enq(_) if has => return Err(err(file, &fl, format!("{text:?}: this client already holds a lock on {} (one lock per resource)", line.res))),
+                Op::Enq(_) if has => {
+                    return Err(err(
+                        file,
+                        &fl,
+                        format!(
+                        "{text:?}: this client already holds a lock on {} (one lock per resource)",
+                        line.res
+                    ),
+                    ))
+                }
                 Op::Enq(_) => {
                     held.insert(line.res.clone());
                 }
-                Op::Cvt(_) | Op::Deq if !has => return Err(err(file, &fl, format!("{text:?}: this client holds no lock on {}", line.res))),
+                Op::Cvt(_) | Op::Deq if !has => {
+                    return Err(err(
+                        file,
+                        &fl,
+                        format!("{text:?}: this client holds no lock on {}", line.res),
+                    ))
+                }
                 Op::Deq => {
                     held.remove(&line.res);
                 }
@@ -461,7 +550,11 @@ fn validate_clients(
         parsed.push((node, lines));
     }
     if names.len() > RESOURCES_MAX {
-        return Err(err(file, "client", format!("{} resources; at most {RESOURCES_MAX}", names.len())));
+        return Err(err(
+            file,
+            "client",
+            format!("{} resources; at most {RESOURCES_MAX}", names.len()),
+        ));
     }
     let resources: Vec<String> = names.into_iter().collect();
     let clients = parsed
@@ -508,7 +601,10 @@ system_id = 2
         assert_eq!(names, ["FRANK1", "FRANK2", "UK1", "CHIC1", "CHIC2"]);
         assert_eq!(s.expected_votes, 5);
         assert_eq!(s.regions(), ["FRA", "LHR", "ORD"]);
-        assert!(s.nodes.iter().all(|n| n.votes == 1 && n.expected_votes == 5));
+        assert!(s
+            .nodes
+            .iter()
+            .all(|n| n.votes == 1 && n.expected_votes == 5));
         assert_eq!(s.nodes[0].system_id, 1025);
     }
 
@@ -543,9 +639,10 @@ system_id = 2
             error_of(&MINIMAL.replace("votes = 1\nsystem_id = 2", "votes = -1\nsystem_id = 2")),
             "t.toml: node[1].votes: -1 is out of range 0..=127"
         );
-        assert!(error_of(&MINIMAL.replace("[cluster]", "[cluster]\ncolour = 1")).starts_with(
-            "t.toml: line 3: unknown field `colour`"
-        ));
+        assert!(
+            error_of(&MINIMAL.replace("[cluster]", "[cluster]\ncolour = 1"))
+                .starts_with("t.toml: line 3: unknown field `colour`")
+        );
         assert!(error_of(&MINIMAL.replace("name = \"T\"", "")).contains("missing field `name`"));
         assert_eq!(
             error_of(&format!("{MINIMAL}\n[cluster.x]")),
@@ -555,7 +652,9 @@ system_id = 2
             error_of(&MINIMAL.replace("expected_votes = 3", "expected_votes = 3\nrecnx_interval_ms = 100\nhello_interval_ms = 50")),
             "t.toml: cluster.recnx_interval_ms: 100 ms must exceed 3 x hello_interval_ms (150 ms): a node must notice a lost peer before RECNXINTERVAL lets the others remove it"
         );
-        assert!(error_of(&MINIMAL.replace("region = \"LHR\"", "region = \"LHR\"\naddress = \"nope\""))
-            .starts_with("t.toml: node[1].address: \"nope\" is not an ip:port address"));
+        assert!(error_of(
+            &MINIMAL.replace("region = \"LHR\"", "region = \"LHR\"\naddress = \"nope\"")
+        )
+        .starts_with("t.toml: node[1].address: \"nope\" is not an ip:port address"));
     }
 }

@@ -7,13 +7,23 @@ use crate::nodeset::NodeSet;
 
 /// `{FRANK1,UK1}`.
 pub fn names(spec: &ClusterSpec, set: NodeSet) -> String {
-    let v: Vec<&str> = set.iter().filter(|&i| i < spec.len()).map(|i| spec.nodes[i].name.as_str()).collect();
+    let v: Vec<&str> = set
+        .iter()
+        .filter(|&i| i < spec.len())
+        .map(|i| spec.nodes[i].name.as_str())
+        .collect();
     format!("{{{}}}", v.join(","))
 }
 
 /// `#3 {FRANK1,FRANK2,UK1} quorum 3`.
 pub fn view(spec: &ClusterSpec, v: &View) -> String {
-    format!("#{} {} quorum {}{}", v.seq, names(spec, v.members), v.quorum, if v.qdisk { " +QDISK" } else { "" })
+    format!(
+        "#{} {} quorum {}{}",
+        v.seq,
+        names(spec, v.members),
+        v.quorum,
+        if v.qdisk { " +QDISK" } else { "" }
+    )
 }
 
 /// One delivery: `UK1 → FRANK1 proposal #7 {..}`.
@@ -26,7 +36,11 @@ pub fn delivery(spec: &ClusterSpec, src: usize, dst: usize, msg: &Msg) -> String
             Some(v) => format!(
                 "hello: member of {}{}",
                 view(spec, v),
-                if h.quorate { ", quorate" } else { ", no quorum" }
+                if h.quorate {
+                    ", quorate"
+                } else {
+                    ", no quorum"
+                }
             ),
             None => format!("hello: not a member (incarnation {})", h.incarnation),
         },
@@ -41,9 +55,14 @@ pub fn delivery(spec: &ClusterSpec, src: usize, dst: usize, msg: &Msg) -> String
         Msg::Committed { seq } => format!("installed view #{seq}"),
         Msg::Release { seq } => format!("transition #{seq} complete, resume"),
         Msg::Abort { seq } => format!("abandon proposal #{seq}"),
-        Msg::DiskClaim { view: v, .. } => format!("claim the quorum disk's votes for {}", view(spec, v)),
+        Msg::DiskClaim { view: v, .. } => {
+            format!("claim the quorum disk's votes for {}", view(spec, v))
+        }
         Msg::DiskGrant { seq, granted, .. } => {
-            format!("quorum disk votes for view #{seq} {}", if *granted { "granted" } else { "refused" })
+            format!(
+                "quorum disk votes for view #{seq} {}",
+                if *granted { "granted" } else { "refused" }
+            )
         }
         Msg::NeedTransition => "RECNX expired: please run a state transition".to_string(),
         Msg::Dlm(m) => dlm_message(spec, m),
@@ -53,21 +72,56 @@ pub fn delivery(spec: &ClusterSpec, src: usize, dst: usize, msg: &Msg) -> String
 
 fn dlm_message(spec: &ClusterSpec, m: &crate::dlm::DlmMsg) -> String {
     use crate::dlm::DlmMsg;
-    let res = |r: &u8| spec.resources.get(*r as usize).cloned().unwrap_or_else(|| format!("#{r}"));
+    let res = |r: &u8| {
+        spec.resources
+            .get(*r as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("#{r}"))
+    };
     match m {
         DlmMsg::Lookup { res: r, .. } => format!("DLM: directory lookup for {}", res(r)),
         DlmMsg::Master { res: r, master, .. } => {
-            format!("DLM: {} is mastered by {}", res(r), spec.actor_name(*master as usize))
+            format!(
+                "DLM: {} is mastered by {}",
+                res(r),
+                spec.actor_name(*master as usize)
+            )
         }
-        DlmMsg::Request(q) => format!("DLM: request {:?} on {} (lock {}, {} remote hops)", q.op, res(&q.res), q.lock.0, q.hops),
-        DlmMsg::Ast { res: r, lock, status, mode, .. } => match mode {
-            Some(md) => format!("DLM: AST lock {} on {} now {md} ({status:?})", lock.0, res(r)),
-            None => format!("DLM: AST lock {} on {} released ({status:?})", lock.0, res(r)),
+        DlmMsg::Request(q) => format!(
+            "DLM: request {:?} on {} (lock {}, {} remote hops)",
+            q.op,
+            res(&q.res),
+            q.lock.0,
+            q.hops
+        ),
+        DlmMsg::Ast {
+            res: r,
+            lock,
+            status,
+            mode,
+            ..
+        } => match mode {
+            Some(md) => format!(
+                "DLM: AST lock {} on {} now {md} ({status:?})",
+                lock.0,
+                res(r)
+            ),
+            None => format!(
+                "DLM: AST lock {} on {} released ({status:?})",
+                lock.0,
+                res(r)
+            ),
         },
-        DlmMsg::Bast { res: r, lock } => format!("DLM: blocking AST for lock {} on {}", lock.0, res(r)),
+        DlmMsg::Bast { res: r, lock } => {
+            format!("DLM: blocking AST for lock {} on {}", lock.0, res(r))
+        }
         DlmMsg::Copy(c) => format!("DLM rebuild: copy of lock {} on {}", c.lock.0, res(&c.res)),
         DlmMsg::Register { res: r, master, .. } => {
-            format!("DLM rebuild: {} mastered by {}", res(r), spec.actor_name(*master as usize))
+            format!(
+                "DLM rebuild: {} mastered by {}",
+                res(r),
+                spec.actor_name(*master as usize)
+            )
         }
         DlmMsg::Done { epoch } => format!("DLM rebuild for view #{epoch} sent"),
     }
@@ -76,7 +130,12 @@ fn dlm_message(spec: &ClusterSpec, m: &crate::dlm::DlmMsg) -> String {
 /// OpenVMS-style console lines for what changed in one node between two of its states, e.g.
 /// `%CNXMAN, Now a VMScluster member -- system CHIC1`. Shared by counterexample printing and the
 /// runtime's console so both speak the same language.
-pub fn console_events(spec: &ClusterSpec, me: usize, old: &crate::node::NodeState, new: &crate::node::NodeState) -> Vec<String> {
+pub fn console_events(
+    spec: &ClusterSpec,
+    me: usize,
+    old: &crate::node::NodeState,
+    new: &crate::node::NodeState,
+) -> Vec<String> {
     use crate::quorum::votes;
     let mut out = Vec::new();
     let name = |i: usize| spec.nodes[i].name.as_str();
@@ -89,7 +148,10 @@ pub fn console_events(spec: &ClusterSpec, me: usize, old: &crate::node::NodeStat
         return out;
     }
     for p in new.conn.minus(old.conn).iter() {
-        out.push(format!("%CNXMAN, Established connection to system {}", name(p)));
+        out.push(format!(
+            "%CNXMAN, Established connection to system {}",
+            name(p)
+        ));
     }
     for p in old.conn.minus(new.conn).iter() {
         out.push(format!("%CNXMAN, Lost connection to system {}", name(p)));
@@ -102,30 +164,56 @@ pub fn console_events(spec: &ClusterSpec, me: usize, old: &crate::node::NodeStat
         )),
         (Some(a), Some(b)) if a != b => {
             for p in a.members.minus(b.members).iter() {
-                out.push(format!("%CNXMAN, Removed from VMScluster -- system {}", name(p)));
+                out.push(format!(
+                    "%CNXMAN, Removed from VMScluster -- system {}",
+                    name(p)
+                ));
             }
             for p in b.members.minus(a.members).iter() {
-                out.push(format!("%CNXMAN, Now a VMScluster member -- system {}", name(p)));
+                out.push(format!(
+                    "%CNXMAN, Now a VMScluster member -- system {}",
+                    name(p)
+                ));
             }
-            out.push(format!("%CNXMAN, {}: new cluster view {}", name(me), view(spec, &b)));
+            out.push(format!(
+                "%CNXMAN, {}: new cluster view {}",
+                name(me),
+                view(spec, &b)
+            ));
         }
         _ => {}
     }
     let hung = |s: &crate::node::NodeState| {
-        let disk = |v: &crate::node::View| if v.qdisk && s.disk { spec.disk_votes() } else { 0 };
-        s.view.is_some_and(|v| votes(spec, v.members) + disk(&v) < v.quorum) && s.phase == crate::node::Phase::Idle
+        let disk = |v: &crate::node::View| {
+            if v.qdisk && s.disk {
+                spec.disk_votes()
+            } else {
+                0
+            }
+        };
+        s.view
+            .is_some_and(|v| votes(spec, v.members) + disk(&v) < v.quorum)
+            && s.phase == crate::node::Phase::Idle
     };
     if !hung(old) && hung(new) {
-        out.push(format!("%CNXMAN, {}: quorum lost, blocking activity", name(me)));
+        out.push(format!(
+            "%CNXMAN, {}: quorum lost, blocking activity",
+            name(me)
+        ));
     }
     if hung(old) && !hung(new) && new.view.is_some() {
-        out.push(format!("%CNXMAN, {}: quorum regained, resuming activity", name(me)));
+        out.push(format!(
+            "%CNXMAN, {}: quorum regained, resuming activity",
+            name(me)
+        ));
     }
     out
 }
 
 /// A peer's STATUS in SHOW CLUSTER, as the local node sees it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub enum PeerStatus {
     /// A member of this node's cluster, with an open circuit.
     Member,
@@ -150,12 +238,20 @@ impl PeerStatus {
 }
 
 /// The status of every node (itself included) in node `me`'s SHOW CLUSTER view.
-pub fn peer_statuses(spec: &ClusterSpec, me: usize, s: &crate::node::NodeState) -> Vec<(String, PeerStatus)> {
+pub fn peer_statuses(
+    spec: &ClusterSpec,
+    me: usize,
+    s: &crate::node::NodeState,
+) -> Vec<(String, PeerStatus)> {
     let members = s.view.map_or(NodeSet::EMPTY, |v| v.members);
     (0..spec.len())
         .map(|p| {
             let status = if p == me {
-                if members.contains(me) { PeerStatus::Member } else { PeerStatus::New }
+                if members.contains(me) {
+                    PeerStatus::Member
+                } else {
+                    PeerStatus::New
+                }
             } else {
                 match (members.contains(p), s.conn.contains(p)) {
                     (true, true) => PeerStatus::Member,
@@ -171,7 +267,12 @@ pub fn peer_statuses(spec: &ClusterSpec, me: usize, s: &crate::node::NodeState) 
 
 /// The SHOW CLUSTER screen the seed talk shows, plus votes, EXPECTED_VOTES and quorum.
 /// `when` is a caller-supplied timestamp string (the model has no clock).
-pub fn show_cluster(spec: &ClusterSpec, me: usize, s: &crate::node::NodeState, when: &str) -> String {
+pub fn show_cluster(
+    spec: &ClusterSpec,
+    me: usize,
+    s: &crate::node::NodeState,
+    when: &str,
+) -> String {
     let mut out = format!(
         "View of Cluster from system ID {} node: {} {}\n\n",
         spec.nodes[me].system_id, spec.nodes[me].name, when
@@ -187,7 +288,11 @@ pub fn show_cluster(spec: &ClusterSpec, me: usize, s: &crate::node::NodeState, w
     others.sort_by_key(|(n, _)| spec.node_index(n));
     ordered.extend(others);
     for (name, st) in ordered {
-        out += &format!("{name:<9} vmsc {:<15} {}\n", env!("CARGO_PKG_VERSION"), st.as_str());
+        out += &format!(
+            "{name:<9} vmsc {:<15} {}\n",
+            env!("CARGO_PKG_VERSION"),
+            st.as_str()
+        );
     }
     match s.view {
         Some(v) => {
@@ -219,7 +324,14 @@ mod tests {
     #[test]
     fn show_cluster_golden_after_uk1_lost() {
         let spec = Arc::new(ClusterSpec::seed());
-        let a = NodeActor::new(spec.clone(), 0, ProtocolOptions { start_formed: true, ..Default::default() });
+        let a = NodeActor::new(
+            spec.clone(),
+            0,
+            ProtocolOptions {
+                start_formed: true,
+                ..Default::default()
+            },
+        );
         let mut s = a.formed_state();
         s.conn.remove(2);
         s.ok.remove(2);
@@ -234,7 +346,13 @@ CHIC2     vmsc 0.1.0           MEMBER\n\
 \nCL_VOTES 4  CL_EXPECTED_VOTES 5  CL_QUORUM 3  transition #1\n";
         assert_eq!(show_cluster(&spec, 0, &s, "17-FEB-2025 15:40:37"), want);
         // After the transition that removes UK1, it shows as BRK_NON, as in the seed talk.
-        s.view = Some(crate::node::View { members: s.view.unwrap().members.without(2), ..s.view.unwrap() });
-        assert_eq!(peer_statuses(&spec, 0, &s)[2], ("UK1".to_string(), PeerStatus::BrkNon));
+        s.view = Some(crate::node::View {
+            members: s.view.unwrap().members.without(2),
+            ..s.view.unwrap()
+        });
+        assert_eq!(
+            peer_statuses(&spec, 0, &s)[2],
+            ("UK1".to_string(), PeerStatus::BrkNon)
+        );
     }
 }

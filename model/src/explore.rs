@@ -143,7 +143,11 @@ where
 
     let mut actions = Vec::new();
     let dfs = opts.strategy == Strategy::Dfs;
-    while let Some((s, f, depth)) = if dfs { queue.pop_back() } else { queue.pop_front() } {
+    while let Some((s, f, depth)) = if dfs {
+        queue.pop_back()
+    } else {
+        queue.pop_front()
+    } {
         max_depth = max_depth.max(depth);
         if parents.len() >= opts.states_max || opts.deadline.is_some_and(|d| Instant::now() >= d) {
             complete = false;
@@ -158,7 +162,9 @@ where
         actions.clear();
         model.actions(&s, &mut actions);
         for (i, a) in actions.drain(..).enumerate() {
-            let Some(next) = model.next_state(&s, a) else { continue };
+            let Some(next) = model.next_state(&s, a) else {
+                continue;
+            };
             transitions += 1;
             if !model.within_boundary(&next) {
                 continue;
@@ -238,5 +244,8 @@ where
 
 /// The Explorer encoding of a path: `0/i1/i2/...`.
 pub fn encode(path: &[usize]) -> String {
-    std::iter::once("0".to_string()).chain(path.iter().map(|i| i.to_string())).collect::<Vec<_>>().join("/")
+    std::iter::once("0".to_string())
+        .chain(path.iter().map(|i| i.to_string()))
+        .collect::<Vec<_>>()
+        .join("/")
 }

@@ -65,8 +65,8 @@
 
 use crate::cluexit::{self, ExitRule, Side};
 use crate::config::ClusterSpec;
-use crate::nodeset::NodeSet;
 use crate::dlm::{DlmMsg, DlmState, DlmVariant};
+use crate::nodeset::NodeSet;
 use crate::quorum::{self, QuorumRule};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
@@ -355,7 +355,12 @@ impl NodeActor {
     /// Short delay for a re-confirming transition or a retry, staggered by system-id rank so two
     /// colliding coordinators do not retry in step.
     fn soon(&self) -> std::ops::Range<Duration> {
-        let rank = self.spec.nodes.iter().filter(|n| n.system_id < self.spec.nodes[self.me].system_id).count();
+        let rank = self
+            .spec
+            .nodes
+            .iter()
+            .filter(|n| n.system_id < self.spec.nodes[self.me].system_id)
+            .count();
         let d = Duration::from_millis(self.spec.hello_interval_ms * (1 + rank as u64));
         d..d + Duration::from_millis(self.spec.hello_interval_ms / 4)
     }
@@ -375,7 +380,11 @@ impl NodeActor {
     fn disk_state(&self) -> NodeState {
         let mut s = self.booting_state(0);
         if self.opts.start_formed {
-            let f = NodeActor { me: 0, ..self.clone() }.formed_state();
+            let f = NodeActor {
+                me: 0,
+                ..self.clone()
+            }
+            .formed_state();
             s.view = f.view;
             s.conn = NodeSet::first(self.n());
         }
@@ -405,9 +414,19 @@ impl NodeActor {
                     (Some(_), None) => false,
                 };
                 if free {
-                    s.view = Some(View { qdisk: true, ..view });
+                    s.view = Some(View {
+                        qdisk: true,
+                        ..view
+                    });
                 }
-                o.send(id(p), Msg::DiskGrant { seq: view.seq, granted: free, owner: s.view });
+                o.send(
+                    id(p),
+                    Msg::DiskGrant {
+                        seq: view.seq,
+                        granted: free,
+                        owner: s.view,
+                    },
+                );
             }
             _ => {}
         }
@@ -428,20 +447,12 @@ impl NodeActor {
             ran_members: all,
         };
         NodeState {
-            incarnation: 0,
-            exited: None,
             disk: self.spec.quorum_disk.is_some(),
             conn: all.without(self.me),
             view: Some(view),
             ok: all,
-            phase: Phase::Idle,
-            members_seen: NodeSet::EMPTY,
-            joiners_seen: NodeSet::EMPTY,
-            member_views: Vec::new(),
-            refused: None,
-            requested: false,
-            asked: false,
             dlm: self.dlm_initial(true),
+            ..self.booting_state(0)
         }
     }
 
@@ -508,7 +519,8 @@ impl NodeActor {
         s.exited.is_none()
             && s.phase == Phase::Idle
             && !self.needs_transition(s)
-            && s.view.is_some_and(|v| self.view_votes(s, v.members) >= v.quorum)
+            && s.view
+                .is_some_and(|v| self.view_votes(s, v.members) >= v.quorum)
     }
 
     /// Quorum hang: a settled member whose cluster lacks the votes for quorum.
@@ -516,7 +528,8 @@ impl NodeActor {
         s.exited.is_none()
             && s.phase == Phase::Idle
             && !self.needs_transition(s)
-            && s.view.is_some_and(|v| self.view_votes(s, v.members) < v.quorum)
+            && s.view
+                .is_some_and(|v| self.view_votes(s, v.members) < v.quorum)
     }
 
     /// Nothing left to do but heartbeats, or retries that would be refused for a lasting reason.
@@ -551,8 +564,17 @@ impl NodeActor {
     fn view_for(&self, base: Option<View>, members: NodeSet) -> View {
         let seq = base.map_or(1, |b| b.seq + 1);
         let cevotes = quorum::next_cevotes(&self.spec, base.map_or(0, |b| b.cevotes), members);
-        let (ran_seq, ran_members) = base.map_or((0, NodeSet::EMPTY), |b| (b.ran_seq, b.ran_members));
-        View { seq, members, cevotes, quorum: self.opts.quorum_rule.quorum(cevotes), qdisk: false, ran_seq, ran_members }
+        let (ran_seq, ran_members) =
+            base.map_or((0, NodeSet::EMPTY), |b| (b.ran_seq, b.ran_members));
+        View {
+            seq,
+            members,
+            cevotes,
+            quorum: self.opts.quorum_rule.quorum(cevotes),
+            qdisk: false,
+            ran_seq,
+            ran_members,
+        }
     }
 
     fn start_transition(&self, s: &mut NodeState, base: Option<View>, members: NodeSet, o: &mut O) {
@@ -621,17 +643,31 @@ impl NodeActor {
         // Claim only for a view the disk's votes make quorate: a claim for a view that hangs
         // anyway would move the disk's chain to it and deny the votes to a cluster that could
         // run with them.
-        let worth = quorum::votes(&self.spec, c.view.members) + self.spec.disk_votes() >= c.view.quorum;
+        let worth =
+            quorum::votes(&self.spec, c.view.members) + self.spec.disk_votes() >= c.view.quorum;
         match self.spec.disk_index() {
             Some(d) if s.disk && worth => {
-                o.send(id(d), Msg::DiskClaim { base: c.base, view: c.view });
+                o.send(
+                    id(d),
+                    Msg::DiskClaim {
+                        base: c.base,
+                        view: c.view,
+                    },
+                );
                 s.phase = Phase::Claiming(Box::new(c));
             }
             _ => self.commit(s, c.view, o),
         }
     }
 
-    fn on_disk_grant(&self, s: &mut NodeState, seq: u32, granted: bool, owner: Option<View>, o: &mut O) {
+    fn on_disk_grant(
+        &self,
+        s: &mut NodeState,
+        seq: u32,
+        granted: bool,
+        owner: Option<View>,
+        o: &mut O,
+    ) {
         let Phase::Claiming(c) = &s.phase else { return };
         if c.view.seq != seq {
             return;
@@ -651,14 +687,25 @@ impl NodeActor {
             o.cancel_timer(Timer::Join);
             return;
         }
-        let view = View { qdisk: granted, ..c.view };
+        let view = View {
+            qdisk: granted,
+            ..c.view
+        };
         self.commit(s, view, o);
     }
 
     fn commit(&self, s: &mut NodeState, view: View, o: &mut O) {
-        let disk = if view.qdisk { self.spec.disk_votes() } else { 0 };
+        let disk = if view.qdisk {
+            self.spec.disk_votes()
+        } else {
+            0
+        };
         let view = if quorum::votes(&self.spec, view.members) + disk >= view.quorum {
-            View { ran_seq: view.seq, ran_members: view.members, ..view }
+            View {
+                ran_seq: view.seq,
+                ran_members: view.members,
+                ..view
+            }
         } else {
             view
         };
@@ -666,7 +713,11 @@ impl NodeActor {
         for p in waiting.iter() {
             o.send(id(p), Msg::Commit(view));
         }
-        let phase = if waiting.is_empty() { Phase::Idle } else { Phase::Committing { waiting } };
+        let phase = if waiting.is_empty() {
+            Phase::Idle
+        } else {
+            Phase::Committing { waiting }
+        };
         self.install(s, view, phase, o);
     }
 
@@ -712,7 +763,11 @@ impl NodeActor {
         // Only nodes that some node we heard from can reach: a node nobody reports is down or
         // cut off from this whole component, and cannot join anything we could form.
         let reported = known.iter().fold(known, |acc, k| acc.union(rows[k]));
-        let universe = current.union(c.view.members).minus(c.other_view).with(self.me).inter(reported);
+        let universe = current
+            .union(c.view.members)
+            .minus(c.other_view)
+            .with(self.me)
+            .inter(reported);
         let k = quorum::Knowledge { known, rows: &rows };
         // Peel off better memberships that exclude this node: their nodes will not join it.
         let mut pool = universe;
@@ -742,9 +797,14 @@ impl NodeActor {
         let group = s.joiners_seen.inter(s.conn).with(self.me);
         let my_id = self.spec.nodes[self.me].system_id;
         let lowest = group.iter().all(|i| self.spec.nodes[i].system_id >= my_id);
-        let max_expected = group.iter().map(|i| self.spec.nodes[i].expected_votes).max().unwrap_or(1);
+        let max_expected = group
+            .iter()
+            .map(|i| self.spec.nodes[i].expected_votes)
+            .max()
+            .unwrap_or(1);
         let disk = if s.disk { self.spec.disk_votes() } else { 0 };
-        let enough = quorum::votes(&self.spec, group) + disk >= self.opts.quorum_rule.quorum(max_expected);
+        let enough =
+            quorum::votes(&self.spec, group) + disk >= self.opts.quorum_rule.quorum(max_expected);
         (lowest && enough && self.spec.nodes[self.me].votes > 0).then_some(group)
     }
 
@@ -756,7 +816,10 @@ impl NodeActor {
     /// cases where members disagree on who is reachable.
     pub fn coordinator_elect(&self, s: &NodeState) -> usize {
         let reach = self.members(s).inter(s.conn).with(self.me);
-        reach.iter().min_by_key(|&i| self.spec.nodes[i].system_id).unwrap_or(self.me)
+        reach
+            .iter()
+            .min_by_key(|&i| self.spec.nodes[i].system_id)
+            .unwrap_or(self.me)
     }
 
     fn on_need_transition(&self, s: &mut NodeState, o: &mut O) {
@@ -937,11 +1000,13 @@ impl NodeActor {
 
     fn on_propose(&self, s: &mut NodeState, p: usize, prop: Proposal, o: &mut O) {
         s.asked = false;
-        let locked_to_p = matches!(s.phase, Phase::Locked { coordinator, .. } if coordinator as usize == p);
+        let locked_to_p =
+            matches!(s.phase, Phase::Locked { coordinator, .. } if coordinator as usize == p);
         let verdict = if !locked_to_p && s.phase != Phase::Idle {
             Verdict::Busy
         } else {
-            let base_ok = prop.base == s.view || (s.view.is_none() && prop.view.members.contains(self.me));
+            let base_ok =
+                prop.base == s.view || (s.view.is_none() && prop.view.members.contains(self.me));
             if !base_ok {
                 Verdict::OtherView
             } else if !prop.view.members.without(self.me).is_subset(s.conn) {
@@ -951,16 +1016,36 @@ impl NodeActor {
             }
         };
         if verdict == Verdict::Ack {
-            s.phase = Phase::Locked { coordinator: p as u8, view: prop.view };
+            s.phase = Phase::Locked {
+                coordinator: p as u8,
+                view: prop.view,
+            };
         } else if locked_to_p {
             s.phase = Phase::Idle;
             self.after_unlock(s, o);
         }
-        o.send(id(p), Msg::Reply { seq: prop.view.seq, verdict, conn: s.conn });
+        o.send(
+            id(p),
+            Msg::Reply {
+                seq: prop.view.seq,
+                verdict,
+                conn: s.conn,
+            },
+        );
     }
 
-    fn on_reply(&self, s: &mut NodeState, p: usize, seq: u32, verdict: Verdict, conn: NodeSet, o: &mut O) {
-        let Phase::Coordinating(c) = &mut s.phase else { return };
+    fn on_reply(
+        &self,
+        s: &mut NodeState,
+        p: usize,
+        seq: u32,
+        verdict: Verdict,
+        conn: NodeSet,
+        o: &mut O,
+    ) {
+        let Phase::Coordinating(c) = &mut s.phase else {
+            return;
+        };
         if c.view.seq != seq || !c.waiting.contains(p) {
             return;
         }
@@ -983,9 +1068,18 @@ impl NodeActor {
     fn on_commit(&self, s: &mut NodeState, p: usize, view: View, o: &mut O) {
         // The committed view is the accepted one, completed by the coordinator with the quorum
         // disk's answer and the lineage: compare what the participant accepted.
-        let accepted = |v: View| v.seq == view.seq && v.members == view.members && v.quorum == view.quorum;
-        if matches!(s.phase, Phase::Locked { coordinator, view: v } if coordinator as usize == p && accepted(v)) {
-            self.install(s, view, Phase::Installed { coordinator: p as u8 }, o);
+        let accepted =
+            |v: View| v.seq == view.seq && v.members == view.members && v.quorum == view.quorum;
+        if matches!(s.phase, Phase::Locked { coordinator, view: v } if coordinator as usize == p && accepted(v))
+        {
+            self.install(
+                s,
+                view,
+                Phase::Installed {
+                    coordinator: p as u8,
+                },
+                o,
+            );
             o.send(id(p), Msg::Committed { seq: view.seq });
         }
     }
@@ -1010,7 +1104,8 @@ impl NodeActor {
     }
 
     fn on_abort(&self, s: &mut NodeState, p: usize, seq: u32, o: &mut O) {
-        if matches!(s.phase, Phase::Locked { coordinator, view } if coordinator as usize == p && view.seq == seq) {
+        if matches!(s.phase, Phase::Locked { coordinator, view } if coordinator as usize == p && view.seq == seq)
+        {
             s.phase = Phase::Idle;
             self.after_unlock(s, o);
         }
@@ -1070,7 +1165,11 @@ impl Actor for NodeActor {
             Msg::Release { seq } => self.on_release(s, p, seq, o),
             Msg::Abort { seq } => self.on_abort(s, p, seq, o),
             Msg::NeedTransition => self.on_need_transition(s, o),
-            Msg::DiskGrant { seq, granted, owner } => self.on_disk_grant(s, seq, granted, owner, o),
+            Msg::DiskGrant {
+                seq,
+                granted,
+                owner,
+            } => self.on_disk_grant(s, seq, granted, owner, o),
             Msg::DiskClaim { .. } => {}
             Msg::Dlm(m) => self.dlm_handle(s, p, m, o),
         }
@@ -1102,7 +1201,10 @@ impl Actor for NodeActor {
                     return;
                 }
                 let seen = state.members_seen.inter(state.conn);
-                if !state.conn.is_subset(state.members_seen.union(state.joiners_seen)) {
+                if !state
+                    .conn
+                    .is_subset(state.members_seen.union(state.joiners_seen))
+                {
                     // Hear every peer first: a hello still in flight may announce a cluster
                     // that ran more recently than the one already heard.
                     return;
@@ -1110,9 +1212,15 @@ impl Actor for NodeActor {
                 // Ask a member of the cluster that ran most recently (its lineage), then the lowest
                 // system id: joining a node whose cluster was superseded would revive it.
                 let ran = |i: usize| {
-                    state.member_views.iter().find(|(q, _)| *q as usize == i).map_or(0, |(_, v)| v.ran_seq)
+                    state
+                        .member_views
+                        .iter()
+                        .find(|(q, _)| *q as usize == i)
+                        .map_or(0, |(_, v)| v.ran_seq)
                 };
-                let target = seen.iter().min_by_key(|&i| (std::cmp::Reverse(ran(i)), self.spec.nodes[i].system_id));
+                let target = seen
+                    .iter()
+                    .min_by_key(|&i| (std::cmp::Reverse(ran(i)), self.spec.nodes[i].system_id));
                 if let Some(target) = target {
                     let s = state.to_mut();
                     s.refused = None;

@@ -102,7 +102,10 @@ impl fmt::Debug for NodeSet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match DISPLAY_NAMES.get() {
             Some(names) => {
-                let v: Vec<&str> = self.iter().map(|i| names.get(i).map_or("?", |s| s.as_str())).collect();
+                let v: Vec<&str> = self
+                    .iter()
+                    .map(|i| names.get(i).map_or("?", |s| s.as_str()))
+                    .collect();
                 write!(f, "{{{}}}", v.join(","))
             }
             None => f.debug_set().entries(self.iter()).finish(),

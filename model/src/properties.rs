@@ -8,8 +8,8 @@ use crate::config::ClusterSpec;
 use crate::dlm::cluster::{usable_mode, Stage};
 use crate::dlm::Mode;
 use crate::node::Msg;
-use stateright::actor::Network;
 use crate::quorum;
+use stateright::actor::Network;
 use stateright::Property;
 
 /// No split-brain.
@@ -56,13 +56,17 @@ pub fn standard(cfg: &CheckConfig, spec: &ClusterSpec) -> Vec<Property<ClusterMo
         Property::always(NO_SPLIT_BRAIN, no_split_brain),
         Property::always(FULLY_CONNECTED, fully_connected),
         Property::always(QUORUM_FLOOR, quorum_floor),
-        Property::always(SEQ_MONOTONE, |_, s: &State| s.history.violations & violation::SEQ_REGRESSED == 0),
+        Property::always(SEQ_MONOTONE, |_, s: &State| {
+            s.history.violations & violation::SEQ_REGRESSED == 0
+        }),
         Property::always(NO_ZOMBIE, no_zombie),
         Property::sometimes(TRANSITION_COMPLETES, transition_completes),
         Property::sometimes(QUORUM_HANG, quorum_hang),
     ];
     if cfg.heal != HealMode::Never {
-        v.push(Property::sometimes(CLUEXIT_HAPPENS, |_, s: &State| !s.history.cluexit.is_empty()));
+        v.push(Property::sometimes(CLUEXIT_HAPPENS, |_, s: &State| {
+            !s.history.cluexit.is_empty()
+        }));
         v.push(Property::sometimes(REJOIN_COMPLETES, rejoin_completes));
     }
     if !spec.clients.is_empty() {
@@ -76,11 +80,21 @@ pub fn dlm() -> Vec<Property<ClusterModel>> {
     vec![
         Property::always(LOCK_COMPATIBILITY, lock_compatibility),
         Property::always(NOTHING_LOST, nothing_lost),
-        Property::always(MESSAGE_BOUND, |_, s: &State| s.history.violations & violation::DLM_HOPS == 0),
-        Property::always(VALUE_BLOCK, |_, s: &State| s.history.violations & violation::DLM_STALE_VALUE == 0),
-        Property::sometimes(GRANT_AFTER_WAIT, |_, s: &State| s.history.dlm_seen & dlm_seen::GRANT_AFTER_WAIT != 0),
-        Property::sometimes(CONVERSION, |_, s: &State| s.history.dlm_seen & dlm_seen::CONVERSION != 0),
-        Property::sometimes(BAST_DELIVERED, |_, s: &State| s.history.dlm_seen & dlm_seen::BAST != 0),
+        Property::always(MESSAGE_BOUND, |_, s: &State| {
+            s.history.violations & violation::DLM_HOPS == 0
+        }),
+        Property::always(VALUE_BLOCK, |_, s: &State| {
+            s.history.violations & violation::DLM_STALE_VALUE == 0
+        }),
+        Property::sometimes(GRANT_AFTER_WAIT, |_, s: &State| {
+            s.history.dlm_seen & dlm_seen::GRANT_AFTER_WAIT != 0
+        }),
+        Property::sometimes(CONVERSION, |_, s: &State| {
+            s.history.dlm_seen & dlm_seen::CONVERSION != 0
+        }),
+        Property::sometimes(BAST_DELIVERED, |_, s: &State| {
+            s.history.dlm_seen & dlm_seen::BAST != 0
+        }),
         Property::sometimes(REBUILD_AFTER_FAILURE, |_, s: &State| {
             s.history.dlm_seen & dlm_seen::REBUILD_AFTER_FAILURE != 0
         }),
@@ -99,7 +113,10 @@ pub fn lock_compatibility(m: &ClusterModel, s: &State) -> bool {
     for i in nodes(m).filter(|&i| usable_node(m, s, i)) {
         for l in &m.node(s, i).dlm.locks {
             if let Some(mode) = usable_mode(l) {
-                if held.iter().any(|&(r, h)| r == l.res && !Mode::compatible(h, mode)) {
+                if held
+                    .iter()
+                    .any(|&(r, h)| r == l.res && !Mode::compatible(h, mode))
+                {
                     return false;
                 }
                 held.push((l.res, mode));
@@ -115,13 +132,21 @@ pub fn lock_compatibility(m: &ClusterModel, s: &State) -> bool {
 /// granted mode, and pending there iff pending at the owner; and every lock a master holds
 /// belongs to a running node that has its copy (a departed node's locks are gone).
 pub fn nothing_lost(m: &ClusterModel, s: &State) -> bool {
-    let running: Vec<usize> = nodes(m).filter(|&i| m.alive(s, i) && m.actor(i).dlm_running(m.node(s, i))).collect();
-    let Some(&first) = running.first() else { return true };
-    let Some(view) = m.node(s, first).view else { return true };
+    let running: Vec<usize> = nodes(m)
+        .filter(|&i| m.alive(s, i) && m.actor(i).dlm_running(m.node(s, i)))
+        .collect();
+    let Some(&first) = running.first() else {
+        return true;
+    };
+    let Some(view) = m.node(s, first).view else {
+        return true;
+    };
     let all_run = view.members.iter().all(|i| running.contains(&i));
     let quiet = running.iter().all(|&i| m.node(s, i).dlm.inbox.is_empty());
     let in_flight = match &s.network {
-        Network::Ordered(map) => map.values().any(|q| q.iter().any(|x| matches!(x, Msg::Dlm(_)))),
+        Network::Ordered(map) => map
+            .values()
+            .any(|q| q.iter().any(|x| matches!(x, Msg::Dlm(_)))),
         _ => false,
     };
     if !all_run || !quiet || in_flight || running.iter().any(|&i| m.node(s, i).view != Some(view)) {
@@ -132,12 +157,19 @@ pub fn nothing_lost(m: &ClusterModel, s: &State) -> bool {
             if l.pending.is_some_and(|p| p.stage == Stage::Lookup) {
                 return false;
             }
-            let Some(&master) = m.node(s, i).dlm.known.get(&l.res) else { return false };
-            let masters = running.iter().filter(|&&j| m.node(s, j).dlm.mastered.contains_key(&l.res)).count();
+            let Some(&master) = m.node(s, i).dlm.known.get(&l.res) else {
+                return false;
+            };
+            let masters = running
+                .iter()
+                .filter(|&&j| m.node(s, j).dlm.mastered.contains_key(&l.res))
+                .count();
             if masters != 1 || !running.contains(&(master as usize)) {
                 return false;
             }
-            let Some(r) = m.node(s, master as usize).dlm.mastered.get(&l.res) else { return false };
+            let Some(r) = m.node(s, master as usize).dlm.mastered.get(&l.res) else {
+                return false;
+            };
             let Some(at) = r.lock(l.id) else { return false };
             if at.granted_mode != l.granted || at.requested_mode.is_some() != l.pending.is_some() {
                 return false;
@@ -149,7 +181,11 @@ pub fn nothing_lost(m: &ClusterModel, s: &State) -> bool {
             for lock in r.locks() {
                 let owner = lock.owner.node as usize;
                 let has = running.contains(&owner)
-                    && m.node(s, owner).dlm.locks.iter().any(|c| c.id == lock.id && c.res == res);
+                    && m.node(s, owner)
+                        .dlm
+                        .locks
+                        .iter()
+                        .any(|c| c.id == lock.id && c.res == res);
                 if !has {
                     return false;
                 }
@@ -166,12 +202,16 @@ fn nodes(m: &ClusterModel) -> std::ops::Range<usize> {
 /// At most one membership is active with quorum, and no live, unsuspended node acts in any
 /// other: every active node holds the same view, and is a member of it.
 pub fn no_split_brain(m: &ClusterModel, s: &State) -> bool {
-    let mut views = nodes(m).filter(|&i| m.active(s, i)).map(|i| (i, m.node(s, i).view));
+    let mut views = nodes(m)
+        .filter(|&i| m.active(s, i))
+        .map(|i| (i, m.node(s, i).view));
     match views.next() {
         None => true,
         Some((_, first)) => {
             views.all(|(_, v)| v == first)
-                && nodes(m).filter(|&i| m.active(s, i)).all(|i| first.is_some_and(|v| v.members.contains(i)))
+                && nodes(m)
+                    .filter(|&i| m.active(s, i))
+                    .all(|i| first.is_some_and(|v| v.members.contains(i)))
         }
     }
 }
@@ -184,7 +224,9 @@ pub fn fully_connected(m: &ClusterModel, s: &State) -> bool {
     }
     nodes(m).filter(|&i| m.active(s, i)).all(|i| {
         let members = m.node(s, i).view.map(|v| v.members).unwrap_or_default();
-        members.iter().all(|j| j == i || (!s.history.cut[i].contains(j) && m.alive(s, j)))
+        members
+            .iter()
+            .all(|j| j == i || (!s.history.cut[i].contains(j) && m.alive(s, j)))
     })
 }
 
@@ -196,9 +238,7 @@ pub fn quorum_floor(m: &ClusterModel, s: &State) -> bool {
 
 /// A node removed by a quorate view never acts as a member again in the same incarnation.
 pub fn no_zombie(m: &ClusterModel, s: &State) -> bool {
-    nodes(m).all(|i| {
-        s.history.removed[i] != Some(m.node(s, i).incarnation) || !m.active(s, i)
-    })
+    nodes(m).all(|i| s.history.removed[i] != Some(m.node(s, i).incarnation) || !m.active(s, i))
 }
 
 fn transition_completes(m: &ClusterModel, s: &State) -> bool {
@@ -237,7 +277,10 @@ mod tests {
             super::BAST_DELIVERED,
             super::REBUILD_AFTER_FAILURE,
         ] {
-            assert!(doc.contains(&format!("### {name}\n")), "specs/invariants.md lacks `### {name}`");
+            assert!(
+                doc.contains(&format!("### {name}\n")),
+                "specs/invariants.md lacks `### {name}`"
+            );
         }
     }
 }

@@ -67,7 +67,11 @@ pub fn votes(spec: &ClusterSpec, set: NodeSet) -> u32 {
 
 /// The dynamic raise: cevotes after a transition to `members`.
 pub fn next_cevotes(spec: &ClusterSpec, old_cevotes: u32, members: NodeSet) -> u32 {
-    let max_expected = members.iter().map(|i| spec.nodes[i].expected_votes).max().unwrap_or(0);
+    let max_expected = members
+        .iter()
+        .map(|i| spec.nodes[i].expected_votes)
+        .max()
+        .unwrap_or(0);
     old_cevotes.max(max_expected).max(votes(spec, members))
 }
 
@@ -91,7 +95,10 @@ pub struct Knowledge<'a> {
 impl Knowledge<'_> {
     /// Full knowledge: every row is known.
     pub fn full(rows: &[NodeSet]) -> Knowledge<'_> {
-        Knowledge { known: NodeSet::first(rows.len()), rows }
+        Knowledge {
+            known: NodeSet::first(rows.len()),
+            rows,
+        }
     }
 
     /// `a` and `b` are (possibly) connected.
@@ -102,7 +109,8 @@ impl Knowledge<'_> {
 
     /// Every pair in `set` is (possibly) connected.
     pub fn clique(&self, set: NodeSet) -> bool {
-        set.iter().all(|a| set.iter().all(|b| b <= a || self.edge(a, b)))
+        set.iter()
+            .all(|a| set.iter().all(|b| b <= a || self.edge(a, b)))
     }
 }
 
@@ -128,7 +136,12 @@ fn sorted_ids(spec: &ClusterSpec, set: NodeSet) -> Vec<u32> {
 
 /// The best fully connected subset of `candidates` (see the module doc for the key), under the
 /// given knowledge of the circuits.
-pub fn best_clique(spec: &ClusterSpec, k: Knowledge<'_>, candidates: NodeSet, current: NodeSet) -> NodeSet {
+pub fn best_clique(
+    spec: &ClusterSpec,
+    k: Knowledge<'_>,
+    candidates: NodeSet,
+    current: NodeSet,
+) -> NodeSet {
     let mut best = NodeSet::EMPTY;
     let mut consider = |s: NodeSet| {
         if k.clique(s) && (best.is_empty() || compare(spec, current, s, best).is_gt()) {
@@ -176,7 +189,19 @@ mod tests {
     #[test]
     fn quorum_formula_golden() {
         let table: Vec<(u32, u32)> = (1..=8).map(|e| (e, quorum_of(e))).collect();
-        assert_eq!(table, [(1, 1), (2, 2), (3, 2), (4, 3), (5, 3), (6, 4), (7, 4), (8, 5)]);
+        assert_eq!(
+            table,
+            [
+                (1, 1),
+                (2, 2),
+                (3, 2),
+                (4, 3),
+                (5, 3),
+                (6, 4),
+                (7, 4),
+                (8, 5)
+            ]
+        );
         assert_eq!(QuorumRule::Half.quorum(4), 2);
         assert_eq!(QuorumRule::TwoNode.quorum(2), 1);
     }
@@ -203,13 +228,27 @@ mod tests {
         let all = NodeSet::first(4);
         let rows = vec![all.without(1), all.without(0), all, all];
         // {0,2,3} and {1,2,3} tie on merit; {0,2,3} has the lowest system ids.
-        assert_eq!(best_clique(&s, Knowledge::full(&rows), all, all), NodeSet::from_iter([0, 2, 3]));
+        assert_eq!(
+            best_clique(&s, Knowledge::full(&rows), all, all),
+            NodeSet::from_iter([0, 2, 3])
+        );
         // If node 0 is a joiner, current members {1,2,3} win.
-        assert_eq!(best_clique(&s, Knowledge::full(&rows), all, all.without(0)), NodeSet::from_iter([1, 2, 3]));
+        assert_eq!(
+            best_clique(&s, Knowledge::full(&rows), all, all.without(0)),
+            NodeSet::from_iter([1, 2, 3])
+        );
         // Votes beat node count.
         let heavy = spec(&[4, 1, 1, 1]);
-        let rows2 = vec![NodeSet::from_iter([0]), all.without(0), all.without(0), all.without(0)];
-        assert_eq!(best_clique(&heavy, Knowledge::full(&rows2), all, all), NodeSet::single(0));
+        let rows2 = vec![
+            NodeSet::from_iter([0]),
+            all.without(0),
+            all.without(0),
+            all.without(0),
+        ];
+        assert_eq!(
+            best_clique(&heavy, Knowledge::full(&rows2), all, all),
+            NodeSet::single(0)
+        );
     }
 
     #[test]
@@ -221,8 +260,14 @@ mod tests {
         rows[2] = NodeSet::from_iter([3, 4]);
         rows[3] = NodeSet::from_iter([0, 1, 2, 4]);
         rows[4] = NodeSet::from_iter([0, 1, 2, 3]);
-        let k = Knowledge { known: NodeSet::from_iter([2, 3, 4]), rows: &rows };
+        let k = Knowledge {
+            known: NodeSet::from_iter([2, 3, 4]),
+            rows: &rows,
+        };
         // {0,1,3,4} might be a clique (0-1 unknown): 4 votes beat {2,3,4}.
-        assert_eq!(best_clique(&s, k, all, all), NodeSet::from_iter([0, 1, 3, 4]));
+        assert_eq!(
+            best_clique(&s, k, all, all),
+            NodeSet::from_iter([0, 1, 3, 4])
+        );
     }
 }

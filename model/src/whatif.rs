@@ -93,7 +93,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { states_max: 50_000_000, timeout: None }
+        Limits {
+            states_max: 50_000_000,
+            timeout: None,
+        }
     }
 }
 
@@ -114,8 +117,17 @@ pub struct WhatIf {
 }
 
 /// Builds the model for `whatif`.
-pub fn whatif_model(spec: Arc<ClusterSpec>, faults: Vec<Fault>, heal: bool, variant: Variant) -> ClusterModel {
-    let mode = if heal { HealMode::AfterSettle } else { HealMode::Never };
+pub fn whatif_model(
+    spec: Arc<ClusterSpec>,
+    faults: Vec<Fault>,
+    heal: bool,
+    variant: Variant,
+) -> ClusterModel {
+    let mode = if heal {
+        HealMode::AfterSettle
+    } else {
+        HealMode::Never
+    };
     let mut cfg = CheckConfig::new(FaultPlan::Exact(faults), mode);
     variant.configure(&mut cfg);
     ClusterModel::new(spec, cfg)
@@ -164,10 +176,25 @@ pub fn whatif(
 }
 
 /// Builds the model for `check`.
-pub fn check_model(spec: Arc<ClusterSpec>, max_faults: usize, heal: bool, variant: Variant) -> ClusterModel {
+pub fn check_model(
+    spec: Arc<ClusterSpec>,
+    max_faults: usize,
+    heal: bool,
+    variant: Variant,
+) -> ClusterModel {
     let menu = Fault::menu(&spec);
-    let mode = if heal { HealMode::Anytime } else { HealMode::Never };
-    let mut cfg = CheckConfig::new(FaultPlan::Budget { max: max_faults, menu }, mode);
+    let mode = if heal {
+        HealMode::Anytime
+    } else {
+        HealMode::Never
+    };
+    let mut cfg = CheckConfig::new(
+        FaultPlan::Budget {
+            max: max_faults,
+            menu,
+        },
+        mode,
+    );
     variant.configure(&mut cfg);
     ClusterModel::new(spec, cfg)
 }

@@ -11,7 +11,10 @@ use vmsc_model::explore::{explore, Options, Report};
 use vmsc_model::whatif::{check_model, Variant};
 
 fn spec() -> Arc<ClusterSpec> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/scenarios/dlm-three-nodes.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../specs/scenarios/dlm-three-nodes.toml"
+    );
     Arc::new(ClusterSpec::load(std::path::Path::new(path)).unwrap())
 }
 
@@ -25,11 +28,25 @@ fn run_with(variant: DlmVariant, states_max: usize) -> Report {
     m.cfg.protocol.dlm = variant;
     let m = vmsc_model::cluster_model::ClusterModel::new(m.spec.clone(), m.cfg.clone());
     let t = Instant::now();
-    let opts = Options { states_max, fingerprint: Some(fingerprint), ..Options::default() };
+    let opts = Options {
+        states_max,
+        fingerprint: Some(fingerprint),
+        ..Options::default()
+    };
     let r = explore(&m, opts);
-    eprintln!("{variant:?}: {} states, complete {}, {:.2} s", r.states, r.complete, t.elapsed().as_secs_f64());
+    eprintln!(
+        "{variant:?}: {} states, complete {}, {:.2} s",
+        r.states,
+        r.complete,
+        t.elapsed().as_secs_f64()
+    );
     for p in &r.properties {
-        eprintln!("  {:<40} holds {} path len {:?}", p.name, p.holds, p.path.as_ref().map(|p| p.len()));
+        eprintln!(
+            "  {:<40} holds {} path len {:?}",
+            p.name,
+            p.holds,
+            p.path.as_ref().map(|p| p.len())
+        );
     }
     r
 }
@@ -38,7 +55,10 @@ fn run_with(variant: DlmVariant, states_max: usize) -> Report {
 fn every_dlm_property_holds_under_one_fault() {
     let r = run(DlmVariant::Correct);
     assert!(r.complete);
-    assert_eq!(r.states, 1_422_389, "state count changed: review the model change");
+    assert_eq!(
+        r.states, 1_422_389,
+        "state count changed: review the model change"
+    );
     for p in &r.properties {
         if !p.holds && std::env::var("DLM_TRACE").is_ok() {
             trace(DlmVariant::Correct, p.path.as_deref().unwrap_or(&[]));
@@ -58,7 +78,13 @@ fn trace(variant: DlmVariant, path: &[usize]) {
         eprintln!("- {}", m.describe_action(a));
         if std::env::var("DLM_TRACE").as_deref() == Ok("2") {
             for i in 0..m.spec.len() {
-                eprintln!("    {}: view {:?} phase {:?} {:?}", m.spec.nodes[i].name, m.node(s, i).view.map(|v| (v.seq, v.members)), m.node(s, i).phase, m.node(s, i).dlm);
+                eprintln!(
+                    "    {}: view {:?} phase {:?} {:?}",
+                    m.spec.nodes[i].name,
+                    m.node(s, i).view.map(|v| (v.seq, v.members)),
+                    m.node(s, i).phase,
+                    m.node(s, i).dlm
+                );
             }
             eprintln!("    env lvb {:?}", s.history.lvb);
         }
@@ -86,7 +112,10 @@ fn negative_control_broken_matrix() {
 
 #[test]
 fn negative_control_grant_while_suspended() {
-    assert_eq!(caught(DlmVariant::GrantWhileSuspended, "lock compatibility"), 7);
+    assert_eq!(
+        caught(DlmVariant::GrantWhileSuspended, "lock compatibility"),
+        7
+    );
 }
 
 #[test]

@@ -22,7 +22,9 @@ system_id = 2
 "#;
 
 fn error_of(clients: &str) -> String {
-    ClusterSpec::parse("t.toml", &format!("{BASE}{clients}")).unwrap_err().to_string()
+    ClusterSpec::parse("t.toml", &format!("{BASE}{clients}"))
+        .unwrap_err()
+        .to_string()
 }
 
 #[test]
@@ -38,7 +40,10 @@ fn clients_parse_into_ops_and_resources() {
     assert_eq!(c.node, 1);
     assert_eq!(c.script[0].op, Op::Enq(Mode::EX));
     assert_eq!((c.script[0].res, c.script[0].flags), (1, Flags::VALBLK));
-    assert_eq!((c.script[1].op, c.script[1].flags), (Op::Cvt(Mode::PR), Flags::NOQUEUE));
+    assert_eq!(
+        (c.script[1].op, c.script[1].flags),
+        (Op::Cvt(Mode::PR), Flags::NOQUEUE)
+    );
     assert_eq!(c.script[2].op, Op::Deq);
     assert_eq!(c.script[3].res, 0);
     assert_eq!(s.clients_of(1).len(), 1);
@@ -78,17 +83,34 @@ fn client_errors_name_file_client_and_line() {
         "t.toml: client[0].script: 0 lines; 1..=16 expected"
     );
     let three = "[[client]]\nnode = \"A\"\nscript = [\"enq r1 NL\"]\n".repeat(3);
-    assert_eq!(error_of(&three), "t.toml: client[2].node: A already has 2 clients (the most per node)");
-    assert!(error_of("[[client]]\nnode = \"A\"\nscript = [\"enq r1 NL\"]\ncolour = 1\n")
-        .contains("unknown field `colour`"));
+    assert_eq!(
+        error_of(&three),
+        "t.toml: client[2].node: A already has 2 clients (the most per node)"
+    );
+    assert!(
+        error_of("[[client]]\nnode = \"A\"\nscript = [\"enq r1 NL\"]\ncolour = 1\n")
+            .contains("unknown field `colour`")
+    );
 }
 
 #[test]
 fn script_grammar() {
-    assert_eq!(parse_line("frob r1").unwrap_err(), "unknown request `frob` (expected enq, convert or deq)");
-    assert_eq!(parse_line("enq").unwrap_err(), "`enq` needs a resource name");
-    assert_eq!(parse_line("enq r1").unwrap_err(), "`enq` needs a lock mode (NL CR CW PR PW EX)");
-    assert_eq!(parse_line("convert r1 ex quecvt valblk").unwrap().flags, Flags::QUECVT | Flags::VALBLK);
+    assert_eq!(
+        parse_line("frob r1").unwrap_err(),
+        "unknown request `frob` (expected enq, convert or deq)"
+    );
+    assert_eq!(
+        parse_line("enq").unwrap_err(),
+        "`enq` needs a resource name"
+    );
+    assert_eq!(
+        parse_line("enq r1").unwrap_err(),
+        "`enq` needs a lock mode (NL CR CW PR PW EX)"
+    );
+    assert_eq!(
+        parse_line("convert r1 ex quecvt valblk").unwrap().flags,
+        Flags::QUECVT | Flags::VALBLK
+    );
     assert!(parse_line("deq r1 NOQUEUE").is_err());
 }
 

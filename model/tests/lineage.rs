@@ -1,16 +1,19 @@
 //! The lineage rule: a node that a quorate cluster removed must not run again on its stale state,
 //! even when that cluster has lost quorum since (regression for the 20-step counterexample of
 //! `vmsc check three-regions.toml --max-faults 2 --heal`).
+use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
 use std::sync::Arc;
-use stateright::actor::{Actor, Command, Id, Out};
 use vmsc_model::cluexit::ExitRule;
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::node::{Hello, Msg, NodeActor, NodeState, ProtocolOptions, Timer, View};
 use vmsc_model::nodeset::NodeSet;
 
 fn spec() -> Arc<ClusterSpec> {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/scenarios/three-regions.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../specs/scenarios/three-regions.toml"
+    );
     Arc::new(ClusterSpec::load(std::path::Path::new(path)).unwrap())
 }
 
@@ -30,7 +33,13 @@ fn view(seq: u32, members: &[usize], ran_seq: u32, ran: &[usize]) -> View {
 }
 
 fn hello(v: View) -> Msg {
-    Msg::Hello(Hello { incarnation: 0, view: Some(v), quorate: false, votes: 1, connections: 1 })
+    Msg::Hello(Hello {
+        incarnation: 0,
+        view: Some(v),
+        quorate: false,
+        votes: 1,
+        connections: 1,
+    })
 }
 
 fn step(a: &NodeActor, s: &NodeState, src: usize, m: Msg) -> (NodeState, Vec<Cmd>) {
@@ -66,15 +75,30 @@ fn a_rebooted_node_joins_the_cluster_that_ran_last_and_only_after_hearing_everyo
     }
     // UK1 was removed by {FRANK1,CHIC1} (#2, which ran) and sits alone in its own #2.
     s = step(&a, &s, 1, hello(view(2, &[1], 1, &[0, 1, 2]))).0;
-    assert_eq!(requests(&join_timer(&a, &s)), Vec::<usize>::new(), "must wait for FRANK1's hello");
+    assert_eq!(
+        requests(&join_timer(&a, &s)),
+        Vec::<usize>::new(),
+        "must wait for FRANK1's hello"
+    );
     s = step(&a, &s, 0, hello(view(3, &[0], 2, &[0, 2]))).0;
-    assert_eq!(requests(&join_timer(&a, &s)), [0], "FRANK1's lineage ran last");
+    assert_eq!(
+        requests(&join_timer(&a, &s)),
+        [0],
+        "FRANK1's lineage ran last"
+    );
 }
 
 #[test]
 fn the_removed_side_takes_the_cluexit_even_when_the_remover_lost_quorum() {
     let spec = spec();
-    let uk1 = NodeActor::new(spec.clone(), 1, ProtocolOptions { start_formed: true, ..Default::default() });
+    let uk1 = NodeActor::new(
+        spec.clone(),
+        1,
+        ProtocolOptions {
+            start_formed: true,
+            ..Default::default()
+        },
+    );
     let mut s = uk1.formed_state();
     s.view = Some(view(2, &[1], 1, &[0, 1, 2]));
     s.ok = NodeSet::single(1);
@@ -82,7 +106,14 @@ fn the_removed_side_takes_the_cluexit_even_when_the_remover_lost_quorum() {
     let (after, _) = step(&uk1, &s, 0, hello(view(3, &[0], 2, &[0, 2])));
     assert_eq!(after.exited, Some(ExitRule::RemovedByQuorate));
     // And FRANK1, which ran last, stays.
-    let f1 = NodeActor::new(spec, 0, ProtocolOptions { start_formed: true, ..Default::default() });
+    let f1 = NodeActor::new(
+        spec,
+        0,
+        ProtocolOptions {
+            start_formed: true,
+            ..Default::default()
+        },
+    );
     let mut s = f1.formed_state();
     s.view = Some(view(3, &[0], 2, &[0, 2]));
     s.ok = NodeSet::single(0);

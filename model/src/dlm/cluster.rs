@@ -115,7 +115,10 @@ impl DlmVariant {
         ("correct", DlmVariant::Correct),
         ("dlm-broken-matrix", DlmVariant::BrokenMatrix),
         ("dlm-grant-while-suspended", DlmVariant::GrantWhileSuspended),
-        ("dlm-skip-value-invalidation", DlmVariant::SkipValueInvalidation),
+        (
+            "dlm-skip-value-invalidation",
+            DlmVariant::SkipValueInvalidation,
+        ),
         ("dlm-keep-failed-locks", DlmVariant::KeepFailedLocks),
     ];
 }
@@ -288,7 +291,10 @@ pub fn lock_id(node: usize, client: usize) -> LockId {
 /// The node owning lock `id`.
 pub fn owner_of(id: LockId) -> Owner {
     let n = id.0 as usize;
-    Owner { node: (n / CLIENTS_PER_NODE_MAX) as u8, process: (n % CLIENTS_PER_NODE_MAX) as u8 }
+    Owner {
+        node: (n / CLIENTS_PER_NODE_MAX) as u8,
+        process: (n % CLIENTS_PER_NODE_MAX) as u8,
+    }
 }
 
 /// The 16-bit directory hash of a resource name (FNV-1a 32, folded).
@@ -312,7 +318,10 @@ pub fn dir_node_of(name: &str, members: NodeSet) -> Option<usize> {
 
 /// The set of modes compatible with `m` (VMS matrix) as a bit mask.
 fn compat_set(m: Mode) -> u8 {
-    Mode::ALL.iter().filter(|&&x| Mode::compatible(m, x)).fold(0, |a, x| a | 1 << x.code())
+    Mode::ALL
+        .iter()
+        .filter(|&&x| Mode::compatible(m, x))
+        .fold(0, |a, x| a | 1 << x.code())
 }
 
 /// The mode in which a process may use its lock now: its granted mode; during a conversion the
@@ -343,7 +352,13 @@ fn copy_usable(c: &LockCopy) -> Option<Mode> {
         client: 0,
         id: c.lock,
         granted: c.granted,
-        pending: c.pending.map(|(op, flags, write)| Pending { op, flags, write, stage: Stage::Sent, hops: 0 }),
+        pending: c.pending.map(|(op, flags, write)| Pending {
+            op,
+            flags,
+            write,
+            stage: Stage::Sent,
+            hops: 0,
+        }),
         value: c.value,
         blocking: false,
     };
@@ -378,7 +393,13 @@ fn stale(m: &DlmMsg, epoch: u32) -> bool {
     }
 }
 
-fn apply_op(r: &mut Resource, lock: LockId, op: Op, flags: Flags, write: Option<ValueBlock>) -> Vec<Event> {
+fn apply_op(
+    r: &mut Resource,
+    lock: LockId,
+    op: Op,
+    flags: Flags,
+    write: Option<ValueBlock>,
+) -> Vec<Event> {
     match op {
         Op::Enq(m) => r.enqueue(lock, owner_of(lock), m, flags),
         Op::Cvt(m) => r.convert(lock, m, flags, write),
@@ -388,12 +409,26 @@ fn apply_op(r: &mut Resource, lock: LockId, op: Op, flags: Flags, write: Option<
 
 /// The ASTs and BASTs for the events of one operation on resource `res` (`subject`: the lock whose
 /// request was applied, if any).
-fn notifications(res: u8, r: &Resource, events: &[Event], subject: Option<(LockId, Op)>) -> Vec<(u8, DlmMsg)> {
+fn notifications(
+    res: u8,
+    r: &Resource,
+    events: &[Event],
+    subject: Option<(LockId, Op)>,
+) -> Vec<(u8, DlmMsg)> {
     let mut out = Vec::new();
     let mut basted: Vec<LockId> = Vec::new();
     for ev in events {
         let ast = |lock: LockId, status: Status, mode: Option<Mode>, value| {
-            (owner_of(lock).node, DlmMsg::Ast { res, lock, status, mode, value })
+            (
+                owner_of(lock).node,
+                DlmMsg::Ast {
+                    res,
+                    lock,
+                    status,
+                    mode,
+                    value,
+                },
+            )
         };
         match *ev {
             Event::Granted { id, mode, value } => {
@@ -401,7 +436,12 @@ fn notifications(res: u8, r: &Resource, events: &[Event], subject: Option<(LockI
                 out.push(ast(id, status, Some(mode), value));
             }
             Event::Refused { id, status } => {
-                out.push(ast(id, status, r.lock(id).and_then(|l| l.granted_mode), None));
+                out.push(ast(
+                    id,
+                    status,
+                    r.lock(id).and_then(|l| l.granted_mode),
+                    None,
+                ));
             }
             Event::Dequeued { id } if subject == Some((id, Op::Deq)) => {
                 out.push(ast(id, Status::Normal, None, None));
@@ -436,7 +476,11 @@ impl NodeActor {
 
     /// The directory node of resource `res` among `members`.
     pub fn dir_node(&self, res: u8, members: NodeSet) -> usize {
-        let name = self.spec.resources.get(res as usize).map_or("", |s| s.as_str());
+        let name = self
+            .spec
+            .resources
+            .get(res as usize)
+            .map_or("", |s| s.as_str());
         dir_node_of(name, members).unwrap_or(self.me)
     }
 
@@ -455,7 +499,12 @@ impl NodeActor {
             return DlmState::default();
         }
         let k = self.spec.clients_of(self.me).len();
-        DlmState { epoch: u32::from(formed), rebuilt: formed, pc: vec![0; k], ..DlmState::default() }
+        DlmState {
+            epoch: u32::from(formed),
+            rebuilt: formed,
+            pc: vec![0; k],
+            ..DlmState::default()
+        }
     }
 
     fn client_delay(&self) -> std::ops::Range<Duration> {
@@ -483,7 +532,11 @@ impl NodeActor {
         if !line.flags.contains(Flags::VALBLK) {
             return None;
         }
-        let l = s.dlm.locks.iter().find(|l| l.client as usize == k && l.res == line.res)?;
+        let l = s
+            .dlm
+            .locks
+            .iter()
+            .find(|l| l.client as usize == k && l.res == line.res)?;
         let g = l.granted?;
         let w = match line.op {
             Op::Cvt(n) => writes(g, n),
@@ -506,7 +559,11 @@ impl NodeActor {
     }
 
     fn client_done(&self, s: &mut NodeState, k: usize, o: &mut O) {
-        let len = self.spec.clients_of(self.me).get(k).map_or(0, |c| c.script.len());
+        let len = self
+            .spec
+            .clients_of(self.me)
+            .get(k)
+            .map_or(0, |c| c.script.len());
         if let Some(pc) = s.dlm.pc.get_mut(k) {
             *pc = pc.saturating_add(1);
             if (*pc as usize) < len {
@@ -523,15 +580,34 @@ impl NodeActor {
         }
         let clients = self.spec.clients_of(self.me);
         let Some(c) = clients.get(k) else { return };
-        let Some(&pc) = state.dlm.pc.get(k) else { return };
-        let Some(&line) = c.script.get(pc as usize) else { return };
-        if state.dlm.locks.iter().any(|l| l.client as usize == k && l.pending.is_some()) {
+        let Some(&pc) = state.dlm.pc.get(k) else {
+            return;
+        };
+        let Some(&line) = c.script.get(pc as usize) else {
+            return;
+        };
+        if state
+            .dlm
+            .locks
+            .iter()
+            .any(|l| l.client as usize == k && l.pending.is_some())
+        {
             return;
         }
         let write = self.client_write(state, k).map(|(_, v)| v);
         let s = state.to_mut();
-        let idx = s.dlm.locks.iter().position(|l| l.client as usize == k && l.res == line.res);
-        let pending = Pending { op: line.op, flags: line.flags, write, stage: Stage::Sent, hops: 0 };
+        let idx = s
+            .dlm
+            .locks
+            .iter()
+            .position(|l| l.client as usize == k && l.res == line.res);
+        let pending = Pending {
+            op: line.op,
+            flags: line.flags,
+            write,
+            stage: Stage::Sent,
+            hops: 0,
+        };
         let idx = match (line.op, idx) {
             (Op::Enq(_), None) => {
                 s.dlm.locks.push(LocalLock {
@@ -544,7 +620,10 @@ impl NodeActor {
                     blocking: false,
                 });
                 s.dlm.locks.sort();
-                s.dlm.locks.iter().position(|l| l.client as usize == k && l.res == line.res)
+                s.dlm
+                    .locks
+                    .iter()
+                    .position(|l| l.client as usize == k && l.res == line.res)
             }
             (Op::Cvt(_) | Op::Deq, Some(i)) if s.dlm.locks[i].granted.is_some() => {
                 s.dlm.locks[i].pending = Some(pending);
@@ -563,7 +642,9 @@ impl NodeActor {
 
     /// Sends lock `id`'s pending request towards its master (directory lookup first if needed).
     fn route(&self, s: &mut NodeState, id: LockId, o: &mut O) {
-        let Some(i) = s.dlm.locks.iter().position(|l| l.id == id) else { return };
+        let Some(i) = s.dlm.locks.iter().position(|l| l.id == id) else {
+            return;
+        };
         let res = s.dlm.locks[i].res;
         if let Some(&m) = s.dlm.known.get(&res) {
             self.send_request(s, id, m as usize, o);
@@ -585,13 +666,22 @@ impl NodeActor {
     }
 
     fn send_request(&self, s: &mut NodeState, id: LockId, m: usize, o: &mut O) {
-        let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id) else { return };
+        let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id) else {
+            return;
+        };
         let Some(p) = l.pending.as_mut() else { return };
         p.stage = Stage::Sent;
         if m != self.me {
             p.hops = p.hops.saturating_add(1);
         }
-        let req = Req { res: l.res, lock: id, op: p.op, flags: p.flags, write: p.write, hops: p.hops };
+        let req = Req {
+            res: l.res,
+            lock: id,
+            op: p.op,
+            flags: p.flags,
+            write: p.write,
+            hops: p.hops,
+        };
         self.dlm_send(s, m, DlmMsg::Request(req), o);
     }
 
@@ -609,7 +699,11 @@ impl NodeActor {
                 s.dlm.done_from.insert(p);
                 self.check_barrier(s, o);
             }
-            DlmMsg::Register { epoch: e, res, master } if e == epoch => {
+            DlmMsg::Register {
+                epoch: e,
+                res,
+                master,
+            } if e == epoch => {
                 s.dlm.dir.insert(res, master);
             }
             DlmMsg::Done { epoch: e } | DlmMsg::Register { epoch: e, .. } => {
@@ -642,16 +736,31 @@ impl NodeActor {
             }
             DlmMsg::Request(req) => {
                 let matrix = self.dlm_matrix();
-                let r = s.dlm.mastered.entry(req.res).or_insert_with(|| Resource::with_matrix(matrix));
+                let r = s
+                    .dlm
+                    .mastered
+                    .entry(req.res)
+                    .or_insert_with(|| Resource::with_matrix(matrix));
                 let events = apply_op(r, req.lock, req.op, req.flags, req.write);
                 let out = notifications(req.res, r, &events, Some((req.lock, req.op)));
                 for (to, msg) in out {
                     self.dlm_send(s, to as usize, msg, o);
                 }
             }
-            DlmMsg::Ast { res, lock, status, mode, value } => self.on_ast(s, res, lock, status, mode, value, o),
+            DlmMsg::Ast {
+                res,
+                lock,
+                status,
+                mode,
+                value,
+            } => self.on_ast(s, res, lock, status, mode, value, o),
             DlmMsg::Bast { res, lock } => {
-                if let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == lock && l.res == res && l.granted.is_some()) {
+                if let Some(l) = s
+                    .dlm
+                    .locks
+                    .iter_mut()
+                    .find(|l| l.id == lock && l.res == res && l.granted.is_some())
+                {
                     l.blocking = true;
                 }
             }
@@ -669,7 +778,14 @@ impl NodeActor {
         value: Option<(ValueBlock, bool)>,
         o: &mut O,
     ) {
-        let Some(i) = s.dlm.locks.iter().position(|l| l.id == lock && l.res == res) else { return };
+        let Some(i) = s
+            .dlm
+            .locks
+            .iter()
+            .position(|l| l.id == lock && l.res == res)
+        else {
+            return;
+        };
         let l = &mut s.dlm.locks[i];
         let Some(p) = l.pending.take() else { return };
         if mode != l.granted {
@@ -718,12 +834,18 @@ impl NodeActor {
         d.rebuilt = false;
         d.done_from = NodeSet::EMPTY;
         d.dir.clear();
-        d.inbox.retain(|(p, m)| w.contains(*p as usize) && !stale(m, e));
-        d.pool.retain(|c| w.contains(owner_of(c.lock).node as usize));
+        d.inbox
+            .retain(|(p, m)| w.contains(*p as usize) && !stale(m, e));
+        d.pool
+            .retain(|c| w.contains(owner_of(c.lock).node as usize));
         let known = std::mem::take(&mut d.known);
         let mut sends: Vec<(usize, DlmMsg)> = Vec::new();
         for (&res, &m) in &known {
-            let nm = if w.contains(m as usize) { m as usize } else { self.dir_node(res, w) };
+            let nm = if w.contains(m as usize) {
+                m as usize
+            } else {
+                self.dir_node(res, w)
+            };
             s.dlm.known.insert(res, nm as u8);
             if nm != m as usize {
                 for l in s.dlm.locks.iter().filter(|l| l.res == res) {
@@ -740,12 +862,26 @@ impl NodeActor {
                     sends.push((nm, DlmMsg::Copy(copy)));
                 }
             }
-            sends.push((self.dir_node(res, w), DlmMsg::Register { epoch: e, res, master: nm as u8 }));
+            sends.push((
+                self.dir_node(res, w),
+                DlmMsg::Register {
+                    epoch: e,
+                    res,
+                    master: nm as u8,
+                },
+            ));
         }
         // As a master: re-register every tree mastered here (even one with no lock left, whose
         // value block it keeps).
         for &res in s.dlm.mastered.keys() {
-            sends.push((self.dir_node(res, w), DlmMsg::Register { epoch: e, res, master: self.me as u8 }));
+            sends.push((
+                self.dir_node(res, w),
+                DlmMsg::Register {
+                    epoch: e,
+                    res,
+                    master: self.me as u8,
+                },
+            ));
         }
         for p in w.without(self.me).iter() {
             sends.push((p, DlmMsg::Done { epoch: e }));
@@ -770,7 +906,10 @@ impl NodeActor {
 
     fn check_barrier(&self, s: &mut NodeState, o: &mut O) {
         let Some(v) = s.view else { return };
-        if s.dlm.rebuilt || v.seq != s.dlm.epoch || !v.members.without(self.me).is_subset(s.dlm.done_from) {
+        if s.dlm.rebuilt
+            || v.seq != s.dlm.epoch
+            || !v.members.without(self.me).is_subset(s.dlm.done_from)
+        {
             return;
         }
         // The rebuild ends (and its grants happen) only once the node runs cluster work: a
@@ -792,7 +931,11 @@ impl NodeActor {
             if variant == DlmVariant::KeepFailedLocks {
                 continue;
             }
-            let mut departed: Vec<u8> = r.locks().map(|l| l.owner.node).filter(|&n| !w.contains(n as usize)).collect();
+            let mut departed: Vec<u8> = r
+                .locks()
+                .map(|l| l.owner.node)
+                .filter(|&n| !w.contains(n as usize))
+                .collect();
             departed.sort();
             departed.dedup();
             for x in departed {
@@ -814,7 +957,11 @@ impl NodeActor {
         }
         for (res, copies) in trees {
             let created = !s.dlm.mastered.contains_key(&res);
-            let r = s.dlm.mastered.entry(res).or_insert_with(|| Resource::with_matrix(matrix));
+            let r = s
+                .dlm
+                .mastered
+                .entry(res)
+                .or_insert_with(|| Resource::with_matrix(matrix));
             if created {
                 let read = copies.iter().find_map(|c| {
                     let known = match c.pending {
@@ -828,7 +975,10 @@ impl NodeActor {
                 });
                 match read {
                     Some(v) => r.set_value_block(v, true),
-                    None => r.set_value_block(ValueBlock::default(), variant == DlmVariant::SkipValueInvalidation),
+                    None => r.set_value_block(
+                        ValueBlock::default(),
+                        variant == DlmVariant::SkipValueInvalidation,
+                    ),
                 }
             }
             for c in &copies {

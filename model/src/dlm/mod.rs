@@ -101,6 +101,6 @@ mod proptests;
 #[cfg(test)]
 mod tests;
 
+pub use cluster::{DlmMsg, DlmState, DlmVariant};
 pub use mode::{Flags, Matrix, Mode, ParseModeError, Status};
 pub use resource::{Event, Lock, LockId, Owner, Resource, ValueBlock};
-pub use cluster::{DlmMsg, DlmState, DlmVariant};

@@ -252,7 +252,14 @@ impl Resource {
         if self.locate(id).is_some() {
             return false;
         }
-        let lock = Lock { id, owner, granted_mode: Some(mode), requested_mode: None, flags: Flags::NONE, value: None };
+        let lock = Lock {
+            id,
+            owner,
+            granted_mode: Some(mode),
+            requested_mode: None,
+            flags: Flags::NONE,
+            value: None,
+        };
         self.insert_granted(lock);
         true
     }
@@ -266,7 +273,10 @@ impl Resource {
 
     /// Every lock, on whichever queue (granted, converting, waiting order).
     pub fn locks(&self) -> impl Iterator<Item = &Lock> {
-        self.granted.iter().chain(&self.converting).chain(&self.waiting)
+        self.granted
+            .iter()
+            .chain(&self.converting)
+            .chain(&self.waiting)
     }
 
     /// `$ENQ` of a new lock `id` at `mode`. Granted at once if both queues are empty and

@@ -52,20 +52,37 @@ pub fn parse_line(line: &str) -> Result<ScriptLine, String> {
         return Err(format!("`{verb}` needs a resource name"));
     };
     let res_ok = (1..=31).contains(&res.len())
-        && res.chars().all(|c| c.is_ascii_alphanumeric() || "_$.-".contains(c));
+        && res
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_$.-".contains(c));
     if !res_ok {
-        return Err(format!("{res:?} is not a resource name (1-31 letters, digits, _ $ . -)"));
+        return Err(format!(
+            "{res:?} is not a resource name (1-31 letters, digits, _ $ . -)"
+        ));
     }
     let (op, rest) = match verb.as_str() {
         "enq" | "convert" => {
             let Some((mode, rest)) = rest.split_first() else {
                 return Err(format!("`{verb}` needs a lock mode (NL CR CW PR PW EX)"));
             };
-            let mode: Mode = mode.parse().map_err(|e: super::ParseModeError| e.to_string())?;
-            (if verb == "enq" { Op::Enq(mode) } else { Op::Cvt(mode) }, rest)
+            let mode: Mode = mode
+                .parse()
+                .map_err(|e: super::ParseModeError| e.to_string())?;
+            (
+                if verb == "enq" {
+                    Op::Enq(mode)
+                } else {
+                    Op::Cvt(mode)
+                },
+                rest,
+            )
         }
         "deq" => (Op::Deq, rest),
-        _ => return Err(format!("unknown request `{verb}` (expected enq, convert or deq)")),
+        _ => {
+            return Err(format!(
+                "unknown request `{verb}` (expected enq, convert or deq)"
+            ))
+        }
     };
     let mut flags = Flags::NONE;
     for w in rest {
@@ -77,5 +94,9 @@ pub fn parse_line(line: &str) -> Result<ScriptLine, String> {
         };
         flags = flags | f;
     }
-    Ok(ScriptLine { op, res: res.to_ascii_uppercase(), flags })
+    Ok(ScriptLine {
+        op,
+        res: res.to_ascii_uppercase(),
+        flags,
+    })
 }
