@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vmsc_model::checker::Checker;
 use vmsc_model::cluster_model::Fault;
 use vmsc_model::config::{ClusterSpec, NodeSpec, QuorumDiskSpec};
 use vmsc_model::whatif::{self, Limits, Outcome, Variant};
@@ -44,6 +45,9 @@ pub struct PlanArgs {
     /// Give up on a fault set after this many seconds (it is then reported incomplete).
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
+    /// The search behind every fault set (see `vmsc check --help`).
+    #[arg(long, value_enum, default_value = "reduced")]
+    pub checker: crate::check::CheckerArg,
 }
 
 /// How a cluster fares under one fault set.
@@ -115,8 +119,14 @@ fn ordinal(k: usize) -> String {
     }
 }
 
-/// Computes the matrix.
-pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progress: bool) -> Plan {
+/// Computes the matrix with `checker`.
+pub fn plan_with(
+    spec: Arc<ClusterSpec>,
+    max_faults: usize,
+    timeout: Duration,
+    progress: bool,
+    checker: Checker,
+) -> Plan {
     let start = Instant::now();
     let menu = Fault::menu(&spec);
     let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
@@ -141,6 +151,7 @@ pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progre
             Variant::Correct,
             Limits {
                 timeout: Some(timeout),
+                checker,
                 ..Default::default()
             },
             None,
@@ -332,7 +343,8 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     let spec = load_spec(&a.cluster)?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let timeout = Duration::from_secs(a.timeout_s);
-    let p = plan(spec.clone(), a.max_faults, timeout, tty);
+    let checker: Checker = a.checker.into();
+    let p = plan_with(spec.clone(), a.max_faults, timeout, tty, checker);
     let mut out = render(&p, a.format);
     if a.format != Format::Json {
         let _ = writeln!(
@@ -346,7 +358,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if a.suggest {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
-            let q = plan(Arc::new(s), a.max_faults, timeout, tty);
+            let q = plan_with(Arc::new(s), a.max_faults, timeout, tty, checker);
             let _ = writeln!(out, "  {what}: {}", q.summary);
         }
     }

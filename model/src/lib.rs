@@ -7,10 +7,12 @@
 //! * [`dlm`]: the lock manager (lock table, and the distributed part inside the node actor).
 //! * [`cluster_model`]: the node actors inside Stateright with faults injected.
 //! * [`properties`]: the named invariants.
-//! * [`explore`]: exhaustive exploration that collects `whatif` outcomes.
+//! * [`explore`]: exhaustive exploration that collects `whatif` outcomes, with sleep sets.
+//! * [`checker`]: the checkers behind `--checker` (reduced, explorer, Stateright BFS/DFS).
 //!
 //! Nothing in this crate reads a clock, opens a socket or spawns a thread (except the optional
 //! checker threads Stateright itself starts).
+pub mod checker;
 pub mod cluexit;
 pub mod cluster_model;
 pub mod config;
