@@ -430,7 +430,7 @@ fn control_endpoint_shows_the_formed_cluster_and_injects_faults() {
         bad["error"]
             .as_str()
             .expect("error text")
-            .starts_with("unknown request \"enq\""),
+            .starts_with("enq: no lock manager: cluster OCICLU declares no lock resources"),
         "{bad}"
     );
     let bad = frank1.ask("cut NOBODY");

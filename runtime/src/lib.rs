@@ -75,8 +75,9 @@ pub mod trace;
 
 pub use circuit::{DownReason, Transition};
 pub use driver::{
-    bind_loopback, ActorCommand, CircuitEvents, DriverConfig, DriverError, DriverReport,
-    NodeDriver, NodeHandle, Observer, StatusFn, StopReason, TimerChoice, LISTEN_TIMEOUT_HELLOS,
+    bind_loopback, local_inbox, ActorCommand, CircuitEvents, DriverConfig, DriverError,
+    DriverReport, LocalInbox, LocalSendError, LocalSender, NodeDriver, NodeHandle, Observer,
+    Observers, StatusFn, StopReason, TimerChoice, LISTEN_TIMEOUT_HELLOS, LOCAL_INBOX_MAX,
 };
 pub use envelope::{
     Body, DecodeError, EncodeError, Envelope, Heard, Hello, DATAGRAM_BYTES_MAX, WIRE_MAGIC,
