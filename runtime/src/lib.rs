@@ -17,6 +17,10 @@
 //!   the send and receive paths, and a [`LatencyModel`] delays each link; crashes stop a driver
 //!   and reboots start a new one with a new [`BootNonce`].
 //! * **Observation.** Atomic counters ([`Stats`]) and an optional JSON-lines trace ([`Tracer`]).
+//! * **Local clients.** Programs on the node's machine (the lock manager's clients) reach the
+//!   actor through a [`LocalSender`] as messages from the node itself, and the actor's answers,
+//!   self-addressed messages [`CircuitEvents::is_local_output`] accepts, go to [`Observer`]s
+//!   instead of the network (`cluster::locks`).
 //!
 //! # Layout
 //!
