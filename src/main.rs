@@ -2,6 +2,7 @@
 
 mod check;
 mod explore_cmd;
+mod lock_cmd;
 mod node_cmd;
 mod plan;
 mod run_cmd;
@@ -31,6 +32,8 @@ enum Command {
     Node(node_cmd::NodeArgs),
     /// Run every node of a cluster as its own process on loopback and drive a scenario.
     Run(run_cmd::RunArgs),
+    /// Send one lock request (enq, convert, deq, bast, locks) to a running node.
+    Lock(lock_cmd::LockArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +45,7 @@ fn main() -> ExitCode {
         Command::Explore(a) => explore_cmd::run(a),
         Command::Node(a) => node_cmd::run(a),
         Command::Run(a) => run_cmd::run(a),
+        Command::Lock(a) => lock_cmd::run(a),
     };
     match result {
         Ok(code) => code,

@@ -124,6 +124,31 @@ fn dlm_message(spec: &ClusterSpec, m: &crate::dlm::DlmMsg) -> String {
             )
         }
         DlmMsg::Done { epoch } => format!("DLM rebuild for view #{epoch} sent"),
+        DlmMsg::Client(c) => {
+            use crate::dlm::external::ClientMsg;
+            match c {
+                ClientMsg::Request(q) => format!(
+                    "DLM client: request {:?} on lock {:#x} ({})",
+                    q.op,
+                    q.lock.0,
+                    res(&q.res)
+                ),
+                ClientMsg::Completion(d) => format!(
+                    "DLM client: completion of lock {:#x} on {} ({:?}, {:?})",
+                    d.lock.0,
+                    res(&d.res),
+                    d.status,
+                    d.mode
+                ),
+                ClientMsg::Blocking { res: r, lock } => {
+                    format!(
+                        "DLM client: blocking AST for lock {:#x} on {}",
+                        lock.0,
+                        res(r)
+                    )
+                }
+            }
+        }
     }
 }
 

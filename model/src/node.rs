@@ -1139,7 +1139,12 @@ impl Actor for NodeActor {
             return;
         }
         let p = ix(src);
-        if p >= self.spec.actors_len() || p == self.me {
+        if p == self.me {
+            // Only the node's external lock clients speak as the node itself.
+            self.on_self_msg(state, msg, o);
+            return;
+        }
+        if p >= self.spec.actors_len() {
             return;
         }
         if self.is_disk() {

@@ -37,7 +37,14 @@
 //!   next incarnation's new nonce). `run` returns with [`StopReason::Halted`]; whether and when
 //!   to boot again is the caller's decision (see `supervisor`).
 //! * **Observing.** An optional [`Observer`] sees every state change and the commands that came
-//!   with it, on the driver's task; the console and the control endpoint are built on it.
+//!   with it, on the driver's task; the console and the control endpoint are built on it
+//!   ([`Observers`] lets several watch one node).
+//! * **Local clients.** Processes on the node itself (the lock manager's clients) talk to the
+//!   actor without the network. A [`LocalSender`] delivers a message as `on_msg(src = this
+//!   node)` to the incarnation it names (messages for an earlier incarnation are counted and
+//!   dropped). A `Send` to the node itself of a message [`CircuitEvents::is_local_output`]
+//!   accepts is never put on the network: observers see it among the handler's commands and
+//!   pass it on. The checker would deliver such a message to the actor, which ignores it.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -51,7 +58,7 @@ use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use stateright::actor::{Actor, Command, Id, Out};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::circuit::{Circuits, DownReason, Incarnation, Outcome, Transition};
@@ -79,6 +86,13 @@ pub trait CircuitEvents: Actor {
         let _ = state;
         false
     }
+    /// Whether `msg`, sent by the actor to its own node, is for the node's local clients (see
+    /// the module doc): the driver then counts it and leaves it to the observers instead of
+    /// sending it. Default: never.
+    fn is_local_output(&self, msg: &Self::Msg) -> bool {
+        let _ = msg;
+        false
+    }
 }
 
 /// One command an actor handler returned, as the driver (and an [`Observer`]) sees it.
@@ -93,6 +107,90 @@ pub trait Observer<A: Actor>: Send + Sync {
     /// A handler ran: `old` is the state before it, `new` the state after (the same value when
     /// the handler changed nothing), `out` the commands it returned.
     fn stepped(&self, old: &A::State, new: &A::State, out: &[ActorCommand<A>]);
+}
+
+/// Several observers of one node, called in order.
+pub struct Observers<A: Actor>(pub Vec<Arc<dyn Observer<A>>>);
+
+impl<A: Actor> Observer<A> for Observers<A> {
+    fn started(&self, nonce: BootNonce, state: &A::State, out: &[ActorCommand<A>]) {
+        for observer in &self.0 {
+            observer.started(nonce, state, out);
+        }
+    }
+
+    fn stepped(&self, old: &A::State, new: &A::State, out: &[ActorCommand<A>]) {
+        for observer in &self.0 {
+            observer.stepped(old, new, out);
+        }
+    }
+}
+
+/// Most messages from local clients waiting for the driver; [`LocalSender::send`] refuses more.
+pub const LOCAL_INBOX_MAX: usize = 1024;
+
+/// Why a local client's message was not queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LocalSendError {
+    /// [`LOCAL_INBOX_MAX`] messages are waiting already.
+    #[error("the node's local inbox is full ({LOCAL_INBOX_MAX} messages)")]
+    Full,
+    /// Every driver that could read it is gone.
+    #[error("the node's local inbox is closed")]
+    Closed,
+}
+
+/// Sends local clients' messages to a node's actor (see the module doc); clones share the inbox.
+#[derive(Debug)]
+pub struct LocalSender<M> {
+    tx: mpsc::Sender<(BootNonce, M)>,
+}
+
+impl<M> Clone for LocalSender<M> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<M> LocalSender<M> {
+    /// Queues `msg` for the incarnation `nonce`; it is dropped if another incarnation reads it.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalSendError`] if the inbox is full or closed; nothing was queued.
+    pub fn send(&self, nonce: BootNonce, msg: M) -> Result<(), LocalSendError> {
+        self.tx.try_send((nonce, msg)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => LocalSendError::Full,
+            mpsc::error::TrySendError::Closed(_) => LocalSendError::Closed,
+        })
+    }
+}
+
+/// The receiving side of a node's local inbox, read by one driver at a time: each incarnation
+/// takes it for its run (a supervisor hands the same inbox to every incarnation).
+pub struct LocalInbox<M> {
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<(BootNonce, M)>>>,
+}
+
+impl<M> Clone for LocalInbox<M> {
+    fn clone(&self) -> Self {
+        Self {
+            rx: Arc::clone(&self.rx),
+        }
+    }
+}
+
+/// A local inbox and its sender.
+pub fn local_inbox<M>() -> (LocalSender<M>, LocalInbox<M>) {
+    let (tx, rx) = mpsc::channel(LOCAL_INBOX_MAX);
+    (
+        LocalSender { tx },
+        LocalInbox {
+            rx: Arc::new(tokio::sync::Mutex::new(rx)),
+        },
+    )
 }
 
 /// Renders the actor state for a trace `status` record.
@@ -253,6 +351,7 @@ pub struct NodeDriver<A: Actor> {
     tracer: Option<Tracer>,
     status: Option<StatusFn<A>>,
     observer: Option<Arc<dyn Observer<A>>>,
+    inbox: Option<LocalInbox<A::Msg>>,
     storage: StorageCell<A::Storage>,
     stats: StatsHandle,
 }
@@ -308,6 +407,7 @@ where
             tracer: None,
             status: None,
             observer: None,
+            inbox: None,
             storage: StorageCell::default(),
             stats: StatsHandle::default(),
         })
@@ -368,6 +468,12 @@ where
         self
     }
 
+    /// Delivers local clients' messages from `inbox` (see the module doc).
+    pub fn with_local_inbox(mut self, inbox: LocalInbox<A::Msg>) -> Self {
+        self.inbox = Some(inbox);
+        self
+    }
+
     /// Counts into `stats` instead of fresh counters (share one handle across incarnations to
     /// keep a node's totals).
     pub fn with_stats(mut self, stats: StatsHandle) -> Self {
@@ -406,8 +512,13 @@ where
     /// and counters.
     ///
     /// Datagrams still held by the latency queues at shutdown or halt are discarded.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> DriverReport<A> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> DriverReport<A> {
         let socket = Arc::clone(&self.socket);
+        // Held for the whole run; a crashed incarnation's future drops it for the next one.
+        let mut inbox = match self.inbox.take() {
+            Some(inbox) => Some(inbox.rx.lock_owned().await),
+            None => None,
+        };
         let mut core = Core::start(self, Instant::now());
         core.flush().await;
         tokio::pin!(shutdown);
@@ -423,6 +534,10 @@ where
                 () = sleep_until(release_at) => {}
                 () = sleep_until(Some(circuit_at)) => core.on_circuit_tick(Instant::now()),
                 () = sleep_until(timer_at) => core.fire_timer(Instant::now()),
+                local = recv_local(inbox.as_deref_mut()) => match local {
+                    Some((nonce, msg)) => core.on_local(Instant::now(), nonce, msg),
+                    None => inbox = None,
+                },
                 received = socket.recv_from(&mut buf) => match received {
                     Ok((len, from)) => core.on_datagram(Instant::now(), &buf[..len], from),
                     Err(error) => core.on_recv_error(&error),
@@ -530,6 +645,16 @@ pub async fn bind_loopback(nodes: usize) -> Result<(Vec<Arc<UdpSocket>>, Peers),
         sockets.push(Arc::new(socket));
     }
     Ok((sockets, Peers::new(addrs)?))
+}
+
+/// The next local client message; `None` once every sender is gone; pending without an inbox.
+async fn recv_local<M>(
+    inbox: Option<&mut mpsc::Receiver<(BootNonce, M)>>,
+) -> Option<(BootNonce, M)> {
+    match inbox {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn sleep_until(deadline: Option<Instant>) {
@@ -712,6 +837,24 @@ where
         });
         self.handle(now, |actor, id, state, out| {
             actor.on_timeout(id, state, &timer, out)
+        });
+    }
+
+    /// Delivers a local client's message, if it is for this incarnation.
+    fn on_local(&mut self, now: Instant, nonce: BootNonce, msg: A::Msg) {
+        if nonce != self.nonce || self.halted {
+            Counters::bump(&self.counters().dropped_local_stale);
+            return;
+        }
+        Counters::bump(&self.counters().local_in);
+        let me = self.me;
+        self.trace(now, || TraceEvent::MsgIn {
+            peer: me,
+            seq: 0,
+            msg: to_value(&msg),
+        });
+        self.handle(now, |actor, id, state, out| {
+            actor.on_msg(id, state, me.id(), msg, out)
         });
     }
 
@@ -906,6 +1049,12 @@ where
                     }
                 }
                 Command::Save(storage) => self.storage.store(storage),
+                Command::Send(dst, msg)
+                    if dst == self.me.id() && self.actor.is_local_output(&msg) =>
+                {
+                    // The observers saw it with the handler's commands.
+                    Counters::bump(&self.counters().local_out);
+                }
                 Command::Send(dst, msg) => self.send_msg(now, dst, msg),
                 Command::SetTimer(timer, range) => {
                     let at = now + self.timer_duration(&range);

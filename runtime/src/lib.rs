@@ -17,6 +17,10 @@
 //!   the send and receive paths, and a [`LatencyModel`] delays each link; crashes stop a driver
 //!   and reboots start a new one with a new [`BootNonce`].
 //! * **Observation.** Atomic counters ([`Stats`]) and an optional JSON-lines trace ([`Tracer`]).
+//! * **Local clients.** Programs on the node's machine (the lock manager's clients) reach the
+//!   actor through a [`LocalSender`] as messages from the node itself, and the actor's answers,
+//!   self-addressed messages [`CircuitEvents::is_local_output`] accepts, go to [`Observer`]s
+//!   instead of the network (`cluster::locks`).
 //!
 //! # Layout
 //!
@@ -75,8 +79,9 @@ pub mod trace;
 
 pub use circuit::{DownReason, Transition};
 pub use driver::{
-    bind_loopback, ActorCommand, CircuitEvents, DriverConfig, DriverError, DriverReport,
-    NodeDriver, NodeHandle, Observer, StatusFn, StopReason, TimerChoice, LISTEN_TIMEOUT_HELLOS,
+    bind_loopback, local_inbox, ActorCommand, CircuitEvents, DriverConfig, DriverError,
+    DriverReport, LocalInbox, LocalSendError, LocalSender, NodeDriver, NodeHandle, Observer,
+    Observers, StatusFn, StopReason, TimerChoice, LISTEN_TIMEOUT_HELLOS, LOCAL_INBOX_MAX,
 };
 pub use envelope::{
     Body, DecodeError, EncodeError, Envelope, Heard, Hello, DATAGRAM_BYTES_MAX, WIRE_MAGIC,

@@ -28,8 +28,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{
-    CircuitEvents, DriverConfig, DriverError, DriverReport, NodeDriver, Observer, StatusFn,
-    StopReason,
+    CircuitEvents, DriverConfig, DriverError, DriverReport, LocalInbox, NodeDriver, Observer,
+    StatusFn, StopReason,
 };
 use crate::faults::Faults;
 use crate::latency::{LatencyModel, NoLatency};
@@ -120,6 +120,7 @@ pub struct Supervisor<A: Actor> {
     tracer: Option<Tracer>,
     status: Option<StatusFn<A>>,
     observer: Option<Arc<dyn Observer<A>>>,
+    inbox: Option<LocalInbox<A::Msg>>,
     storage: StorageCell<A::Storage>,
     stats: StatsHandle,
     boot_delay: Duration,
@@ -169,6 +170,7 @@ where
             tracer: None,
             status: None,
             observer: None,
+            inbox: None,
             storage: StorageCell::default(),
             stats: StatsHandle::default(),
             boot_delay,
@@ -205,6 +207,12 @@ where
     /// Lets `observer` watch every incarnation.
     pub fn with_observer(mut self, observer: Arc<dyn Observer<A>>) -> Self {
         self.observer = Some(observer);
+        self
+    }
+
+    /// Hands local clients' messages from `inbox` to every incarnation.
+    pub fn with_local_inbox(mut self, inbox: LocalInbox<A::Msg>) -> Self {
+        self.inbox = Some(inbox);
         self
     }
 
@@ -264,6 +272,9 @@ where
         }
         if let Some(observer) = &self.observer {
             driver = driver.with_observer(Arc::clone(observer));
+        }
+        if let Some(inbox) = &self.inbox {
+            driver = driver.with_local_inbox(inbox.clone());
         }
         Ok(driver)
     }

@@ -78,6 +78,7 @@
 //! Not yet: deadlock detection, sublocks (parent locks), remastering by activity, EXPEDITE from
 //! scripts, client reaction to BASTs.
 
+use super::external::ClientMsg;
 use super::mode::{Flags, Matrix, Mode, Status};
 use super::resource::{Event, LockId, Owner, Resource, ValueBlock};
 use super::script::Op;
@@ -213,6 +214,9 @@ pub enum DlmMsg {
         /// View number.
         epoch: u32,
     },
+    /// Between the node and its external clients only, never on the network: a request in,
+    /// completions and BASTs out (see [`super::external`]).
+    Client(ClientMsg),
 }
 
 /// Where a pending request is.
@@ -288,8 +292,11 @@ pub fn lock_id(node: usize, client: usize) -> LockId {
     LockId((node * CLIENTS_PER_NODE_MAX + client) as u32)
 }
 
-/// The node owning lock `id`.
+/// The node owning lock `id` (an external client's lock: see [`super::external`]).
 pub fn owner_of(id: LockId) -> Owner {
+    if let Some(owner) = super::external::external_owner(id) {
+        return owner;
+    }
     let n = id.0 as usize;
     Owner {
         node: (n / CLIENTS_PER_NODE_MAX) as u8,
@@ -375,11 +382,11 @@ pub fn written_value(node: usize, client: usize, line: usize) -> ValueBlock {
 }
 
 /// True if a grant of `new` to a lock held at `old` writes the value block (C.4).
-fn writes(old: Mode, new: Mode) -> bool {
+pub(crate) fn writes(old: Mode, new: Mode) -> bool {
     old == Mode::EX || (old == Mode::PW && new != Mode::EX)
 }
 
-fn is_writer(m: Option<Mode>) -> bool {
+pub(crate) fn is_writer(m: Option<Mode>) -> bool {
     matches!(m, Some(Mode::PW | Mode::EX))
 }
 
@@ -457,9 +464,10 @@ fn notifications(
 }
 
 impl NodeActor {
-    /// The lock manager exists: the cluster file has clients (and this actor is a node).
+    /// The lock manager exists: the cluster file has clients or declares resources (and this
+    /// actor is a node). Scripts always name a resource, so `resources` is empty without both.
     pub fn dlm_enabled(&self) -> bool {
-        !self.spec.clients.is_empty() && !self.is_disk()
+        !self.spec.resources.is_empty() && !self.is_disk()
     }
 
     /// The lock manager runs: the node is active and rebuilt for its view (negative control
@@ -641,7 +649,7 @@ impl NodeActor {
     }
 
     /// Sends lock `id`'s pending request towards its master (directory lookup first if needed).
-    fn route(&self, s: &mut NodeState, id: LockId, o: &mut O) {
+    pub(crate) fn route(&self, s: &mut NodeState, id: LockId, o: &mut O) {
         let Some(i) = s.dlm.locks.iter().position(|l| l.id == id) else {
             return;
         };
@@ -762,8 +770,10 @@ impl NodeActor {
                     .find(|l| l.id == lock && l.res == res && l.granted.is_some())
                 {
                     l.blocking = true;
+                    self.client_bast(res, lock, o);
                 }
             }
+            DlmMsg::Client(c) => self.on_client_msg(s, p, c, o),
         }
     }
 
@@ -804,6 +814,7 @@ impl NodeActor {
                 s.dlm.known.remove(&res);
             }
         }
+        self.client_completion(res, lock, status, mode, value, o);
         self.client_done(s, k, o);
     }
 

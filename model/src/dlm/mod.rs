@@ -1,7 +1,8 @@
 //! Distributed lock manager. [`resource`] is the per-resource lock table (the local, sequential
 //! heart of the DLM, documented below); [`cluster`] is the distributed part the node actor runs
 //! (clients, directory, masters, ASTs/BASTs, rebuild on membership changes — read its module doc
-//! for the algorithm and its invariants); [`script`] is the clients' script grammar. Facts from
+//! for the algorithm and its invariants); [`script`] is the clients' script grammar;
+//! [`external`] lets clients outside the model (the runtime's control endpoint) use it. Facts from
 //! `shared/reference/vms-protocol.md` section C. Deadlock search is not written yet.
 //!
 //! # Modes
@@ -92,6 +93,7 @@
 //!   for the tree layer.
 
 pub mod cluster;
+pub mod external;
 pub mod mode;
 pub mod resource;
 pub mod script;
