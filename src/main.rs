@@ -1,6 +1,7 @@
 //! `vmsc`: check, question and run an OpenVMS-style cluster specified as Stateright actors.
 
 mod check;
+mod experiment_cmd;
 mod explore_cmd;
 mod node_cmd;
 mod plan;
@@ -31,6 +32,9 @@ enum Command {
     Node(node_cmd::NodeArgs),
     /// Run every node of a cluster as its own process on loopback and drive a scenario.
     Run(run_cmd::RunArgs),
+    /// Run a cluster through a scenario N times and measure its transitions against the
+    /// predicted floor (table, JSON, SVG plot).
+    Experiment(experiment_cmd::ExperimentArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +46,7 @@ fn main() -> ExitCode {
         Command::Explore(a) => explore_cmd::run(a),
         Command::Node(a) => node_cmd::run(a),
         Command::Run(a) => run_cmd::run(a),
+        Command::Experiment(a) => experiment_cmd::run(a),
     };
     match result {
         Ok(code) => code,
