@@ -22,9 +22,11 @@
 //! (`vmsc_runtime::cluster::process`). Every duration the protocol compares is divided alike, so
 //! the runs take the same course as in real time, F times faster. The report gives each figure
 //! **scaled** (as measured) and **real** (scaled × F); figures in RTT multiples are the same in
-//! both. What does not scale is the machine's own cost per message (scheduling, UDP on loopback,
-//! tens of µs): in real terms it is multiplied by F, so real figures overstate it. At F = 20
-//! the seed's FRA–ORD RTT is 4.88 ms scaled, and that cost stays around 1–2 % of an RTT.
+//! both. What does not scale is the machine's own cost per message: about 0.1 ms per datagram on
+//! loopback, and about 1 ms per *delayed* datagram, because the runtime holds it on a tokio
+//! timer (1 ms resolution). In real terms it is multiplied by F, so real figures overstate it:
+//! at F = 20 the seed's FRA–ORD RTT is 4.88 ms scaled and each one-way hop gains ≈ 0.2 RTT.
+//! A smaller F gives round trips closer to the wire at the price of longer runs.
 //!
 //! ## Lock latency (not yet available)
 //!
