@@ -1,16 +1,16 @@
 //! `vmsc experiment`: run a placed cluster through a scenario N times and measure its
-//! transitions against the predicted floor (see the `vmsc_experiment` crate).
+//! transitions against the predicted floor (see `src/experiment/`).
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use crate::experiment::floor::Timing;
+use crate::experiment::run::{self, Config};
+use crate::experiment::{plot, report, ExperimentError};
 use anyhow::{bail, Context, Result};
 use clap::Args;
-use vmsc_experiment::floor::Timing;
-use vmsc_experiment::run::{self, Config};
-use vmsc_experiment::{plot, report, ExperimentError};
 use vmsc_latency::{Regions, EMBEDDED_RTT_NAME};
 use vmsc_model::config::ClusterSpec;
 use vmsc_runtime::cluster::process::{scaled_spec, Latency, BOOT_DELAY_HELLOS, LAN_RTT_MS_DEFAULT};

@@ -1,6 +1,7 @@
 //! `vmsc`: check, question and run an OpenVMS-style cluster specified as Stateright actors.
 
 mod check;
+mod experiment;
 mod experiment_cmd;
 mod explore_cmd;
 mod node_cmd;

@@ -3,8 +3,8 @@
 use serde::Serialize;
 use vmsc_latency::LatencyHistogram;
 
-use crate::floor::Floor;
-use crate::measure::{EpisodeRun, Kind};
+use crate::experiment::floor::Floor;
+use crate::experiment::measure::{EpisodeRun, Kind};
 
 /// The unit of a metric.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

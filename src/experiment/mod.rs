@@ -1,4 +1,4 @@
-//! # vmsc-experiment: how long transitions take in a cluster placed in real regions
+//! `vmsc experiment`: how long transitions take in a cluster placed in real regions.
 //!
 //! `vmsc experiment CLUSTER.toml --scenario SCENARIO.toml` runs the real node code as one
 //! process per node on loopback (through `vmsc_runtime::cluster::launch`, exactly as `vmsc run`),
@@ -38,8 +38,6 @@
 //! 1 RTT to the master (2 with a remote directory), into [`report::LockReport`] and a histogram
 //! panel in the plot. Until then the report says `"locks": {"available": false, ...}` and no
 //! lock figure is produced.
-
-#![warn(missing_docs)]
 
 pub mod error;
 pub mod floor;

@@ -30,9 +30,9 @@ use serde::Serialize;
 use vmsc_runtime::cluster::launch::StepTime;
 use vmsc_runtime::cluster::scenario::{Action, Scenario};
 
-use crate::error::ExperimentError;
-use crate::floor::{self, Floor, HealShape, Timing};
-use crate::trace::{Record, TraceView};
+use crate::experiment::error::ExperimentError;
+use crate::experiment::floor::{self, Floor, HealShape, Timing};
+use crate::experiment::trace::{Record, TraceView};
 
 /// What kind of episode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]

@@ -10,11 +10,11 @@ use vmsc_runtime::cluster::launch::{self, Printer, RunOptions};
 use vmsc_runtime::cluster::process::Latency;
 use vmsc_runtime::cluster::scenario::Scenario;
 
-use crate::error::ExperimentError;
-use crate::floor::{Timing, LISTEN_TIMEOUT_HELLOS};
-use crate::measure::{measure_run, EpisodeRun};
-use crate::report::{aggregate, LockReport, Report, Timers, LOCKS_NOT_AVAILABLE};
-use crate::trace::{self, Record};
+use crate::experiment::error::ExperimentError;
+use crate::experiment::floor::{Timing, LISTEN_TIMEOUT_HELLOS};
+use crate::experiment::measure::{measure_run, EpisodeRun};
+use crate::experiment::report::{aggregate, LockReport, Report, Timers, LOCKS_NOT_AVAILABLE};
+use crate::experiment::trace::{self, Record};
 
 /// Everything an experiment needs.
 #[derive(Clone, Debug)]

@@ -53,7 +53,7 @@ use serde::Serialize;
 use vmsc_latency::RttTable;
 use vmsc_model::config::ClusterSpec;
 
-use crate::error::ExperimentError;
+use crate::experiment::error::ExperimentError;
 
 /// Listen timeout in hello intervals (the runtime's `LISTEN_TIMEOUT_HELLOS`).
 pub use vmsc_runtime::driver::LISTEN_TIMEOUT_HELLOS;

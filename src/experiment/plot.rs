@@ -6,8 +6,8 @@
 
 use plotters::prelude::*;
 
-use crate::error::ExperimentError;
-use crate::report::Report;
+use crate::experiment::error::ExperimentError;
+use crate::experiment::report::Report;
 
 fn plot_err<E: std::fmt::Debug>(e: E) -> ExperimentError {
     ExperimentError::Plot(format!("{e:?}"))

@@ -10,7 +10,7 @@ use std::path::Path;
 use serde::Deserialize;
 use serde_json::Value;
 
-use crate::error::ExperimentError;
+use crate::experiment::error::ExperimentError;
 
 /// A view as a `status` record shows it.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Deserialize)]
