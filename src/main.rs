@@ -1,6 +1,8 @@
 //! `vmsc`: check, question and run an OpenVMS-style cluster specified as Stateright actors.
 
 mod check;
+mod experiment;
+mod experiment_cmd;
 mod explore_cmd;
 mod lock_cmd;
 mod node_cmd;
@@ -34,6 +36,9 @@ enum Command {
     Run(run_cmd::RunArgs),
     /// Send one lock request (enq, convert, deq, bast, locks) to a running node.
     Lock(lock_cmd::LockArgs),
+    /// Run a cluster through a scenario N times and measure its transitions against the
+    /// predicted floor (table, JSON, SVG plot).
+    Experiment(experiment_cmd::ExperimentArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,6 +51,7 @@ fn main() -> ExitCode {
         Command::Node(a) => node_cmd::run(a),
         Command::Run(a) => run_cmd::run(a),
         Command::Lock(a) => lock_cmd::run(a),
+        Command::Experiment(a) => experiment_cmd::run(a),
     };
     match result {
         Ok(code) => code,
