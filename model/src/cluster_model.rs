@@ -937,6 +937,14 @@ impl Model for ClusterModel {
         self.describe_action(action)
     }
 
+    fn format_step(&self, last_state: &State, action: Action) -> Option<String> {
+        crate::explorer_view::format_step(self, last_state, action)
+    }
+
+    fn as_svg(&self, path: stateright::Path<State, Action>) -> Option<String> {
+        Some(crate::explorer_view::sequence_svg(self, &path.into_vec()))
+    }
+
     fn properties(&self) -> Vec<Property<Self>> {
         self.properties.clone()
     }

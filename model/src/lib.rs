@@ -8,6 +8,7 @@
 //! * [`cluster_model`]: the node actors inside Stateright with faults injected.
 //! * [`properties`]: the named invariants.
 //! * [`explore`]: exhaustive exploration that collects `whatif` outcomes.
+//! * [`explorer_view`]: what Stateright's Explorer shows (step reports, sequence diagrams).
 //!
 //! Nothing in this crate reads a clock, opens a socket or spawns a thread (except the optional
 //! checker threads Stateright itself starts).
@@ -17,6 +18,7 @@ pub mod config;
 pub mod describe;
 pub mod dlm;
 pub mod explore;
+pub mod explorer_view;
 pub mod node;
 pub mod nodeset;
 pub mod properties;
