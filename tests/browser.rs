@@ -353,3 +353,239 @@ async fn check_page(c: &Client, link: &str, steps: &[String]) -> Vec<u8> {
 
     c.screenshot().await.expect("a screenshot")
 }
+
+// ----- the Explorer's HTTP API, walked as its page walks it (no browser needed) -----
+
+/// `GET path` on the Explorer; the body of a 200 answer as JSON.
+fn get(addr: SocketAddr, path: &str) -> Value {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect_timeout(&addr, WAIT).expect("connect to the Explorer");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.0\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("read the answer");
+    let (head, body) = raw.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(
+        head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200"),
+        "GET {path}: {head}\n{body}"
+    );
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: not JSON ({e}): {body}"))
+}
+
+/// Starts `vmsc explore ARGS --addr 127.0.0.1:0` and returns its guard and address.
+fn explorer(args: &[&str]) -> (Guard, SocketAddr) {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_vmsc"));
+    cmd.arg("explore")
+        .args(args)
+        .args(["--addr", "127.0.0.1:0"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    let (guard, url) = spawn_and_read(cmd, |l| {
+        l.split_once(" at http://")
+            .map(|(_, u)| u.trim_end_matches('/').to_string())
+    });
+    let addr: SocketAddr = url.parse().unwrap();
+    wait_for_listener(addr);
+    (guard, addr)
+}
+
+/// Checks one step as the Explorer serves it: a readable action, our step report, our diagram.
+fn check_step(what: &str, path: &str, step: &Value) {
+    let action = step["action"].as_str().unwrap_or("");
+    for raw in ["Id(", "Deliver", "Timeout(", "Actor("] {
+        assert!(
+            !action.contains(raw),
+            "{what} {path}: raw action {action:?}"
+        );
+    }
+    if step.get("state").is_none() {
+        return; // an action the model ignores (the Explorer lists it greyed out)
+    }
+    let outcome = step["outcome"].as_str().unwrap_or("");
+    assert!(
+        outcome.starts_with(action) && outcome.contains("SHOW CLUSTER as each node sees it"),
+        "{what} {path}: step report missing:\n{outcome}"
+    );
+    let svg = step["svg"].as_str().unwrap_or("");
+    assert!(
+        svg.contains("class='vmsc-sequence'"),
+        "{what} {path}: no diagram"
+    );
+    let state = step["state"].as_str().unwrap();
+    assert!(state.contains("NodeState"), "{what} {path}: {state}");
+}
+
+/// Walks the Explorer breadth-first from the init state through `max_paths` paths, checking
+/// every step it serves, and checks that the same path gives the same text twice.
+fn walk(what: &str, addr: SocketAddr, max_paths: usize) -> usize {
+    let status = get(addr, "/.status");
+    assert!(
+        status["properties"]
+            .as_array()
+            .is_some_and(|p| !p.is_empty()),
+        "{what}: {status}"
+    );
+    let mut queue = std::collections::VecDeque::from([String::new()]);
+    let mut steps = 0;
+    for _ in 0..max_paths {
+        let Some(path) = queue.pop_front() else { break };
+        let next = get(addr, &format!("/.states{path}"));
+        for s in next.as_array().unwrap() {
+            if !path.is_empty() {
+                check_step(what, &path, s);
+            }
+            steps += 1;
+            if s.get("state").is_some() {
+                queue.push_back(format!("{path}/{}", s["actionIndex"]));
+            }
+        }
+    }
+    let again = get(addr, "/.states/0");
+    assert_eq!(
+        again,
+        get(addr, "/.states/0"),
+        "{what}: the Explorer's text is not deterministic"
+    );
+    steps
+}
+
+/// The model counterparts of the runtime scenarios (`*.scenario.toml`): their cuts become
+/// `--fail link:…` faults and a heal step `--heal`, as each file's "Compare with" line says.
+fn scenario_args(text: &str) -> Vec<String> {
+    let mut args = Vec::new();
+    let mut action = "";
+    for line in text.lines().map(str::trim) {
+        if let Some(a) = line.strip_prefix("action = ") {
+            action = a.trim_matches('"');
+            if action == "heal" && !args.iter().any(|x| x == "--heal") {
+                args.push("--heal".to_string());
+            }
+        } else if let Some(l) = line.strip_prefix("link = ") {
+            if action == "cut" {
+                args.push("--fail".to_string());
+                args.push(format!("link:{}", l.trim_matches('"')));
+            }
+        }
+    }
+    args
+}
+
+/// Every cluster file and runtime scenario in `specs/scenarios/` loads in the Explorer, and
+/// the states it expands read as the cluster's own terms.
+#[test]
+fn every_scenario_is_explorable() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("specs/scenarios");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut configurations = 0;
+    for f in &files {
+        let name = f.file_name().unwrap().to_str().unwrap();
+        let args: Vec<String> = match name.strip_suffix(".scenario.toml") {
+            Some(_) => {
+                let text = std::fs::read_to_string(f).unwrap();
+                let mut a = vec!["specs/scenarios/seed.toml".to_string()];
+                a.extend(scenario_args(&text));
+                assert!(a.len() > 1, "{name}: no fault found");
+                a
+            }
+            None => vec![format!("specs/scenarios/{name}")],
+        };
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (_guard, addr) = explorer(&args);
+        let steps = walk(name, addr, 30);
+        assert!(steps > 30, "{name}: only {steps} steps served");
+        configurations += 1;
+    }
+    assert!(configurations >= 11, "{configurations} configurations");
+}
+
+/// Each negative control's counterexample, followed in the Explorer, ends in a state whose
+/// report names the violated property.
+#[test]
+fn every_negative_control_counterexample_shows_its_violation() {
+    // (arguments, violated property, lines the final state's report must hold)
+    type Control<'a> = (&'a [&'a str], &'a str, &'a [&'a str]);
+    let controls: [Control; 4] = [
+        (
+            &[CLUSTER, "--max-faults", "2", "--variant", "half-quorum"],
+            PROPERTY,
+            &["CHIC1   -       -       -       down: crashed"],
+        ),
+        (
+            &[
+                "tests/data/two-node.toml",
+                "--max-faults",
+                "1",
+                "--variant",
+                "two-node",
+            ],
+            PROPERTY,
+            &[],
+        ),
+        (
+            &[CLUSTER, "--max-faults", "1", "--variant", VARIANT],
+            PROPERTY,
+            &["Late: UK1 has not noticed losing FRANK1"],
+        ),
+        (
+            &[
+                "specs/scenarios/dlm-three-nodes.toml",
+                "--dlm-variant",
+                "broken-matrix",
+            ],
+            "lock compatibility",
+            // The broken matrix grants PW next to PR, and the report shows both on the granted
+            // queue as SDA's SHOW RESOURCE would.
+            &[
+                "    Resource R1  master UK1  value block 00000000000000000000000000000000 (valid)",
+                "      Granted queue (Lock ID / Gr mode / Rq mode / owner):",
+                "        00000004  PW  --  CHIC1 process 0",
+                "        00000002  PR  --  UK1 process 0",
+            ],
+        ),
+    ];
+    for (args, property, lines) in controls {
+        let out = Command::new(env!("CARGO_BIN_EXE_vmsc"))
+            .arg("check")
+            .args(args)
+            .args(["--states-max", "50000", "--json"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .unwrap();
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let p = v["properties"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == property)
+            .unwrap();
+        let path = p["explorer_path"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{args:?}: {p}"));
+        let (parent, last) = path.rsplit_once('/').unwrap();
+        let (_guard, addr) = explorer(args);
+        let next = get(addr, &format!("/.states/{parent}"));
+        let step = next
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["actionIndex"].to_string() == last)
+            .unwrap();
+        check_step(&format!("{args:?}"), path, step);
+        let outcome = step["outcome"].as_str().unwrap();
+        let violated = format!("VIOLATED: always \"{property}\"");
+        for want in std::iter::once(violated.as_str()).chain(lines.iter().copied()) {
+            assert!(
+                outcome.lines().any(|l| l == want),
+                "{args:?}: no line {want:?} in\n{outcome}"
+            );
+        }
+    }
+}

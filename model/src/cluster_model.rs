@@ -204,7 +204,8 @@ pub mod dlm_seen {
 }
 
 /// The environment: what the network and the operators did. Stored as the model's history.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Debug` is written out in [`crate::describe`] (node names, empty fields left out).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Env {
     /// `cut[i]`: nodes whose circuit to `i` is cut (symmetric).
     pub cut: Vec<NodeSet>,
