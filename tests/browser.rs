@@ -443,10 +443,22 @@ fn walk(what: &str, addr: SocketAddr, max_paths: usize) -> usize {
             }
         }
     }
-    let again = get(addr, "/.states/0");
+    // What the model shows for a path (action, step report, diagram) is the same every time.
+    // Left out: the properties' discovery paths (the Explorer's own checker may find more
+    // between two requests) and the raw state, whose timer sets Stateright prints in hash-set
+    // order, which varies.
+    let shown = || {
+        let mut v = get(addr, "/.states/0");
+        for s in v.as_array_mut().unwrap() {
+            let s = s.as_object_mut().unwrap();
+            s.remove("properties");
+            s.remove("state");
+        }
+        v
+    };
     assert_eq!(
-        again,
-        get(addr, "/.states/0"),
+        shown(),
+        shown(),
         "{what}: the Explorer's text is not deterministic"
     );
     steps
