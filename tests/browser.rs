@@ -267,9 +267,15 @@ fn explorer_shows_the_split_brain_counterexample() {
             .connect(&format!("http://127.0.0.1:{port}"))
             .await
             .expect("a WebDriver session with headless Chromium");
-        let png = check_page(&c, &link, &steps).await;
+        // The checks run as a task so that a failed assertion still closes the browser
+        // (chromedriver's exit alone leaves Chromium running).
+        let checks = tokio::spawn({
+            let (c, link, steps) = (c.clone(), link.clone(), steps.clone());
+            async move { check_page(&c, &link, &steps).await }
+        })
+        .await;
         c.close().await.expect("close the browser");
-        png
+        checks.unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
     });
     let _ = std::fs::remove_dir_all(&profile);
 
