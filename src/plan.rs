@@ -134,16 +134,31 @@ pub fn plan_with(
         .collect();
     let mut rows = Vec::new();
     for (done, set) in sets.iter().enumerate() {
-        if progress {
-            eprint!(
-                "\rplan: fault set {}/{} ({:.0} s)   ",
-                done + 1,
-                sets.len(),
-                start.elapsed().as_secs_f64()
-            );
-            let _ = std::io::stderr().flush();
-        }
         let faults: Vec<Fault> = set.iter().map(|&i| menu[i].clone()).collect();
+        // On a TTY: which fault set, and (refreshed about once a second by the exploration)
+        // how many states it has visited so far, with the plan's elapsed time.
+        let label = format!(
+            "plan: fault set {}/{} ({})",
+            done + 1,
+            sets.len(),
+            faults
+                .iter()
+                .map(|f| f.describe(&spec))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        );
+        let mut heartbeat = |states: usize, _depth: usize, _in_set: Duration| {
+            let seen = if states > 0 {
+                format!(", {states} states")
+            } else {
+                String::new()
+            };
+            eprint!("\r{label}{seen}, {:.0} s   ", start.elapsed().as_secs_f64());
+            let _ = std::io::stderr().flush();
+        };
+        if progress {
+            heartbeat(0, 0, Duration::ZERO);
+        }
         let w = whatif::whatif(
             spec.clone(),
             faults.clone(),
@@ -154,7 +169,7 @@ pub fn plan_with(
                 checker,
                 ..Default::default()
             },
-            None,
+            if progress { Some(&mut heartbeat) } else { None },
         );
         let quorate = w.outcomes.iter().filter(|o| !o.members.is_empty()).count();
         let verdict = if quorate == w.outcomes.len() && quorate > 0 {
@@ -174,7 +189,7 @@ pub fn plan_with(
         });
     }
     if progress {
-        eprint!("\r{:60}\r", "");
+        eprint!("\r{:100}\r", "");
     }
     let summary = summarize(&rows, max_faults);
     Plan {
@@ -359,7 +374,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
             let q = plan_with(Arc::new(s), a.max_faults, timeout, tty, checker);
-            let _ = writeln!(out, "  {what}: {}", q.summary);
+            let _ = writeln!(out, "  {what}: {} ({:.1} s)", q.summary, q.seconds);
         }
     }
     let mut stdout = std::io::stdout().lock();

@@ -204,7 +204,8 @@ pub mod dlm_seen {
 }
 
 /// The environment: what the network and the operators did. Stored as the model's history.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Debug` is written out in [`crate::describe`] (node names, empty fields left out).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Env {
     /// `cut[i]`: nodes whose circuit to `i` is cut (symmetric).
     pub cut: Vec<NodeSet>,
@@ -964,6 +965,14 @@ impl Model for ClusterModel {
 
     fn format_action(&self, action: &Action) -> String {
         self.describe_action(action)
+    }
+
+    fn format_step(&self, last_state: &State, action: Action) -> Option<String> {
+        crate::explorer_view::format_step(self, last_state, action)
+    }
+
+    fn as_svg(&self, path: stateright::Path<State, Action>) -> Option<String> {
+        Some(crate::explorer_view::sequence_svg(self, &path.into_vec()))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {

@@ -9,6 +9,7 @@
 //! * [`properties`]: the named invariants.
 //! * [`explore`]: exhaustive exploration that collects `whatif` outcomes, with sleep sets.
 //! * [`checker`]: the checkers behind `--checker` (reduced, explorer, Stateright BFS/DFS).
+//! * [`explorer_view`]: what Stateright's Explorer shows (step reports, sequence diagrams).
 //!
 //! Nothing in this crate reads a clock, opens a socket or spawns a thread (except the optional
 //! checker threads Stateright itself starts).
@@ -19,6 +20,7 @@ pub mod config;
 pub mod describe;
 pub mod dlm;
 pub mod explore;
+pub mod explorer_view;
 pub mod node;
 pub mod nodeset;
 pub mod properties;

@@ -75,7 +75,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A cluster view: what a member believes the cluster is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// `Debug` is written out in [`crate::describe`]: one line, node names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct View {
     /// Transition number; increases at every committed transition.
     pub seq: u32,
@@ -243,7 +244,8 @@ pub struct Coord {
 }
 
 /// Where a node is in a state transition.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Debug` is written out in [`crate::describe`]: node names for coordinators.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Phase {
     /// In no transition.
     Idle,
@@ -271,7 +273,8 @@ pub enum Phase {
 }
 
 /// A node's state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Debug` is written out in [`crate::describe`]: fields at their resting value are left out.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeState {
     /// Boot count: tells a rebooted node apart from its earlier self.
     pub incarnation: u32,
