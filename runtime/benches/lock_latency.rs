@@ -37,8 +37,8 @@ use vmsc_model::nodeset::NodeSet;
 use vmsc_runtime::cluster::console::Console;
 use vmsc_runtime::cluster::locks::{LockOp, LockReply, LockRequest, LockService};
 use vmsc_runtime::{
-    bind_loopback, local_inbox, ActorCommand, BootNonce, DriverConfig, NodeDriver, NodeHandle,
-    NodeIndex, Observer, Observers,
+    bind_loopback, local_inbox, ActorCommand, BootNonce, DriverConfig, DriverOptions, NodeDriver,
+    NodeHandle, NodeIndex, Observer, Observers,
 };
 
 const CLUSTER: &str = r#"
@@ -211,8 +211,11 @@ async fn cluster(spec: &Arc<ClusterSpec>) -> Vec<Node> {
             config.clone(),
         )
         .expect("driver")
-        .with_local_inbox(inbox)
-        .with_observer(Arc::new(Observers(observers)));
+        .with_options(
+            DriverOptions::new()
+                .with_local_inbox(inbox)
+                .with_observer(Arc::new(Observers(observers))),
+        );
         nodes.push(Node {
             handle: driver.spawn(),
             locks,

@@ -16,7 +16,8 @@
 //! # Calling contract
 //!
 //! * Build with [`NodeDriver::new`] (an already-bound socket and the address table, so tests can
-//!   bind `127.0.0.1:0`) or [`NodeDriver::bind`]; configure with the `with_*` methods.
+//!   bind `127.0.0.1:0`) or [`NodeDriver::bind`]; plug in faults, latency, a trace, observers,
+//!   a local inbox, storage and counters with [`NodeDriver::with_options`] ([`DriverOptions`]).
 //! * Run with [`NodeDriver::run`] (until a shutdown future completes) or [`NodeDriver::spawn`]
 //!   (a task and a [`NodeHandle`]).
 //! * The actor learns reachability only through `circuit_up`/`circuit_down` messages, delivered
@@ -65,8 +66,9 @@ use crate::circuit::{Circuits, DownReason, Incarnation, Outcome, Transition};
 use crate::envelope::{Body, DecodeError, Envelope};
 use crate::faults::Faults;
 use crate::flow::{Arrival, InFlow, Kind, OutFlow};
-use crate::latency::{LatencyModel, NoLatency, SplitMix64};
+use crate::latency::{LatencyModel, SplitMix64};
 use crate::node::{BootNonce, NodeIndex, Peers, PeersError};
+use crate::options::DriverOptions;
 use crate::stats::{Counters, Stats, StatsHandle};
 use crate::storage::StorageCell;
 use crate::trace::{duration_us, DropReason, TraceEvent, Tracer};
@@ -338,7 +340,8 @@ pub struct DriverReport<A: Actor> {
     pub reason: StopReason,
 }
 
-/// One node: an actor, its socket, the address table and the injected faults and latency.
+/// One incarnation of a node: an actor, its socket, the address table, the config and the
+/// plugged-in [`DriverOptions`].
 pub struct NodeDriver<A: Actor> {
     actor: A,
     me: NodeIndex,
@@ -346,14 +349,7 @@ pub struct NodeDriver<A: Actor> {
     peers: Peers,
     config: DriverConfig,
     nonce: BootNonce,
-    faults: Faults,
-    latency: Arc<dyn LatencyModel>,
-    tracer: Option<Tracer>,
-    status: Option<StatusFn<A>>,
-    observer: Option<Arc<dyn Observer<A>>>,
-    inbox: Option<LocalInbox<A::Msg>>,
-    storage: StorageCell<A::Storage>,
-    stats: StatsHandle,
+    options: DriverOptions<A>,
 }
 
 impl<A> NodeDriver<A>
@@ -361,8 +357,8 @@ where
     A: CircuitEvents,
     A::Msg: Serialize + DeserializeOwned,
 {
-    /// A driver for node `me` on an already-bound socket, with a fresh boot nonce, no faults,
-    /// no latency, no trace and empty storage.
+    /// A driver for node `me` on an already-bound socket, with a fresh boot nonce and
+    /// [`DriverOptions::new`] (no faults, no latency, no trace, empty storage, fresh counters).
     ///
     /// # Errors
     ///
@@ -402,14 +398,7 @@ where
             peers,
             config,
             nonce: BootNonce::generate(),
-            faults: Faults::new(),
-            latency: Arc::new(NoLatency),
-            tracer: None,
-            status: None,
-            observer: None,
-            inbox: None,
-            storage: StorageCell::default(),
-            stats: StatsHandle::default(),
+            options: DriverOptions::new(),
         })
     }
 
@@ -434,56 +423,10 @@ where
         Self::new(actor, me, socket, peers, config)
     }
 
-    /// Shares a fault table with the rest of the cluster.
-    pub fn with_faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// Injects link delays.
-    pub fn with_latency(mut self, latency: Arc<dyn LatencyModel>) -> Self {
-        self.latency = latency;
-        self
-    }
-
-    /// Sends trace records to `tracer`.
-    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Some(tracer);
-        self
-    }
-
-    /// Traces a `status` record, rendered by `status`, after each handler that changed the state
-    /// (and once after `on_start`), whenever the rendering differs from the previous one.
-    pub fn with_status(
-        mut self,
-        status: impl Fn(&A::State) -> Value + Send + Sync + 'static,
-    ) -> Self {
-        self.status = Some(Arc::new(status));
-        self
-    }
-
-    /// Lets `observer` watch every state change (see [`Observer`]).
-    pub fn with_observer(mut self, observer: Arc<dyn Observer<A>>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    /// Delivers local clients' messages from `inbox` (see the module doc).
-    pub fn with_local_inbox(mut self, inbox: LocalInbox<A::Msg>) -> Self {
-        self.inbox = Some(inbox);
-        self
-    }
-
-    /// Counts into `stats` instead of fresh counters (share one handle across incarnations to
-    /// keep a node's totals).
-    pub fn with_stats(mut self, stats: StatsHandle) -> Self {
-        self.stats = stats;
-        self
-    }
-
-    /// Uses `storage` for `on_start` and `Save` (share one cell across incarnations).
-    pub fn with_storage(mut self, storage: StorageCell<A::Storage>) -> Self {
-        self.storage = storage;
+    /// Plugs in `options` (faults, latency, trace, observer, local inbox, storage, counters),
+    /// replacing the defaults of [`NodeDriver::new`].
+    pub fn with_options(mut self, options: DriverOptions<A>) -> Self {
+        self.options = options;
         self
     }
 
@@ -505,7 +448,7 @@ where
 
     /// The driver's counters, readable while it runs and after it stops.
     pub fn stats_handle(&self) -> StatsHandle {
-        self.stats.clone()
+        self.options.stats.clone()
     }
 
     /// Runs the node until `shutdown` completes or the actor halts, then returns the final state
@@ -515,7 +458,7 @@ where
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> DriverReport<A> {
         let socket = Arc::clone(&self.socket);
         // Held for the whole run; a crashed incarnation's future drops it for the next one.
-        let mut inbox = match self.inbox.take() {
+        let mut inbox = match self.options.inbox.take() {
             Some(inbox) => Some(inbox.rx.lock_owned().await),
             None => None,
         };
@@ -563,7 +506,7 @@ where
     /// Runs the node on a new tokio task; the handle stops or crashes it.
     pub fn spawn(self) -> NodeHandle<A> {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let (me, nonce, stats) = (self.me, self.nonce, self.stats.clone());
+        let (me, nonce, stats) = (self.me, self.nonce, self.stats_handle());
         let task = tokio::spawn(self.run(async move {
             // A dropped sender also stops the driver.
             let _ = stop_rx.await;
@@ -709,7 +652,17 @@ where
         let seed = driver.config.seed
             ^ driver.nonce.get()
             ^ u64::from(driver.me.get()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let storage = driver.storage.load();
+        let DriverOptions {
+            faults,
+            latency,
+            tracer,
+            status,
+            observer,
+            inbox: _,
+            storage: cell,
+            stats,
+        } = driver.options;
+        let storage = cell.load();
         let mut out = Out::new();
         let state = driver.actor.on_start(driver.me.id(), &storage, &mut out);
         let mut core = Self {
@@ -720,17 +673,17 @@ where
             peers: driver.peers,
             socket: driver.socket,
             config: driver.config,
-            faults: driver.faults,
+            faults,
             fault_generation: None,
             fault_cuts: Vec::new(),
-            latency: driver.latency,
-            tracer: driver.tracer,
-            status: driver.status,
+            latency,
+            tracer,
+            status,
             status_last: None,
-            observer: driver.observer,
+            observer,
             halted: false,
-            storage: driver.storage,
-            stats: driver.stats,
+            storage: cell,
+            stats,
             state,
             timers: Vec::new(),
             hello_next: now,

@@ -31,6 +31,8 @@
 //! * [`latency`]: [`LatencyModel`], the injected one-way delay of each link.
 //! * [`faults`]: the shared cut table.
 //! * [`driver`]: [`NodeDriver`], the tokio event loop that ties it together, and [`NodeHandle`].
+//! * [`options`]: [`DriverOptions`], a node's plugged-in parts (faults, latency, trace,
+//!   observers, local inbox, storage, counters), shared by its incarnations.
 //! * [`stats`], [`trace`], [`storage`]: counters, the event trace, crash-surviving storage.
 //! * [`supervisor`]: one node across incarnations: reboot after the actor halts (CLUEXIT),
 //!   crash and reboot on request.
@@ -50,8 +52,10 @@
 //! let config = DriverConfig::with_hello_interval(std::time::Duration::from_millis(100));
 //! let mut nodes = Vec::new();
 //! for (i, (actor, socket)) in actors.into_iter().zip(sockets).enumerate() {
+//!     // One options value per node: its clones share storage and counters.
+//!     let options = DriverOptions::new().with_faults(faults.clone());
 //!     let driver = NodeDriver::new(actor, NodeIndex::new(i as u16), socket, peers.clone(), config.clone())?
-//!         .with_faults(faults.clone());
+//!         .with_options(options);
 //!     nodes.push(driver.spawn());
 //! }
 //! faults.cut(NodeIndex::new(0), NodeIndex::new(1), CutKind::OneWay);
@@ -72,6 +76,7 @@ pub mod faults;
 pub mod flow;
 pub mod latency;
 pub mod node;
+pub mod options;
 pub mod stats;
 pub mod storage;
 pub mod supervisor;
@@ -91,6 +96,7 @@ pub use faults::{CutKind, Faults};
 pub use flow::QUEUE_DATAGRAMS_MAX;
 pub use latency::{LatencyMatrix, LatencyModel, LinkDelay, NoLatency};
 pub use node::{BootNonce, NodeIndex, Peers, PeersError, NODES_MAX};
+pub use options::DriverOptions;
 pub use stats::{Stats, StatsHandle};
 pub use storage::StorageCell;
 pub use supervisor::{Life, Phase, Request as SupervisorRequest, Supervisor, SupervisorHandle};

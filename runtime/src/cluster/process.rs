@@ -39,6 +39,7 @@ use crate::driver::{local_inbox, DriverConfig, DriverError, Observer, Observers}
 use crate::faults::Faults;
 use crate::latency::{LatencyMatrix, LatencyModel, LinkDelay, NoLatency};
 use crate::node::{NodeIndex, Peers, PeersError};
+use crate::options::DriverOptions;
 use crate::stats::{Stats, StatsHandle};
 use crate::supervisor::{Request, Supervisor};
 use crate::trace::Tracer;
@@ -353,13 +354,13 @@ pub async fn run_node_bound(
         boot_delay,
     );
     let status_actor = actor.clone();
-    let mut supervisor = supervisor
+    let mut driver_options = DriverOptions::new()
         .with_faults(faults.clone())
         .with_latency(latency)
         .with_observer(Arc::new(Observers(observers)))
         .with_local_inbox(lock_inbox)
         .with_stats(stats.clone())
-        .with_status(Arc::new(move |state| trace_status(&status_actor, state)));
+        .with_status(move |state| trace_status(&status_actor, state));
     let mut trace_writer = None;
     if let Some(path) = &options.trace {
         let file = std::fs::File::create(path).map_err(|source| NodeError::Trace {
@@ -367,9 +368,10 @@ pub async fn run_node_bound(
             source,
         })?;
         let (tracer, writer) = Tracer::json_lines(t0(options.epoch), TRACE_BUFFER_RECORDS, file);
-        supervisor = supervisor.with_tracer(tracer);
+        driver_options = driver_options.with_tracer(tracer);
         trace_writer = Some(writer);
     }
+    let supervisor = supervisor.with_options(driver_options);
     tracing::info!(
         target: CONSOLE_TARGET,
         "%VMSC-I-NODE, system {} on UDP {udp}, control endpoint TCP {control_addr}, hello {} ms, RECNXINTERVAL {} ms",
