@@ -486,6 +486,17 @@ fn scenario_args(text: &str) -> Vec<String> {
                 args.push("--fail".to_string());
                 args.push(format!("link:{}", l.trim_matches('"')));
             }
+        } else if let Some(n) = line.strip_prefix("node = ") {
+            match action {
+                "crash" => {
+                    args.push("--fail".to_string());
+                    args.push(format!("node:{}", n.trim_matches('"')));
+                }
+                "reboot" if !args.iter().any(|x| x == "--heal") => {
+                    args.push("--heal".to_string());
+                }
+                _ => {}
+            }
         }
     }
     args
@@ -508,9 +519,9 @@ fn every_scenario_is_explorable() {
         let args: Vec<String> = match name.strip_suffix(".scenario.toml") {
             Some(_) => {
                 let text = std::fs::read_to_string(f).unwrap();
+                // A scenario without faults (a lock load, say) explores the plain cluster.
                 let mut a = vec!["specs/scenarios/seed.toml".to_string()];
                 a.extend(scenario_args(&text));
-                assert!(a.len() > 1, "{name}: no fault found");
                 a
             }
             None => vec![format!("specs/scenarios/{name}")],
