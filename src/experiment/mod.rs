@@ -41,6 +41,8 @@
 
 pub mod error;
 pub mod floor;
+pub mod load;
+pub mod locks;
 pub mod measure;
 pub mod plot;
 pub mod report;
