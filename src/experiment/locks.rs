@@ -92,6 +92,10 @@ pub struct LockRun {
     pub via: Vec<String>,
     /// Route by region: requester, then each peer's region (`FRA>ORD`).
     pub route: String,
+    /// When the request line was sent, µs since the run's trace epoch.
+    pub issued_us: u64,
+    /// When the completion arrived, µs since the trace epoch.
+    pub granted_us: u64,
     /// Grant latency, scaled µs.
     pub latency_us: u64,
     /// The floor, real ms.
@@ -175,6 +179,8 @@ pub fn measure_run(
             predicted: predict(load, all, s.node, s.resource),
             via: via.iter().map(|&p| spec.nodes[p].name.clone()).collect(),
             route,
+            issued_us: s.issued_us,
+            granted_us: s.granted_us,
             latency_us: s.latency_us,
             floor_ms,
         });

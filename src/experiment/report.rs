@@ -136,11 +136,11 @@ pub struct LockReport {
 }
 
 impl LockReport {
-    /// No lock load in this experiment.
-    pub fn not_measured() -> Self {
+    /// No lock load in this experiment, or `note` says why nothing was measured.
+    pub fn not_measured(note: &str) -> Self {
         Self {
             available: false,
-            note: LOCKS_NOT_AVAILABLE.into(),
+            note: note.into(),
             load: None,
             classified_by: None,
             requests: None,

@@ -16,7 +16,7 @@ use crate::experiment::floor::{Timing, LISTEN_TIMEOUT_HELLOS};
 use crate::experiment::load::{self, LoadSpec, Sample};
 use crate::experiment::locks::{self, LockRun};
 use crate::experiment::measure::{measure_run, EpisodeRun};
-use crate::experiment::report::{aggregate, LockReport, Report, Timers};
+use crate::experiment::report::{aggregate, LockReport, Report, Timers, LOCKS_NOT_AVAILABLE};
 use crate::experiment::trace::{self, Record};
 
 /// Everything an experiment needs.
@@ -200,7 +200,11 @@ pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
             Some(l) if !lock_runs.is_empty() => {
                 LockReport::measured((**l).clone(), lock_runs, &lock_windows_us, t.time_scale)
             }
-            _ => LockReport::not_measured(),
+            Some(_) => LockReport::not_measured(
+                "lock latency not measured: no run got as far as the [load] (the cluster never \
+                 settled before it)",
+            ),
+            None => LockReport::not_measured(LOCKS_NOT_AVAILABLE),
         },
     })
 }
