@@ -4,9 +4,11 @@
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use crate::experiment::floor::Timing;
+use crate::experiment::load::LoadSpec;
 use crate::experiment::run::{self, Config};
 use crate::experiment::{plot, report, ExperimentError};
 use anyhow::{bail, Context, Result};
@@ -85,7 +87,15 @@ fn check_output(flag: &str, path: &Path) -> Result<()> {
 /// input.
 pub fn run(a: ExperimentArgs) -> Result<ExitCode> {
     let spec = ClusterSpec::load(&a.cluster)?;
-    let scenario = Scenario::load(&a.scenario, &spec)?;
+    let (scenario, sections) = Scenario::load_with_sections(&a.scenario, &spec, &["load"])?;
+    let load = match sections.get("load").and_then(toml::Value::as_table) {
+        Some(table) => Some(Arc::new(LoadSpec::parse(
+            &a.scenario.display().to_string(),
+            table,
+            &spec,
+        )?)),
+        None => None,
+    };
     if a.runs == 0 {
         bail!("--runs: 0; give at least 1");
     }
@@ -148,6 +158,7 @@ pub fn run(a: ExperimentArgs) -> Result<ExitCode> {
         timeout: Duration::from_secs(a.timeout_s),
         keep_traces: a.keep_traces.clone(),
         progress: std::io::stderr().is_terminal(),
+        load,
     };
     let report = match run::run_experiment(&config) {
         Ok(report) => report,

@@ -1,7 +1,9 @@
 //! End-to-end test of `vmsc experiment`: one short run of the seed talk's cut-and-heal
 //! experiment (seed topology in FRA, LHR and ORD, shipped RTTs, timers scaled 20×), checking the
 //! table, the JSON (field names pinned) and the SVG, and that the measured figures respect the
-//! protocol's floor. Plus bad input, which must fail before any node starts and write nothing.
+//! protocol's floor. A short lock run (three nodes in FRA, LHR and ORD, real time): every lock
+//! class appears and its median is at or above its floor's RTTs. Plus bad input, which must fail
+//! before any node starts and write nothing.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -10,6 +12,8 @@ use serde_json::Value;
 
 const CLUSTER: &str = "specs/scenarios/seed.toml";
 const HEAL: &str = "specs/scenarios/seed-fra-lhr-heal.scenario.toml";
+const LOCK_CLUSTER: &str = "tests/data/experiment-locks.toml";
+const LOCK_SCENARIO: &str = "tests/data/experiment-locks.scenario.toml";
 
 fn vmsc(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_vmsc"))
@@ -119,7 +123,7 @@ fn seed_cut_and_heal_produces_table_json_and_svg_above_the_floor() {
         );
     }
     assert!(
-        stdout.contains("lock latency not yet available"),
+        stdout.contains("lock latency not measured: the scenario has no [load] section"),
         "{stdout}"
     );
 
@@ -378,6 +382,28 @@ fn bad_input_fails_naming_the_file_and_field_and_writes_nothing() {
         "--plot plot.png: the file name must end in .svg",
     );
     run(with(&["--runs", "0"]), "--runs: 0");
+    run(
+        vec![
+            "experiment".into(),
+            LOCK_CLUSTER.into(),
+            "--scenario".into(),
+            "tests/data/experiment-bad-load.scenario.toml".into(),
+            "--json".into(),
+            json.into(),
+        ],
+        "experiment-bad-load.scenario.toml: load.masters.LOADA: \"NOWHERE\" is not a node of cluster LOCKEXP",
+    );
+    run(
+        vec![
+            "experiment".into(),
+            CLUSTER.into(),
+            "--scenario".into(),
+            LOCK_SCENARIO.into(),
+            "--json".into(),
+            json.into(),
+        ],
+        "load.resources: the cluster file declares no [locks] resources to load",
+    );
     run(with(&["--time-scale", "500"]), "--time-scale");
     run(
         vec![
@@ -404,4 +430,161 @@ fn bad_input_fails_naming_the_file_and_field_and_writes_nothing() {
     );
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&out_dir);
+}
+
+#[test]
+fn lock_load_measures_every_class_at_or_above_its_floor() {
+    let dir = scratch("locks");
+    let json_path = dir.join("report.json");
+    let svg_path = dir.join("plot.svg");
+    let out = vmsc(&[
+        "experiment",
+        LOCK_CLUSTER,
+        "--scenario",
+        LOCK_SCENARIO,
+        "--runs",
+        "1",
+        "--time-scale",
+        "1",
+        "--timeout-s",
+        "20",
+        "--json",
+        json_path.to_str().unwrap(),
+        "--plot",
+        svg_path.to_str().unwrap(),
+    ]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "stdout:\n{stdout}\nstderr:\n{stderr}");
+    for row in [
+        "local_ms",
+        "remote_ms",
+        "directory_remote_ms",
+        "FRA>LHR>ORD",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(row)),
+            "{row}: {stdout}"
+        );
+    }
+    let svg = std::fs::read_to_string(&svg_path).expect("SVG written");
+    assert!(svg.contains("Lock grant latency under load"), "{svg}");
+
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&json_path).expect("JSON written"))
+            .expect("valid JSON");
+    let locks = &report["locks"];
+    assert_eq!(
+        keys(locks),
+        [
+            "available",
+            "classes",
+            "classified_by",
+            "load",
+            "note",
+            "per_request",
+            "prediction_mismatches",
+            "requests",
+            "throughput"
+        ]
+    );
+    assert_eq!(locks["available"], true);
+    assert_eq!(locks["classified_by"], "trace");
+    assert_eq!(locks["requests"], 18);
+    assert_eq!(
+        keys(&locks["load"]),
+        [
+            "clients_per_node",
+            "mode",
+            "nodes",
+            "requests_per_client",
+            "resources",
+            "think_ms"
+        ]
+    );
+    assert_eq!(
+        keys(&locks["load"]["resources"][0]),
+        ["directory", "known", "master", "name"]
+    );
+    assert_eq!(
+        keys(&locks["throughput"]),
+        [
+            "grants",
+            "per_s_real",
+            "per_s_scaled",
+            "window_ms_real",
+            "window_ms_scaled"
+        ]
+    );
+    assert!(locks["throughput"]["per_s_real"].as_f64().unwrap() > 0.0);
+    assert_eq!(
+        keys(&locks["per_request"][0]),
+        [
+            "class",
+            "client",
+            "floor_ms",
+            "granted_us",
+            "issued_us",
+            "latency_us",
+            "lock_id",
+            "node",
+            "predicted",
+            "resource",
+            "route",
+            "run",
+            "via"
+        ]
+    );
+    let classes = locks["classes"].as_array().expect("classes");
+    let names: Vec<&str> = classes
+        .iter()
+        .map(|c| c["class"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["local", "remote", "directory_remote"], "{locks}");
+    let figure_keys = [
+        "count",
+        "excess_p50_real",
+        "floor_real",
+        "floor_scaled",
+        "ratio_min",
+        "ratio_p50",
+        "real",
+        "scaled",
+    ];
+    let mut class_keys: Vec<&str> = figure_keys.to_vec();
+    class_keys.extend(["class", "messages", "routes"]);
+    class_keys.sort_unstable();
+    let mut route_keys: Vec<&str> = figure_keys.to_vec();
+    route_keys.push("route");
+    route_keys.sort_unstable();
+    for (c, messages) in classes.iter().zip([0, 1, 2]) {
+        assert_eq!(keys(c), class_keys);
+        assert_eq!(c["messages"], messages);
+        assert!(c["count"].as_u64().unwrap() > 0, "{c}");
+        for route in c["routes"].as_array().expect("routes") {
+            assert_eq!(keys(route), route_keys);
+            // The injected delays hold every datagram at least half its RTT each way: no grant
+            // can beat its route's round trips, and the median must not either.
+            let floor = route["floor_real"].as_f64().unwrap();
+            let (p50, min) = (
+                route["real"]["p50"].as_f64().unwrap(),
+                route["real"]["min"].as_f64().unwrap(),
+            );
+            assert!(p50 >= floor, "p50 {p50} below the floor {floor}: {route}");
+            assert!(
+                min >= floor * 0.99,
+                "min {min} below the floor {floor}: {route}"
+            );
+            if messages > 0 {
+                assert!(
+                    floor >= 16.0,
+                    "a remote route's floor is a real RTT: {route}"
+                );
+            }
+        }
+    }
+    // The layout: LOADA's directory is LHRA, so FRAA's requests on it take two messages.
+    assert_eq!(classes[2]["routes"][0]["route"], "FRA>LHR>ORD");
+    assert_eq!(classes[2]["count"], 3);
+    let _ = std::fs::remove_dir_all(&dir);
 }

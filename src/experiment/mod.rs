@@ -28,19 +28,27 @@
 //! at F = 20 the seed's FRA–ORD RTT is 4.88 ms scaled and each one-way hop gains ≈ 0.2 RTT.
 //! A smaller F gives round trips closer to the wire at the price of longer runs.
 //!
-//! ## Lock latency (not yet available)
+//! ## Lock latency under load ([`load`], [`locks`])
 //!
-//! The issue asks for lock latency per class (local, remote, directory + remote) and lock
-//! throughput under load. That needs the runtime's lock client interface (enq/convert/deq on
-//! the control endpoint), which another change is adding. The plan: a `[load]` section (clients
-//! per node, resources, mode mix, rate) drives clients through that interface during the
-//! scenario; each request's grant time goes into one hdrhistogram per class, with the floor
-//! 1 RTT to the master (2 with a remote directory), into [`report::LockReport`] and a histogram
-//! panel in the plot. Until then the report says `"locks": {"available": false, ...}` and no
-//! lock figure is produced.
+//! A `[load]` section in the scenario file puts lock clients on several nodes. In every run,
+//! once the cluster has first settled and before the scenario's first step, the experiment fixes
+//! each resource's master (its first locker), optionally makes the master known on some
+//! resources (NL locks held by every load node), and runs the clients concurrently through the
+//! nodes' control endpoints (`enq`, timed to its completion, then `deq`). Each grant is
+//! classified from the requesting node's trace — `local` (no remote message), `remote` (one),
+//! `directory_remote` (directory lookup, then the request: two) — and compared with its floor:
+//! 0, one RTT to the peer, or RTT to the directory + RTT to the master, from the RTT table.
+//! Figures go per class and per route (by region) into [`report::LockReport`] (the JSON's
+//! `locks`), rows under the transition table, and a histogram panel in the plot; throughput is
+//! grants per second over the load window.
+//!
+//! Lock latencies are RTT-sized, not RECNXINTERVAL-sized, so `--time-scale 1` suits them: at
+//! F = 20 the runtime's ~1 ms per delayed datagram is a large part of a scaled RTT.
 
 pub mod error;
 pub mod floor;
+pub mod load;
+pub mod locks;
 pub mod measure;
 pub mod plot;
 pub mod report;

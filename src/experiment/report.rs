@@ -4,6 +4,8 @@ use serde::Serialize;
 use vmsc_latency::LatencyHistogram;
 
 use crate::experiment::floor::Floor;
+use crate::experiment::load::LoadSpec;
+use crate::experiment::locks::{self, LockClassReport, LockRun, Throughput};
 use crate::experiment::measure::{EpisodeRun, Kind};
 
 /// The unit of a metric.
@@ -37,7 +39,7 @@ pub struct Stat {
 
 impl Stat {
     /// From a histogram whose values are `1/per_unit` of the unit (µs for ms: 1000).
-    fn of(h: &LatencyHistogram, per_unit: f64, factor: f64) -> Stat {
+    pub(crate) fn of(h: &LatencyHistogram, per_unit: f64, factor: f64) -> Stat {
         let s = h.summary();
         let v = |x: u64| x as f64 / per_unit * factor;
         Stat {
@@ -101,13 +103,85 @@ pub struct EpisodeReport {
     pub per_run: Vec<EpisodeRun>,
 }
 
-/// Lock-latency results: not measured yet (see the crate doc).
+/// Lock latency under load (see [`crate::experiment::locks`]). Without a `[load]` section only
+/// `available: false` and the `note` saying why.
 #[derive(Clone, Debug, Serialize)]
 pub struct LockReport {
     /// Whether lock latency was measured.
     pub available: bool,
     /// Why not, or what was measured.
     pub note: String,
+    /// The load as run (nodes, clients, requests, mode, resources with master and directory).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub load: Option<LoadSpec>,
+    /// How each request was classified: `"trace"` (the requester's Lookup/Request messages).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classified_by: Option<&'static str>,
+    /// Timed requests, all runs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub requests: Option<u64>,
+    /// Requests whose class differs from the one the layout predicts (another client of the
+    /// node held a lock on the tree, so the master was known).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prediction_mismatches: Option<u64>,
+    /// Grants per second.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub throughput: Option<Throughput>,
+    /// Per class.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub classes: Option<Vec<LockClassReport>>,
+    /// Every request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub per_request: Option<Vec<LockRun>>,
+}
+
+impl LockReport {
+    /// No lock load in this experiment, or `note` says why nothing was measured.
+    pub fn not_measured(note: &str) -> Self {
+        Self {
+            available: false,
+            note: note.into(),
+            load: None,
+            classified_by: None,
+            requests: None,
+            prediction_mismatches: None,
+            throughput: None,
+            classes: None,
+            per_request: None,
+        }
+    }
+
+    /// From every run's classified requests.
+    pub fn measured(
+        load: LoadSpec,
+        runs: Vec<LockRun>,
+        windows_us: &[u64],
+        time_scale: f64,
+    ) -> Self {
+        let mismatches = runs.iter().filter(|r| r.class != r.predicted).count() as u64;
+        let note = format!(
+            "lock latency under load: {} node(s) x {} client(s) x {} {} enq/deq cycles on {} \
+             resource(s), {} runs; grant latency from the client (request line to completion), \
+             classified from the requesting node's trace",
+            load.nodes.len(),
+            load.clients_per_node,
+            load.requests_per_client,
+            load.mode,
+            load.resources.len(),
+            windows_us.len()
+        );
+        Self {
+            available: true,
+            note,
+            classified_by: Some("trace"),
+            requests: Some(runs.len() as u64),
+            prediction_mismatches: Some(mismatches),
+            throughput: Some(locks::throughput(runs.len() as u64, windows_us, time_scale)),
+            classes: Some(locks::aggregate(&runs, time_scale)),
+            per_request: Some(runs),
+            load: Some(load),
+        }
+    }
 }
 
 /// The timers, real ms.
@@ -148,9 +222,9 @@ pub struct Report {
     pub locks: LockReport,
 }
 
-/// What `vmsc experiment` says about locks until the runtime's lock client exists.
-pub const LOCKS_NOT_AVAILABLE: &str = "lock latency not yet available: the runtime's lock client \
-interface (enq/convert/deq on the control endpoint, issue 4) is not merged; nothing was measured";
+/// What `vmsc experiment` says about locks when the scenario has no `[load]` section.
+pub const LOCKS_NOT_AVAILABLE: &str = "lock latency not measured: the scenario has no [load] \
+section (see specs/scenarios/seed-locks.scenario.toml)";
 
 type Extract = fn(&EpisodeRun) -> Option<(f64, Option<f64>)>;
 
@@ -410,5 +484,106 @@ pub fn render(report: &Report) -> String {
         }
     }
     out.push_str(&format!("\n{}\n", report.locks.note));
+    render_locks(&mut out, report);
     out
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.2} ms")
+}
+
+/// The lock rows: per class, then per route; scaled ms as measured, floor, p50/floor, real.
+fn render_locks(out: &mut String, report: &Report) {
+    let l = &report.locks;
+    let (Some(classes), Some(load), Some(tp)) = (&l.classes, &l.load, &l.throughput) else {
+        return;
+    };
+    out.push_str(&format!(
+        "  resources: {}\n",
+        load.resources
+            .iter()
+            .map(|r| format!(
+                "{} (master {}, directory {}{})",
+                r.name,
+                r.master_name,
+                r.directory,
+                if r.known { ", known" } else { "" }
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    out.push_str(&format!(
+        "  {} grants in {:.1} ms scaled: {:.1} grants/s scaled = {:.1} grants/s real; {} of {} \
+         requests took another class than the layout predicts (another lock of the node on the tree)\n",
+        tp.grants,
+        tp.window_ms_scaled,
+        tp.per_s_scaled,
+        tp.per_s_real,
+        l.prediction_mismatches.unwrap_or(0),
+        l.requests.unwrap_or(0)
+    ));
+    let header = [
+        "lock class / route",
+        "msgs",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "count",
+        "floor",
+        "p50/floor",
+        "real p50",
+        "real floor",
+    ];
+    let row = |name: String, msgs: String, f: &locks::LockFigures| -> [String; 11] {
+        [
+            name,
+            msgs,
+            fmt(f.scaled.p50),
+            fmt(f.scaled.p90),
+            fmt(f.scaled.p99),
+            fmt(f.scaled.max),
+            f.count.to_string(),
+            fmt(f.floor_scaled),
+            f.ratio_p50.map_or("-".into(), fmt),
+            ms(f.real.p50),
+            ms(f.floor_real),
+        ]
+    };
+    let mut rows = Vec::new();
+    for c in classes {
+        rows.push(row(
+            format!("{}_ms", c.class.name()),
+            c.messages.to_string(),
+            &c.figures,
+        ));
+        for r in &c.routes {
+            rows.push(row(format!("  {}", r.route), String::new(), &r.figures));
+        }
+    }
+    let mut widths = header.map(str::len);
+    for r in &rows {
+        for (w, c) in widths.iter_mut().zip(r) {
+            *w = (*w).max(c.len());
+        }
+    }
+    let line = |cells: &[String]| {
+        let mut l = String::from("  ");
+        for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
+            if i == 0 {
+                l.push_str(&format!("{c:<w$}"));
+            } else {
+                l.push_str(&format!("  {c:>w$}"));
+            }
+        }
+        l.trim_end().to_string() + "\n"
+    };
+    out.push_str(&line(&header.map(String::from)));
+    for r in &rows {
+        out.push_str(&line(r));
+    }
+    out.push_str(
+        "  floor (real ms): local 0; remote 1 x RTT to the peer; directory_remote RTT to the \
+         directory + RTT to the master (routes by region: requester>directory>master)\n",
+    );
 }

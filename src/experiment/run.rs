@@ -3,6 +3,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use vmsc_model::config::ClusterSpec;
@@ -12,6 +13,8 @@ use vmsc_runtime::cluster::scenario::Scenario;
 
 use crate::experiment::error::ExperimentError;
 use crate::experiment::floor::{Timing, LISTEN_TIMEOUT_HELLOS};
+use crate::experiment::load::{self, LoadSpec, Sample};
+use crate::experiment::locks::{self, LockRun};
 use crate::experiment::measure::{measure_run, EpisodeRun};
 use crate::experiment::report::{aggregate, LockReport, Report, Timers, LOCKS_NOT_AVAILABLE};
 use crate::experiment::trace::{self, Record};
@@ -46,6 +49,9 @@ pub struct Config {
     pub keep_traces: Option<PathBuf>,
     /// Show progress on stderr (for a terminal).
     pub progress: bool,
+    /// The scenario's `[load]` section: lock clients run once the cluster has first settled,
+    /// before the scenario's first step.
+    pub load: Option<Arc<LoadSpec>>,
 }
 
 fn io_err(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> ExperimentError {
@@ -77,6 +83,10 @@ pub fn load_run(dir: &Path, spec: &ClusterSpec) -> Result<Vec<Record>, Experimen
 pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
     let mut episodes: BTreeMap<usize, Vec<EpisodeRun>> = BTreeMap::new();
     let mut settled = 0;
+    let mut lock_runs: Vec<LockRun> = Vec::new();
+    let mut lock_windows_us: Vec<u64> = Vec::new();
+    let names: Arc<Vec<String>> =
+        Arc::new(config.spec.nodes.iter().map(|n| n.name.clone()).collect());
     let temp_root = std::env::temp_dir().join(format!("vmsc-experiment-{}", std::process::id()));
     for run in 0..config.runs {
         if config.progress {
@@ -96,6 +106,7 @@ pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
         let log_path = dir.join("console.log");
         let log = std::fs::File::create(&log_path)
             .map_err(io_err(&log_path, "cannot create the console log"))?;
+        let samples: Arc<Mutex<Vec<Sample>>> = Arc::default();
         let options = RunOptions {
             cluster_file: config.cluster_file.clone(),
             spec: config.spec.clone(),
@@ -108,9 +119,31 @@ pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
             timeout: config.timeout,
             exit_when_settled: true,
             trace_dir: Some(dir.clone()),
+            before_steps: config.load.as_ref().map(|l| {
+                load::phase(
+                    Arc::clone(l),
+                    Arc::clone(&names),
+                    config.timing.time_scale,
+                    Arc::clone(&samples),
+                )
+            }),
         };
         let outcome = launch::run_cluster_blocking(options, Printer::new(Box::new(log)))
             .map_err(|source| ExperimentError::Run { run, source })?;
+        let samples = std::mem::take(&mut *samples.lock().unwrap_or_else(PoisonError::into_inner));
+        if let (Some(l), false) = (&config.load, samples.is_empty()) {
+            let records = load_run(&dir, &config.spec)?;
+            lock_runs.extend(locks::measure_run(
+                &config.timing,
+                l,
+                run,
+                &samples,
+                &records,
+            )?);
+            let first = samples.iter().map(|s| s.issued_us).min().unwrap_or(0);
+            let last = samples.iter().map(|s| s.granted_us).max().unwrap_or(0);
+            lock_windows_us.push(last.saturating_sub(first));
+        }
         if outcome.settled {
             settled += 1;
             let records = load_run(&dir, &config.spec)?;
@@ -163,9 +196,15 @@ pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
             .into_values()
             .map(|runs| aggregate(runs, t.time_scale))
             .collect(),
-        locks: LockReport {
-            available: false,
-            note: LOCKS_NOT_AVAILABLE.into(),
+        locks: match &config.load {
+            Some(l) if !lock_runs.is_empty() => {
+                LockReport::measured((**l).clone(), lock_runs, &lock_windows_us, t.time_scale)
+            }
+            Some(_) => LockReport::not_measured(
+                "lock latency not measured: no run got as far as the [load] (the cluster never \
+                 settled before it)",
+            ),
+            None => LockReport::not_measured(LOCKS_NOT_AVAILABLE),
         },
     })
 }

@@ -50,6 +50,34 @@ pub struct Record {
     pub msg: Option<String>,
     /// For `status`: the state.
     pub status: Option<TraceStatus>,
+    /// For `msg_in`/`msg_out` of lock-manager traffic: what the lock experiment needs.
+    pub dlm: Option<DlmTrace>,
+}
+
+/// A lock-manager message (`{"Dlm": {"Lookup": {...}}}`), reduced.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DlmTrace {
+    /// `Lookup`, `Master`, `Request`, `Ast`, `Bast`, ...
+    pub kind: String,
+    /// The resource index, when the message names one.
+    pub res: Option<u8>,
+    /// The lock id (`Request`, `Ast`, `Bast`).
+    pub lock: Option<u32>,
+    /// `Request`: remote messages the request took to reach the master (lookup + request).
+    pub hops: Option<u8>,
+}
+
+/// The lock-manager part of a serialized actor message, if it is one.
+fn dlm_of(msg: &Value) -> Option<DlmTrace> {
+    let (kind, body) = msg.get("Dlm")?.as_object()?.iter().next()?;
+    // `Request` wraps a `Req`; the others carry their fields directly.
+    let u = |key: &str| body.get(key).and_then(Value::as_u64);
+    Some(DlmTrace {
+        kind: kind.clone(),
+        res: u("res").and_then(|r| u8::try_from(r).ok()),
+        lock: u("lock").and_then(|l| u32::try_from(l).ok()),
+        hops: u("hops").and_then(|h| u8::try_from(h).ok()),
+    })
 }
 
 #[derive(Deserialize)]
@@ -115,6 +143,7 @@ pub fn parse(path: &Path, text: &str) -> Result<Vec<Record>, ExperimentError> {
             node: raw.node,
             nonce: raw.nonce,
             msg: raw.msg.as_ref().and_then(msg_kind),
+            dlm: raw.msg.as_ref().and_then(dlm_of),
             event: raw.event,
             peer: raw.peer,
             status,
@@ -156,6 +185,30 @@ mod tests {
         let status = records[4].status.as_ref().expect("status");
         assert_eq!(status.view.as_ref().map(|v| v.seq), Some(1));
         assert!(!status.active);
+        assert_eq!(records[2].dlm, None);
+    }
+
+    #[test]
+    fn reads_lock_manager_messages() {
+        let text = r#"{"t_us":1,"node":3,"nonce":1,"event":"msg_out","peer":0,"seq":9,"hold_us":48790,"msg":{"Dlm":{"Request":{"res":2,"lock":1076887553,"op":{"Enq":"PR"},"flags":0,"write":null,"hops":2}}}}
+{"t_us":2,"node":3,"nonce":1,"event":"msg_out","peer":1,"seq":9,"hold_us":48790,"msg":{"Dlm":{"Lookup":{"epoch":5,"res":2}}}}
+"#;
+        let records = parse(Path::new("F.jsonl"), text).expect("parses");
+        assert_eq!(records[0].msg.as_deref(), Some("Dlm"));
+        assert_eq!(
+            records[0].dlm,
+            Some(DlmTrace {
+                kind: "Request".into(),
+                res: Some(2),
+                lock: Some(1_076_887_553),
+                hops: Some(2)
+            })
+        );
+        let lookup = records[1].dlm.as_ref().expect("lookup");
+        assert_eq!(
+            (lookup.kind.as_str(), lookup.res, lookup.lock),
+            ("Lookup", Some(2), None)
+        );
     }
 
     #[test]

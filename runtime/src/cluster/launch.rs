@@ -22,9 +22,11 @@
 //! healed link's circuits to reopen, before the cluster can count as settled.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -73,6 +75,32 @@ pub struct RunOptions {
     pub exit_when_settled: bool,
     /// Write each node's trace to `DIR/NAME.trace.jsonl`.
     pub trace_dir: Option<PathBuf>,
+    /// Work to run once the cluster has first settled, before the scenario's first step.
+    pub before_steps: Option<Phase>,
+}
+
+/// What a [`Phase`] is given.
+#[derive(Clone, Debug)]
+pub struct PhaseContext {
+    /// Every node's control endpoint, in cluster-file order.
+    pub control: Vec<SocketAddr>,
+    /// The nodes' trace epoch: trace records' `t_us` count from it.
+    pub epoch: SystemTime,
+}
+
+/// The future a [`Phase`] returns: `Err` with a message stops the run.
+pub type PhaseFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// Work [`run_cluster`] runs once the cluster has first settled and before the scenario's
+/// first step, with the nodes' control endpoints (`vmsc experiment`'s lock load). It is bounded
+/// by the run's timeout; the scenario's steps follow once it returns.
+#[derive(Clone)]
+pub struct Phase(pub Arc<dyn Fn(PhaseContext) -> PhaseFuture + Send + Sync>);
+
+impl std::fmt::Debug for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Phase(..)")
+    }
 }
 
 /// Why a run failed.
@@ -90,6 +118,9 @@ pub enum LaunchError {
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
+    /// The work before the scenario ([`RunOptions::before_steps`]) failed.
+    #[error("before the scenario: {0}")]
+    Phase(String),
     /// The cluster cannot run with these settings (latency table, time scale).
     #[error(transparent)]
     Node(#[from] NodeError),
@@ -443,8 +474,31 @@ async fn drive(
         "%VMSC-I-RUN, settle time {} ms; waiting for the cluster to form",
         settle.as_millis()
     ));
-    let steps = options.scenario.as_ref().map_or(&[][..], |s| &s.steps[..]);
+    let mut steps = options.scenario.as_ref().map_or(&[][..], |s| &s.steps[..]);
     let mut settled = true;
+    if let Some(phase) = &options.before_steps {
+        settled = wait_settled(&mut watch, nodes, printer, deadline).await?;
+        if settled {
+            printer.line("%VMSC-I-RUN, cluster settled; running the work before the scenario");
+            let context = PhaseContext {
+                control: nodes.iter().map(|n| n.control).collect(),
+                epoch,
+            };
+            match tokio::time::timeout_at(deadline, (phase.0)(context)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => return Err(LaunchError::Phase(message)),
+                Err(_) => {
+                    settled = false;
+                    printer.line("%VMSC-W-RUN, timed out in the work before the scenario");
+                }
+            }
+            watch.quiet_since = Instant::now();
+            watch.unprinted = true;
+        }
+        if !settled {
+            steps = &[];
+        }
+    }
     for step in steps {
         let ready = match step.when {
             When::AfterSettled => wait_settled(&mut watch, nodes, printer, deadline).await?,
