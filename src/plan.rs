@@ -9,7 +9,9 @@ use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use vmsc_model::checker::Checker;
 use vmsc_model::cluster_model::Fault;
@@ -132,62 +134,44 @@ pub fn plan_with(
     let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
         .flat_map(|k| combinations(menu.len(), k))
         .collect();
-    let mut rows = Vec::new();
-    for (done, set) in sets.iter().enumerate() {
-        let faults: Vec<Fault> = set.iter().map(|&i| menu[i].clone()).collect();
-        // On a TTY: which fault set, and (refreshed about once a second by the exploration)
-        // how many states it has visited so far, with the plan's elapsed time.
-        let label = format!(
-            "plan: fault set {}/{} ({})",
-            done + 1,
-            sets.len(),
-            faults
-                .iter()
-                .map(|f| f.describe(&spec))
-                .collect::<Vec<_>>()
-                .join(" + ")
-        );
-        let mut heartbeat = |states: usize, _depth: usize, _in_set: Duration| {
-            let seen = if states > 0 {
-                format!(", {states} states")
-            } else {
-                String::new()
-            };
-            eprint!("\r{label}{seen}, {:.0} s   ", start.elapsed().as_secs_f64());
-            let _ = std::io::stderr().flush();
-        };
-        if progress {
-            heartbeat(0, 0, Duration::ZERO);
+    // Fault sets are independent: one worker per core takes the next set until none is left.
+    let workers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(sets.len())
+        .max(1);
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; sets.len()]);
+    std::thread::scope(|scope| {
+        for _ in 0..workers {
+            scope.spawn(|| loop {
+                let k = next.fetch_add(1, Ordering::Relaxed);
+                let Some(set) = sets.get(k) else { break };
+                let row = plan_row(&spec, &menu, set, timeout, checker, &|states| {
+                    if progress {
+                        // On a TTY: sets finished, the set this worker explores and how many
+                        // states it has visited (refreshed about once a second), elapsed time.
+                        eprint!(
+                            "\rplan: {}/{} fault sets done; set {} at {states} states; {:.0} s   ",
+                            done.load(Ordering::Relaxed),
+                            sets.len(),
+                            k + 1,
+                            start.elapsed().as_secs_f64()
+                        );
+                        let _ = std::io::stderr().flush();
+                    }
+                });
+                done.fetch_add(1, Ordering::Relaxed);
+                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(row);
+            });
         }
-        let w = whatif::whatif(
-            spec.clone(),
-            faults.clone(),
-            false,
-            Variant::Correct,
-            Limits {
-                timeout: Some(timeout),
-                checker,
-                ..Default::default()
-            },
-            if progress { Some(&mut heartbeat) } else { None },
-        );
-        let quorate = w.outcomes.iter().filter(|o| !o.members.is_empty()).count();
-        let verdict = if quorate == w.outcomes.len() && quorate > 0 {
-            Verdict::Survives
-        } else if quorate == 0 {
-            Verdict::Hangs
-        } else {
-            Verdict::Depends
-        };
-        rows.push(Row {
-            faults: faults.iter().map(|f| f.describe(&spec)).collect(),
-            verdict,
-            outcomes: w.outcomes,
-            violations: w.violations,
-            complete: w.complete,
-            states: w.states,
-        });
-    }
+    });
+    let rows: Vec<Row> = results
+        .into_inner()
+        .unwrap_or_else(|e| e.into_inner())
+        .into_iter()
+        .map(|r| r.expect("every fault set is explored"))
+        .collect();
     if progress {
         eprint!("\r{:100}\r", "");
     }
@@ -197,6 +181,47 @@ pub fn plan_with(
         rows,
         summary,
         seconds: start.elapsed().as_secs_f64(),
+    }
+}
+
+/// One row: `whatif` for the fault set `set` (indices into `menu`).
+fn plan_row(
+    spec: &Arc<ClusterSpec>,
+    menu: &[Fault],
+    set: &[usize],
+    timeout: Duration,
+    checker: Checker,
+    heartbeat: &(dyn Fn(usize) + Sync),
+) -> Row {
+    let faults: Vec<Fault> = set.iter().map(|&i| menu[i].clone()).collect();
+    let mut progress = |states: usize, _depth: usize, _elapsed: Duration| heartbeat(states);
+    let w = whatif::whatif(
+        spec.clone(),
+        faults.clone(),
+        false,
+        Variant::Correct,
+        Limits {
+            timeout: Some(timeout),
+            checker,
+            ..Default::default()
+        },
+        Some(&mut progress),
+    );
+    let quorate = w.outcomes.iter().filter(|o| !o.members.is_empty()).count();
+    let verdict = if quorate == w.outcomes.len() && quorate > 0 {
+        Verdict::Survives
+    } else if quorate == 0 {
+        Verdict::Hangs
+    } else {
+        Verdict::Depends
+    };
+    Row {
+        faults: faults.iter().map(|f| f.describe(spec)).collect(),
+        verdict,
+        outcomes: w.outcomes,
+        violations: w.violations,
+        complete: w.complete,
+        states: w.states,
     }
 }
 

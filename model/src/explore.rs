@@ -148,6 +148,7 @@ pub fn explore<M>(model: &M, opts: Options<'_, '_, M::State>) -> Report
 where
     M: Model,
     M::State: Hash + Clone,
+    M::Action: Clone,
 {
     explore_with(model, opts, None).0
 }
@@ -170,6 +171,7 @@ pub fn explore_with<M>(
 where
     M: Model,
     M::State: Hash + Clone,
+    M::Action: Clone,
 {
     let start = Instant::now();
     let fp = opts.fingerprint.unwrap_or(fp::<M::State>);
@@ -221,102 +223,97 @@ where
         queue.push_back((s, f, 0, None));
     }
 
-    let mut actions = Vec::new();
     let dfs = opts.strategy == Strategy::Dfs;
-    while let Some((s, f, depth, only)) = if dfs {
-        queue.pop_back()
-    } else {
-        queue.pop_front()
-    } {
-        max_depth = max_depth.max(depth);
+    // Breadth-first: a queue of states, each expanded whole. Depth-first: a stack of frames,
+    // each the state being expanded and the actions still to try, so memory is the path, not
+    // every pending sibling.
+    let mut frames: Vec<Frame<M>> = Vec::new();
+    let mut cut = false;
+    loop {
         if seen.len() >= opts.states_max || opts.deadline.is_some_and(|d| Instant::now() >= d) {
-            complete = false;
+            cut = true;
             break;
         }
         if last_progress.elapsed() >= Duration::from_secs(1) {
             last_progress = Instant::now();
+            let depth = if dfs { frames.len() } else { max_depth };
             if let Some(p) = opts.progress.as_mut() {
                 p(seen.len(), depth, start.elapsed());
             }
         }
-        // The sleep set this expansion starts from: the stored one (already intersected with
-        // every sleep set the state was reached with since), marked expanded.
-        let mut sleep = {
-            let e = seen
-                .get_mut(&f)
-                .expect("queued states are in the visited set");
-            e.expanded = true;
-            e.sleep
+        if frames.is_empty()
+            || (!dfs && frames.last().is_some_and(|fr| fr.next >= fr.actions.len()))
+        {
+            frames.pop();
+            let Some((s, f, depth, only)) = queue.pop_front() else {
+                break;
+            };
+            frames.push(Frame::open(model, &mut seen, s, f, depth, only));
+        }
+        let top = frames.len() - 1;
+        let fr = &mut frames[top];
+        max_depth = max_depth.max(fr.depth);
+        let Some(i) = (fr.next < fr.actions.len()).then_some(fr.next) else {
+            frames.pop();
+            continue;
         };
-        actions.clear();
-        model.actions(&s, &mut actions);
-        for (i, a) in actions.drain(..).enumerate() {
-            let slot = indep.and_then(|d| d.slot(model, &a));
-            let bit = slot.map_or(0u128, |(k, _)| 1u128 << k);
-            if let Some(mask) = only {
-                if bit & mask == 0 {
-                    continue;
-                }
-            }
-            if bit & sleep != 0 {
-                stats.slept += 1;
-                continue;
-            }
-            let next = match (indep, slot) {
-                (Some(d), Some((_, actor))) => {
-                    let Some(next) = model.next_state(&s, a) else {
-                        continue;
-                    };
-                    let local = d.local(model, &s, actor, &next);
-                    Some((next, local.then_some(actor)))
-                }
-                _ => model.next_state(&s, a).map(|n| (n, None)),
-            };
-            let Some((next, local_actor)) = next else {
-                continue;
-            };
-            transitions += 1;
-            // The successor's sleep set: what sleeps here and commutes with this step.
-            let next_sleep = match local_actor {
-                Some(actor) => sleep & !actor_mask(actor),
-                None => 0,
-            };
-            if local_actor.is_some() {
-                // Later siblings need not execute this step again after theirs.
-                sleep |= bit;
-            }
-            if !model.within_boundary(&next) {
-                continue;
-            }
-            let nf = fp(&next);
-            if let Some(e) = seen.get_mut(&nf) {
-                // The revisit rule: what slept when the state was expanded but is awake now must
-                // be explored from it; its stored sleep set shrinks to the intersection.
-                let missing = e.sleep & !next_sleep;
-                e.sleep &= next_sleep;
-                if e.expanded && missing != 0 {
-                    stats.reexpanded += 1;
+        fr.next += 1;
+        let a = fr.actions[i].clone();
+        let (only, depth) = (fr.only, fr.depth);
+        let mut sleep = fr.sleep;
+        let outcome = step(model, indep, &fr.state, i, a, only, &mut sleep, &mut stats);
+        frames[top].sleep = sleep;
+        let f = frames[top].fp;
+        let Some((next, local_actor_sleep)) = outcome else {
+            continue;
+        };
+        transitions += 1;
+        if !model.within_boundary(&next) {
+            continue;
+        }
+        let nf = fp(&next);
+        if let Some(e) = seen.get_mut(&nf) {
+            // The revisit rule: what slept when the state was expanded but is awake now must
+            // be explored from it; its stored sleep set shrinks to the intersection.
+            let missing = e.sleep & !local_actor_sleep;
+            e.sleep &= local_actor_sleep;
+            if e.expanded && missing != 0 {
+                stats.reexpanded += 1;
+                if dfs {
+                    frames.push(Frame::open(
+                        model,
+                        &mut seen,
+                        next,
+                        nf,
+                        depth + 1,
+                        Some(missing),
+                    ));
+                } else {
                     queue.push_back((next, nf, depth + 1, Some(missing)));
                 }
-                continue;
             }
-            seen.insert(
-                nf,
-                Seen {
-                    parent: f,
-                    action: i as u32,
-                    expanded: false,
-                    sleep: next_sleep,
-                },
-            );
-            check(&next, nf, &mut found);
-            if let Some(v) = opts.visit.as_mut() {
-                v(&next);
-            }
+            continue;
+        }
+        seen.insert(
+            nf,
+            Seen {
+                parent: f,
+                action: i as u32,
+                expanded: false,
+                sleep: local_actor_sleep,
+            },
+        );
+        check(&next, nf, &mut found);
+        if let Some(v) = opts.visit.as_mut() {
+            v(&next);
+        }
+        if dfs {
+            frames.push(Frame::open(model, &mut seen, next, nf, depth + 1, None));
+        } else {
             queue.push_back((next, nf, depth + 1, None));
         }
     }
-    if !queue.is_empty() {
+    if cut || !queue.is_empty() || frames.iter().any(|fr| fr.next < fr.actions.len()) {
         complete = false;
     }
     let path_to = |mut f: u64| {
@@ -355,6 +352,88 @@ where
         },
         stats,
     )
+}
+
+/// A state being expanded: its actions, the next one to try, and the sleep set (growing as
+/// siblings are explored).
+struct Frame<M: Model> {
+    state: M::State,
+    fp: u64,
+    depth: usize,
+    only: Option<u128>,
+    actions: Vec<M::Action>,
+    next: usize,
+    sleep: u128,
+}
+
+impl<M: Model> Frame<M> {
+    /// Opens the expansion of `state`: its enabled actions, and the sleep set it starts from —
+    /// the stored one (already intersected with every sleep set the state was reached with
+    /// since its discovery), which is then marked expanded.
+    fn open(
+        model: &M,
+        seen: &mut HashMap<u64, Seen>,
+        state: M::State,
+        fp: u64,
+        depth: usize,
+        only: Option<u128>,
+    ) -> Self {
+        let e = seen
+            .get_mut(&fp)
+            .expect("states are in the visited set before they are expanded");
+        e.expanded = true;
+        let sleep = e.sleep;
+        let mut actions = Vec::new();
+        model.actions(&state, &mut actions);
+        Frame {
+            state,
+            fp,
+            depth,
+            only,
+            actions,
+            next: 0,
+            sleep,
+        }
+    }
+}
+
+/// Executes action `i` (`a`) from `s` unless it is asleep or outside a re-expansion's `only`
+/// slots; returns the successor and the sleep set it inherits, and adds the action to `sleep`
+/// if it was local (later siblings need not execute it again after theirs).
+#[allow(clippy::too_many_arguments)]
+fn step<M: Model>(
+    model: &M,
+    indep: Option<&dyn Independence<M>>,
+    s: &M::State,
+    _i: usize,
+    a: M::Action,
+    only: Option<u128>,
+    sleep: &mut u128,
+    stats: &mut SleepStats,
+) -> Option<(M::State, u128)> {
+    let slot = indep.and_then(|d| d.slot(model, &a));
+    let bit = slot.map_or(0u128, |(k, _)| 1u128 << k);
+    if only.is_some_and(|mask| bit & mask == 0) {
+        return None;
+    }
+    if bit & *sleep != 0 {
+        stats.slept += 1;
+        return None;
+    }
+    let next = model.next_state(s, a)?;
+    let local = match (indep, slot) {
+        (Some(d), Some((_, actor))) => d.local(model, s, actor, &next).then_some(actor),
+        _ => None,
+    };
+    // The successor's sleep set: what sleeps here and commutes with this step.
+    let next_sleep = match local {
+        Some(actor) => *sleep & !actor_mask(actor),
+        None => 0,
+    };
+    if local.is_some() {
+        *sleep |= bit;
+    }
+    Some((next, next_sleep))
 }
 
 /// The sleep-set slots of one actor: slots are `actor * 8 + k` (deliveries, `k` = sender) and
