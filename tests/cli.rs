@@ -159,7 +159,7 @@ fn check_three_regions_two_faults_every_property_holds() {
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["complete"], true);
     assert_eq!(
-        v["states"], 3612,
+        v["states"], 3984,
         "state count changed: review the model change"
     );
     let names: Vec<&str> = v["properties"]
@@ -196,7 +196,7 @@ fn check_seed_topology_one_fault_is_exhaustive() {
     let (code, v) = check(&["--max-faults", "1"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["complete"], true);
-    assert_eq!(v["states"], 88_374);
+    assert_eq!(v["states"], 93_788);
 }
 
 #[test]

@@ -241,6 +241,11 @@ pub struct Coord {
     pub busy: bool,
     /// Reported circuits, indexed by node.
     pub rows: Vec<NodeSet>,
+    /// Nodes whose rows were reported in an earlier round of this transition attempt and are
+    /// kept: a round that leaves a node out does not forget what it said (without this, a
+    /// coordinator could alternate forever between a membership with that node and one without
+    /// it — found by `vmsc experiment` on the seed's FRA–ORD cut).
+    pub heard: NodeSet,
 }
 
 /// Where a node is in a state transition.
@@ -581,6 +586,19 @@ impl NodeActor {
     }
 
     fn start_transition(&self, s: &mut NodeState, base: Option<View>, members: NodeSet, o: &mut O) {
+        self.start_round(s, base, members, None, o);
+    }
+
+    /// A proposal round for `members`; `carried` is what earlier rounds of the same attempt
+    /// learned (the rows, and whose rows they are).
+    fn start_round(
+        &self,
+        s: &mut NodeState,
+        base: Option<View>,
+        members: NodeSet,
+        carried: Option<(Vec<NodeSet>, NodeSet)>,
+        o: &mut O,
+    ) {
         let view = self.view_for(base, members);
         if members == NodeSet::single(self.me) {
             let c = Coord {
@@ -592,11 +610,12 @@ impl NodeActor {
                 other_view: NodeSet::EMPTY,
                 busy: false,
                 rows: Vec::new(),
+                heard: NodeSet::EMPTY,
             };
             self.claim_then_commit(s, c, o);
             return;
         }
-        let mut rows = vec![NodeSet::EMPTY; self.n()];
+        let (mut rows, heard) = carried.unwrap_or((vec![NodeSet::EMPTY; self.n()], NodeSet::EMPTY));
         rows[self.me] = s.conn;
         let waiting = members.without(self.me);
         for p in waiting.iter() {
@@ -611,6 +630,7 @@ impl NodeActor {
             other_view: NodeSet::EMPTY,
             busy: false,
             rows,
+            heard,
         }));
     }
 
@@ -762,7 +782,9 @@ impl NodeActor {
         let mut rows = c.rows.clone();
         rows[self.me] = s.conn;
         let current = c.base.map_or(NodeSet::EMPTY, |b| b.members);
-        let known = c.replied.minus(c.other_view).with(self.me);
+        // Rows heard in earlier rounds count while their node is still connected.
+        let heard = c.heard.inter(s.conn).minus(c.other_view);
+        let known = c.replied.minus(c.other_view).union(heard).with(self.me);
         // Only nodes that some node we heard from can reach: a node nobody reports is down or
         // cut off from this whole component, and cannot join anything we could form.
         let reported = known.iter().fold(known, |acc, k| acc.union(rows[k]));
@@ -790,7 +812,7 @@ impl NodeActor {
             o.send(id(p), Msg::Abort { seq: c.view.seq });
         }
         s.phase = Phase::Idle;
-        self.start_transition(s, c.base, best, o);
+        self.start_round(s, c.base, best, Some((rows, known.without(self.me))), o);
     }
 
     fn formation(&self, s: &NodeState) -> Option<NodeSet> {

@@ -72,8 +72,8 @@ fn checkers_agree_on_three_regions() {
     let cases = [
         (0, false, 1),
         (1, false, 389),
-        (2, false, 3_612),
-        (1, true, 182_379),
+        (2, false, 3_984),
+        (1, true, 232_027),
     ];
     for (faults, heal, expected) in cases {
         let m = check_model(tri.clone(), faults, heal, Variant::Correct);
