@@ -189,6 +189,11 @@ pub mod violation {
     /// A grant at PR or above read a valid value block that is not the last value written (or
     /// read a valid value after a PW/EX holder's node failed).
     pub const DLM_STALE_VALUE: u8 = 8;
+    /// A master cancelled a deadlock victim that was on no wait-for cycle.
+    pub const DLM_FALSE_VICTIM: u8 = 16;
+    /// A master granted a request over an earlier, incompatible queued one (outside the
+    /// in-place conversion rule).
+    pub const DLM_OVERTAKEN: u8 = 32;
 }
 
 /// Bits of [`Env::dlm_seen`]: lock-manager events that happened at least once.
@@ -715,6 +720,33 @@ impl ClusterModel {
                     }
                 }
             }
+            // A deadlock victim was cancelled: it must have been on a wait-for cycle just before.
+            if let Some((_, lock, _)) = n
+                .dlm
+                .last_victim
+                .filter(|_| n.dlm.last_victim != p.dlm.last_victim)
+            {
+                let epoch = p.dlm.epoch;
+                let cyclic = crate::properties::cycle_processes(self, prev, |j| {
+                    let d = &prev.actor_states[j].dlm;
+                    d.epoch == epoch && d.rebuilt
+                });
+                if cyclic & (1u64 << lock.0.min(63)) == 0 || lock.0 >= 64 {
+                    s.history.violations |= violation::DLM_FALSE_VICTIM;
+                }
+            }
+            // Grant order, except at the end of a rebuild (the new master's queues are rebuilt
+            // from the owners' copies, in copy order).
+            let rebuild_ends = n.dlm.rebuilt && (!p.dlm.rebuilt || p.dlm.epoch != n.dlm.epoch);
+            if !rebuild_ends {
+                for (res, r) in &n.dlm.mastered {
+                    if let Some(pr) = p.dlm.mastered.get(res) {
+                        if pr != r && crate::properties::overtaken(pr, r) {
+                            s.history.violations |= violation::DLM_OVERTAKEN;
+                        }
+                    }
+                }
+            }
             // A master dropped an empty resource (at a rebuild): its value block is gone, and a
             // new resource starts with zeros (an NL lock is what keeps a value block alive).
             for res in p
@@ -773,6 +805,7 @@ impl ClusterModel {
                     "{}: lock client {k} issues its next request",
                     name(usize::from(*id))
                 ),
+                Timer::Deadlock => format!("{}: DEADLOCK_WAIT expires", name(usize::from(*id))),
             },
             Action::Actor(a) => format!("{a:?}"),
             Action::Fault(k) => self.menu()[*k as usize].describe(&self.spec),

@@ -22,6 +22,7 @@
 //! [[client]]                   # optional: a lock-manager client process on a node
 //! node = "FRANK1"              # the node it runs on (at most CLIENTS_PER_NODE_MAX per node)
 //! script = ["enq r1 EX VALBLK", "convert r1 PR VALBLK", "deq r1"]
+//! deadlock_priority = 0        # optional; the lowest priority on a deadlock cycle is the victim
 //! ```
 //!
 //! A client's `script` is a list of lock requests run once, in order, each waiting for its
@@ -84,6 +85,8 @@ struct RawFile {
 struct RawClient {
     node: String,
     script: Vec<String>,
+    #[serde(default)]
+    deadlock_priority: i64,
 }
 
 /// Most lock clients on one node.
@@ -92,6 +95,8 @@ pub const CLIENTS_PER_NODE_MAX: usize = 2;
 pub const SCRIPT_LINES_MAX: usize = 16;
 /// Most distinct resources over all scripts.
 pub const RESOURCES_MAX: usize = 16;
+/// The highest deadlock priority a client may have.
+pub const DEADLOCK_PRIORITY_MAX: i64 = 65_535;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -150,6 +155,10 @@ pub struct ClientSpec {
     pub node: usize,
     /// The requests, in order.
     pub script: Vec<ClientOp>,
+    /// Deadlock priority (PCB$L_DLCKPRI, default 0): a deadlock victim is chosen among the
+    /// requests of the lowest priority on the cycle (see [`crate::dlm::deadlock`]).
+    #[serde(default)]
+    pub deadlock_priority: u32,
 }
 
 /// One script line, with the resource as an index into [`ClusterSpec::resources`].
@@ -547,7 +556,14 @@ fn validate_clients(
             names.insert(line.res.clone());
             lines.push(line);
         }
-        parsed.push((node, lines));
+        let priority = bounded(
+            file,
+            &f("deadlock_priority"),
+            c.deadlock_priority,
+            0,
+            DEADLOCK_PRIORITY_MAX,
+        )?;
+        parsed.push((node, lines, priority));
     }
     if names.len() > RESOURCES_MAX {
         return Err(err(
@@ -559,8 +575,9 @@ fn validate_clients(
     let resources: Vec<String> = names.into_iter().collect();
     let clients = parsed
         .into_iter()
-        .map(|(node, lines)| ClientSpec {
+        .map(|(node, lines, deadlock_priority)| ClientSpec {
             node,
+            deadlock_priority,
             script: lines
                 .into_iter()
                 .map(|l| ClientOp {

@@ -219,6 +219,9 @@ pub enum Timer {
     /// Lock client `k` of this node issues its next request (only with clients). Carries no
     /// node id, but distinguishes the clients, so symmetry reduction does not apply to it.
     Client(u8),
+    /// DEADLOCK_WAIT: a request queued at this master may be deadlocked (only with clients;
+    /// see [`crate::dlm::deadlock`]).
+    Deadlock,
 }
 
 /// A coordinator's bookkeeping for the current proposal round.
@@ -1196,6 +1199,7 @@ impl Actor for NodeActor {
                 }
             }
             Timer::Client(k) => self.dlm_client_step(state, *k as usize, o),
+            Timer::Deadlock => self.dlm_deadlock_timer(state, o),
             Timer::Join => {
                 if state.view.is_some() {
                     return;

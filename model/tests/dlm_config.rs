@@ -48,6 +48,23 @@ fn clients_parse_into_ops_and_resources() {
     assert_eq!(c.script[3].res, 0);
     assert_eq!(s.clients_of(1).len(), 1);
     assert!(s.clients_of(0).is_empty());
+    assert_eq!(c.deadlock_priority, 0);
+}
+
+#[test]
+fn a_client_may_set_its_deadlock_priority() {
+    let s = ClusterSpec::parse(
+        "t.toml",
+        &format!(
+            "{BASE}[[client]]\nnode = \"A\"\nscript = [\"enq r1 EX\"]\ndeadlock_priority = 3\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(s.clients[0].deadlock_priority, 3);
+    assert!(error_of(
+        "[[client]]\nnode = \"A\"\nscript = [\"enq r1 EX\"]\ndeadlock_priority = -1\n"
+    )
+    .contains("deadlock_priority"));
 }
 
 #[test]

@@ -75,9 +75,14 @@
 //! master, per view); value block (a valid read at PR or above returns the last value written,
 //! and never a valid value after a PW/EX holder's node failed).
 //!
-//! Not yet: deadlock detection, sublocks (parent locks), remastering by activity, EXPEDITE from
-//! scripts, client reaction to BASTs.
+//! Deadlock detection is in [`super::deadlock`]: masters arm DEADLOCK_WAIT when they queue a
+//! request and record each queued request's instance (the owner's script line, carried by
+//! [`Req::seq`] and [`LockCopy::seq`]) in [`DlmState::seqs`].
+//!
+//! Not yet: sublocks (parent locks), remastering by activity, EXPEDITE from scripts, client
+//! reaction to BASTs.
 
+use super::deadlock::{Search, Wait, REPORT_WAITS_MAX};
 use super::mode::{Flags, Matrix, Mode, Status};
 use super::resource::{Event, LockId, Owner, Resource, ValueBlock};
 use super::script::Op;
@@ -107,11 +112,18 @@ pub enum DlmVariant {
     SkipValueInvalidation,
     /// Surviving masters keep the departed nodes' locks.
     KeepFailedLocks,
+    /// No deadlock search: DEADLOCK_WAIT timers are never armed.
+    NoDeadlockSearch,
+    /// The deadlock coordinator trusts its first round of reports (no confirmation round).
+    SinglePhaseSearch,
+    /// A new request compatible with the granted locks is granted at once, even when others
+    /// wait before it.
+    QueueJump,
 }
 
 impl DlmVariant {
     /// Every variant with its command-line name.
-    pub const ALL: [(&'static str, DlmVariant); 5] = [
+    pub const ALL: [(&'static str, DlmVariant); 8] = [
         ("correct", DlmVariant::Correct),
         ("dlm-broken-matrix", DlmVariant::BrokenMatrix),
         ("dlm-grant-while-suspended", DlmVariant::GrantWhileSuspended),
@@ -120,6 +132,9 @@ impl DlmVariant {
             DlmVariant::SkipValueInvalidation,
         ),
         ("dlm-keep-failed-locks", DlmVariant::KeepFailedLocks),
+        ("dlm-no-deadlock-search", DlmVariant::NoDeadlockSearch),
+        ("dlm-single-phase-search", DlmVariant::SinglePhaseSearch),
+        ("dlm-queue-jump", DlmVariant::QueueJump),
     ];
 }
 
@@ -138,6 +153,8 @@ pub struct Req {
     pub write: Option<ValueBlock>,
     /// Remote messages taken so far (lookup + this one).
     pub hops: u8,
+    /// The request instance: the owner's script line (unique per request of a lock).
+    pub seq: u8,
 }
 
 /// An owner's description of one lock, sent to a new master during a rebuild.
@@ -153,6 +170,8 @@ pub struct LockCopy {
     pub pending: Option<(Op, Flags, Option<ValueBlock>)>,
     /// The last value block the owner read or wrote.
     pub value: Option<(ValueBlock, bool)>,
+    /// The pending request's instance (the owner's script line).
+    pub seq: u8,
 }
 
 /// Lock-manager messages (inside [`Msg::Dlm`]).
@@ -212,6 +231,40 @@ pub enum DlmMsg {
     Done {
         /// View number.
         epoch: u32,
+    },
+    /// Master → deadlock coordinator: a request queued here outlived DEADLOCK_WAIT.
+    Suspect {
+        /// View number.
+        epoch: u32,
+    },
+    /// Deadlock coordinator → master: report your queued requests (search phase 1 or 2).
+    Query {
+        /// View number.
+        epoch: u32,
+        /// Search phase.
+        phase: u8,
+    },
+    /// Master → deadlock coordinator: (part of) its queued requests; `last` ends the report.
+    Report {
+        /// View number.
+        epoch: u32,
+        /// Search phase.
+        phase: u8,
+        /// Queued requests.
+        waits: [Option<Wait>; REPORT_WAITS_MAX],
+        /// The last part.
+        last: bool,
+    },
+    /// Deadlock coordinator → master: cancel this request instance with `Deadlock`.
+    Victim {
+        /// View number.
+        epoch: u32,
+        /// Resource.
+        res: u8,
+        /// The victim's lock.
+        lock: LockId,
+        /// Its request instance.
+        seq: u8,
     },
 }
 
@@ -281,6 +334,16 @@ pub struct DlmState {
     pub pool: Vec<LockCopy>,
     /// Messages kept while the lock manager does not run: (sender, message).
     pub inbox: Vec<(u8, DlmMsg)>,
+    /// As a master: the instance (owner's script line) of every request queued here.
+    pub seqs: BTreeMap<(u8, LockId), u8>,
+    /// The DEADLOCK_WAIT timer is set ([`Timer::Deadlock`]).
+    pub deadlock_armed: bool,
+    /// As the deadlock coordinator: the search in progress.
+    pub search: Option<Search>,
+    /// As the deadlock coordinator: a `Suspect` arrived during the search; search again.
+    pub search_again: bool,
+    /// As a master: the last request cancelled as a deadlock victim (resource, lock, instance).
+    pub last_victim: Option<(u8, LockId, u8)>,
 }
 
 /// The lock id of local client `client` on node `node`.
@@ -388,9 +451,45 @@ fn stale(m: &DlmMsg, epoch: u32) -> bool {
         DlmMsg::Lookup { epoch: e, .. }
         | DlmMsg::Master { epoch: e, .. }
         | DlmMsg::Register { epoch: e, .. }
-        | DlmMsg::Done { epoch: e } => *e < epoch,
+        | DlmMsg::Done { epoch: e }
+        | DlmMsg::Suspect { epoch: e }
+        | DlmMsg::Query { epoch: e, .. }
+        | DlmMsg::Report { epoch: e, .. }
+        | DlmMsg::Victim { epoch: e, .. } => *e < epoch,
         _ => false,
     }
+}
+
+/// Drops the instances of requests no longer queued at this master.
+fn sync_seqs(d: &mut DlmState) {
+    let mastered = &d.mastered;
+    d.seqs.retain(|&(res, lock), _| {
+        mastered
+            .get(&res)
+            .and_then(|r| r.lock(lock))
+            .is_some_and(|l| l.requested_mode.is_some())
+    });
+}
+
+/// Negative control `QueueJump`: a new request compatible with every granted mode is granted at
+/// once, whatever waits before it. `None`: apply normally.
+fn jump_queue(r: &mut Resource, lock: LockId, op: Op, flags: Flags) -> Option<Vec<Event>> {
+    let Op::Enq(mode) = op else { return None };
+    if r.lock(lock).is_some() || flags.contains(Flags::VALBLK) {
+        return None;
+    }
+    let fits = r
+        .locks()
+        .all(|l| l.granted_mode.is_none_or(|g| Mode::compatible(g, mode)));
+    if !fits || (r.converting().is_empty() && r.waiting().is_empty()) {
+        return None;
+    }
+    r.restore_granted(lock, owner_of(lock), mode);
+    Some(vec![Event::Granted {
+        id: lock,
+        mode,
+        value: None,
+    }])
 }
 
 fn apply_op(
@@ -484,7 +583,7 @@ impl NodeActor {
         dir_node_of(name, members).unwrap_or(self.me)
     }
 
-    fn dlm_matrix(&self) -> Matrix {
+    pub(crate) fn dlm_matrix(&self) -> Matrix {
         if self.opts.dlm == DlmVariant::BrokenMatrix {
             Matrix::broken_pr_pw()
         } else {
@@ -550,11 +649,40 @@ impl NodeActor {
         s.view.map_or(NodeSet::EMPTY, |v| v.members)
     }
 
-    fn dlm_send(&self, s: &mut NodeState, to: usize, m: DlmMsg, o: &mut O) {
+    pub(crate) fn dlm_send(&self, s: &mut NodeState, to: usize, m: DlmMsg, o: &mut O) {
         if to == self.me {
             self.dlm_handle(s, to, m, o);
         } else {
             o.send(Id::from(to), Msg::Dlm(m));
+        }
+    }
+
+    /// After an operation on resource `res` mastered here: record the subject's instance if it
+    /// was queued (`subject`: lock, op, instance), arm DEADLOCK_WAIT if anything was queued, and
+    /// send the ASTs and BASTs.
+    pub(crate) fn after_master_op(
+        &self,
+        s: &mut NodeState,
+        res: u8,
+        events: &[Event],
+        subject: Option<(LockId, Op, u8)>,
+        o: &mut O,
+    ) {
+        if let Some((lock, _, seq)) = subject {
+            if events.contains(&Event::Queued { id: lock }) {
+                s.dlm.seqs.insert((res, lock), seq);
+            }
+        }
+        sync_seqs(&mut s.dlm);
+        let out = match s.dlm.mastered.get(&res) {
+            Some(r) => notifications(res, r, events, subject.map(|(l, op, _)| (l, op))),
+            None => Vec::new(),
+        };
+        if events.iter().any(|e| matches!(e, Event::Queued { .. })) {
+            self.arm_deadlock(s, o);
+        }
+        for (to, msg) in out {
+            self.dlm_send(s, to as usize, msg, o);
         }
     }
 
@@ -634,27 +762,28 @@ impl NodeActor {
         match idx {
             Some(i) => {
                 let id = s.dlm.locks[i].id;
-                self.route(s, id, o);
+                self.route(s, line.res, id, o);
             }
             None => self.client_done(s, k, o),
         }
     }
 
-    /// Sends lock `id`'s pending request towards its master (directory lookup first if needed).
-    fn route(&self, s: &mut NodeState, id: LockId, o: &mut O) {
-        let Some(i) = s.dlm.locks.iter().position(|l| l.id == id) else {
+    /// Sends the pending request of lock `id` on `res` towards its master (directory lookup
+    /// first if needed). A client's locks share its id (one lock per resource): a lock copy is
+    /// named by resource and id.
+    fn route(&self, s: &mut NodeState, res: u8, id: LockId, o: &mut O) {
+        let Some(i) = s.dlm.locks.iter().position(|l| l.id == id && l.res == res) else {
             return;
         };
-        let res = s.dlm.locks[i].res;
         if let Some(&m) = s.dlm.known.get(&res) {
-            self.send_request(s, id, m as usize, o);
+            self.send_request(s, res, id, m as usize, o);
             return;
         }
         let d = self.dir_node(res, Self::members_of(s));
         if d == self.me {
             let m = *s.dlm.dir.entry(res).or_insert(self.me as u8);
             s.dlm.known.insert(res, m);
-            self.send_request(s, id, m as usize, o);
+            self.send_request(s, res, id, m as usize, o);
         } else {
             if let Some(p) = s.dlm.locks[i].pending.as_mut() {
                 p.stage = Stage::Lookup;
@@ -665,10 +794,11 @@ impl NodeActor {
         }
     }
 
-    fn send_request(&self, s: &mut NodeState, id: LockId, m: usize, o: &mut O) {
-        let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id) else {
+    fn send_request(&self, s: &mut NodeState, res: u8, id: LockId, m: usize, o: &mut O) {
+        let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id && l.res == res) else {
             return;
         };
+        let seq = s.dlm.pc.get(l.client as usize).copied().unwrap_or(0);
         let Some(p) = l.pending.as_mut() else { return };
         p.stage = Stage::Sent;
         if m != self.me {
@@ -681,6 +811,7 @@ impl NodeActor {
             flags: p.flags,
             write: p.write,
             hops: p.hops,
+            seq,
         };
         self.dlm_send(s, m, DlmMsg::Request(req), o);
     }
@@ -712,6 +843,16 @@ impl NodeActor {
                 }
             }
             DlmMsg::Lookup { epoch: e, .. } | DlmMsg::Master { epoch: e, .. } if e < epoch => {}
+            DlmMsg::Suspect { epoch: e }
+            | DlmMsg::Query { epoch: e, .. }
+            | DlmMsg::Report { epoch: e, .. }
+            | DlmMsg::Victim { epoch: e, .. }
+                if e != epoch =>
+            {
+                if e > epoch {
+                    s.dlm.inbox.push((p as u8, m));
+                }
+            }
             _ if !running => s.dlm.inbox.push((p as u8, m)),
             _ if !member => {}
             DlmMsg::Lookup { res, .. } => {
@@ -731,7 +872,7 @@ impl NodeActor {
                 }
                 s.dlm.known.insert(res, master);
                 for id in waiting {
-                    self.send_request(s, id, master as usize, o);
+                    self.send_request(s, res, id, master as usize, o);
                 }
             }
             DlmMsg::Request(req) => {
@@ -741,12 +882,21 @@ impl NodeActor {
                     .mastered
                     .entry(req.res)
                     .or_insert_with(|| Resource::with_matrix(matrix));
-                let events = apply_op(r, req.lock, req.op, req.flags, req.write);
-                let out = notifications(req.res, r, &events, Some((req.lock, req.op)));
-                for (to, msg) in out {
-                    self.dlm_send(s, to as usize, msg, o);
+                let events = if self.opts.dlm == DlmVariant::QueueJump {
+                    jump_queue(r, req.lock, req.op, req.flags)
+                } else {
+                    None
                 }
+                .unwrap_or_else(|| apply_op(r, req.lock, req.op, req.flags, req.write));
+                let subject = Some((req.lock, req.op, req.seq));
+                self.after_master_op(s, req.res, &events, subject, o);
             }
+            DlmMsg::Suspect { .. } => self.on_suspect(s, o),
+            DlmMsg::Query { phase, .. } => self.on_query(s, p, phase, o),
+            DlmMsg::Report {
+                phase, waits, last, ..
+            } => self.on_report(s, p, phase, waits, last, o),
+            DlmMsg::Victim { res, lock, seq, .. } => self.on_victim(s, res, lock, seq, o),
             DlmMsg::Ast {
                 res,
                 lock,
@@ -832,6 +982,8 @@ impl NodeActor {
         let d = &mut s.dlm;
         d.epoch = e;
         d.rebuilt = false;
+        d.search = None;
+        d.search_again = false;
         d.done_from = NodeSet::EMPTY;
         d.dir.clear();
         d.inbox
@@ -858,6 +1010,7 @@ impl NodeActor {
                         granted: l.granted,
                         pending: l.pending.map(|p| (p.op, p.flags, p.write)),
                         value: l.value,
+                        seq: s.dlm.pc.get(l.client as usize).copied().unwrap_or(0),
                     };
                     sends.push((nm, DlmMsg::Copy(copy)));
                 }
@@ -991,22 +1144,34 @@ impl NodeActor {
                     // The value block was settled above: a pending write either is what a PR+
                     // holder knows already, or may have been overtaken by a departed writer.
                     let events = apply_op(r, c.lock, op, flags, None);
+                    if events.contains(&Event::Queued { id: c.lock }) {
+                        s.dlm.seqs.insert((res, c.lock), c.seq);
+                    }
                     sends.extend(notifications(res, r, &events, Some((c.lock, op))));
                 }
             }
         }
+        sync_seqs(&mut s.dlm);
+        let queued = s
+            .dlm
+            .mastered
+            .values()
+            .any(|r| !r.converting().is_empty() || !r.waiting().is_empty());
+        if queued {
+            self.arm_deadlock(s, o);
+        }
         for (to, m) in sends {
             self.dlm_send(s, to as usize, m, o);
         }
-        let lost: Vec<LockId> = s
+        let lost: Vec<(u8, LockId)> = s
             .dlm
             .locks
             .iter()
             .filter(|l| l.pending.is_some_and(|p| p.stage == Stage::Lookup))
-            .map(|l| l.id)
+            .map(|l| (l.res, l.id))
             .collect();
-        for id in lost {
-            self.route(s, id, o);
+        for (res, id) in lost {
+            self.route(s, res, id, o);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! Distributed lock manager. [`resource`] is the per-resource lock table (the local, sequential
 //! heart of the DLM, documented below); [`cluster`] is the distributed part the node actor runs
 //! (clients, directory, masters, ASTs/BASTs, rebuild on membership changes — read its module doc
-//! for the algorithm and its invariants); [`script`] is the clients' script grammar. Facts from
-//! `shared/reference/vms-protocol.md` section C. Deadlock search is not written yet.
+//! for the algorithm and its invariants); [`deadlock`] is the deadlock search across nodes (wait-for
+//! graph, coordinator, two-phase certification, victim choice); [`script`] is the clients' script
+//! grammar. Facts from `shared/reference/vms-protocol.md` section C.
 //!
 //! # Modes
 //! Six modes NL CR CW PR PW EX (codes 0..5, [`Mode`]); which may coexist is the VMS matrix
@@ -92,6 +93,7 @@
 //!   for the tree layer.
 
 pub mod cluster;
+pub mod deadlock;
 pub mod mode;
 pub mod resource;
 pub mod script;

@@ -14,7 +14,10 @@
 //! the value block; a conversion down from PW or EX, or a `deq` from PW or EX, writes it — the
 //! value written is `[node + 1, client + 1, line + 1, 0, ...]` so every write is distinct.
 //! A client runs its script once, one request at a time, waiting for each completion ($ENQW);
-//! if an `enq NOQUEUE` is refused, later lines on that resource are skipped.
+//! if an `enq` is refused (NOQUEUE) or its request is chosen as a deadlock victim, later lines on
+//! that resource are skipped (a conversion chosen as victim keeps its old mode, and the script
+//! goes on). The `[[client]]` table may set `deadlock_priority` (default 0; the lowest priority
+//! on a wait-for cycle is the victim).
 
 use super::mode::{Flags, Mode};
 use serde::{Deserialize, Serialize};
