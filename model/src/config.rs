@@ -28,7 +28,8 @@
 //! A client's `script` is a list of lock requests run once, in order, each waiting for its
 //! completion; the grammar is in [`crate::dlm::script`]:
 //! `enq RES MODE [NOQUEUE] [VALBLK]`, `convert RES MODE [NOQUEUE] [VALBLK] [QUECVT]`,
-//! `deq RES [VALBLK]`. Errors name the client and the line (`client[0].script[2]`). A file
+//! `deq RES [VALBLK]`; `RES` may be a sub-resource `PARENT/SUB`, locked under the client's lock
+//! on `PARENT` (a sublock). Errors name the client and the line (`client[0].script[2]`). A file
 //! without clients has no lock manager activity at all (the connection manager's checks are
 //! unchanged).
 //!
@@ -539,6 +540,17 @@ fn validate_clients(
                     ))
                 }
                 Op::Enq(_) => {
+                    if let Some(parent) = crate::dlm::cluster::parent_of(&line.res) {
+                        if !held.contains(parent) {
+                            return Err(err(
+                                file,
+                                &fl,
+                                format!(
+                                    "{text:?}: this client holds no lock on the parent {parent}"
+                                ),
+                            ));
+                        }
+                    }
                     held.insert(line.res.clone());
                 }
                 Op::Cvt(_) | Op::Deq if !has => {
@@ -549,6 +561,14 @@ fn validate_clients(
                     ))
                 }
                 Op::Deq => {
+                    let prefix = format!("{}/", line.res);
+                    if held.iter().any(|h| h.starts_with(&prefix)) {
+                        return Err(err(
+                            file,
+                            &fl,
+                            format!("{text:?}: this client holds sublocks under {}", line.res),
+                        ));
+                    }
                     held.remove(&line.res);
                 }
                 Op::Cvt(_) => {}

@@ -18,6 +18,7 @@ const THREE_NODES: &str = "dlm-three-nodes.toml";
 const DEADLOCK: &str = "dlm-deadlock.toml";
 const PHANTOM: &str = "dlm-phantom.toml";
 const GRANT_ORDER: &str = "dlm-grant-order.toml";
+const SUBLOCKS: &str = "dlm-sublocks.toml";
 
 fn spec(file: &str) -> Arc<ClusterSpec> {
     let path = format!("{}/../specs/scenarios/{file}", env!("CARGO_MANIFEST_DIR"));
@@ -238,3 +239,71 @@ fn negative_control_skip_value_invalidation() {
 fn negative_control_keep_failed_locks() {
     assert_eq!(caught(DlmVariant::KeepFailedLocks, "nothing lost"), 14);
 }
+
+/// Sublocks under a parent NL lock, under any single fault: every property holds, and in every
+/// reachable state the tree is one unit — only the root is looked up in the directory, a node
+/// that masters `DB/REC1` masters `DB`, and a node's known master of `DB/REC1` is its master of
+/// `DB`.
+#[test]
+fn sublocks_follow_their_root_under_one_fault() {
+    use vmsc_model::dlm::DlmMsg;
+    use vmsc_model::node::Msg;
+    let mut m = check_model(spec(SUBLOCKS), 1, false, Variant::Correct);
+    m.cfg.protocol.dlm = DlmVariant::Correct;
+    let m = vmsc_model::cluster_model::ClusterModel::new(m.spec.clone(), m.cfg.clone());
+    let db = m.spec.resources.iter().position(|r| r == "DB").unwrap() as u8;
+    let rec = m
+        .spec
+        .resources
+        .iter()
+        .position(|r| r == "DB/REC1")
+        .unwrap() as u8;
+    let mut bad: Option<String> = None;
+    let mut subs_mastered = 0usize;
+    let mut visit = |s: &vmsc_model::cluster_model::State| {
+        if let stateright::actor::Network::Ordered(map) = &s.network {
+            for q in map.values() {
+                for msg in q {
+                    if let Msg::Dlm(DlmMsg::Lookup { res, .. }) = msg {
+                        if *res != db {
+                            bad.get_or_insert(format!("lookup for resource {res}"));
+                        }
+                    }
+                }
+            }
+        }
+        for (i, n) in s.actor_states.iter().enumerate() {
+            if n.dlm.mastered.contains_key(&rec) {
+                subs_mastered += 1;
+                if !n.dlm.mastered.contains_key(&db) {
+                    bad.get_or_insert(format!("node {i} masters DB/REC1 but not DB"));
+                }
+            }
+            if let (Some(a), Some(b)) = (n.dlm.known.get(&rec), n.dlm.known.get(&db)) {
+                if a != b {
+                    bad.get_or_insert(format!("node {i} knows two masters for the tree"));
+                }
+            }
+        }
+    };
+    let r = explore(
+        &m,
+        Options {
+            fingerprint: Some(fingerprint),
+            visit: Some(&mut visit),
+            ..Options::default()
+        },
+    );
+    assert!(r.complete);
+    assert_eq!(r.states, SUBLOCK_STATES);
+    for p in &r.properties {
+        if p.expectation == Expectation::Always {
+            assert!(p.holds, "{} fails: {:?}", p.name, p.path);
+        }
+    }
+    assert_eq!(bad, None);
+    assert!(subs_mastered > 0);
+}
+
+/// Unique states of `dlm-sublocks.toml` under any single fault.
+const SUBLOCK_STATES: usize = 314_954;

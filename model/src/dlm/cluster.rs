@@ -79,8 +79,18 @@
 //! request and record each queued request's instance (the owner's script line, carried by
 //! [`Req::seq`] and [`LockCopy::seq`]) in [`DlmState::seqs`].
 //!
-//! Not yet: sublocks (parent locks), remastering by activity, EXPEDITE from scripts, client
-//! reaction to BASTs.
+//! # Resource trees (C.5)
+//! A sub-resource `DB/REC1` is locked under the client's lock on its parent `DB` (the parent
+//! must be granted: a sublock line whose parent is not granted is skipped, SS$_PARNOTGRANT). A
+//! tree is one unit: only the root name is hashed for the directory node ([`dir_node_of`]), the
+//! directory holds (and the rebuild registers) roots only, and a sub-resource's master is its
+//! root's — the owner sends a sublock request straight to the master it knows from the parent
+//! lock (no lookup; a lookup, if ever needed, is for the root, and its answer serves every lock
+//! of the tree). A rebuild moves a tree as a unit (every resource of a tree had the same master,
+//! and a departed master's trees all go to the root's new directory node).
+//!
+//! Not yet: remastering by activity, EXPEDITE from scripts, client reaction to BASTs, removing
+//! directory entries and resources with a tree's last lock (see the Directory section).
 
 use super::deadlock::{Search, Wait, REPORT_WAITS_MAX};
 use super::mode::{Flags, Matrix, Mode, Status};
@@ -370,13 +380,24 @@ pub fn name_hash(name: &str) -> u16 {
     ((x >> 16) ^ (x & 0xffff)) as u16
 }
 
-/// The directory node of resource `name` among `members` (LOCKDIRWT 1 each).
+/// The root of a resource tree: `DB` for `DB/REC1` (a root is its own root).
+pub fn root_of(name: &str) -> &str {
+    name.split('/').next().unwrap_or(name)
+}
+
+/// The parent resource of a sub-resource: `DB` for `DB/REC1`, `DB/REC1` for `DB/REC1/F`.
+pub fn parent_of(name: &str) -> Option<&str> {
+    name.rsplit_once('/').map(|(p, _)| p)
+}
+
+/// The directory node of resource `name` among `members` (LOCKDIRWT 1 each): only the tree's
+/// root name is hashed, so every resource of a tree has the root's directory node (C.5).
 pub fn dir_node_of(name: &str, members: NodeSet) -> Option<usize> {
     let v: Vec<usize> = members.iter().collect();
     if v.is_empty() {
         return None;
     }
-    Some(v[name_hash(name) as usize % v.len()])
+    Some(v[name_hash(root_of(name)) as usize % v.len()])
 }
 
 /// The set of modes compatible with `m` (VMS matrix) as a bit mask.
@@ -575,12 +596,32 @@ impl NodeActor {
 
     /// The directory node of resource `res` among `members`.
     pub fn dir_node(&self, res: u8, members: NodeSet) -> usize {
-        let name = self
-            .spec
+        dir_node_of(self.res_name(res), members).unwrap_or(self.me)
+    }
+
+    fn res_name(&self, res: u8) -> &str {
+        self.spec
             .resources
             .get(res as usize)
-            .map_or("", |s| s.as_str());
-        dir_node_of(name, members).unwrap_or(self.me)
+            .map_or("", |s| s.as_str())
+    }
+
+    fn res_index(&self, name: &str) -> Option<u8> {
+        self.spec
+            .resources
+            .iter()
+            .position(|r| r == name)
+            .map(|i| i as u8)
+    }
+
+    /// The parent resource of sub-resource `res` (`None` for a root).
+    pub fn parent_res(&self, res: u8) -> Option<u8> {
+        parent_of(self.res_name(res)).and_then(|p| self.res_index(p))
+    }
+
+    /// The root of `res`'s tree (`res` itself for a root).
+    pub fn root_res(&self, res: u8) -> u8 {
+        self.res_index(root_of(self.res_name(res))).unwrap_or(res)
     }
 
     pub(crate) fn dlm_matrix(&self) -> Matrix {
@@ -736,8 +777,16 @@ impl NodeActor {
             stage: Stage::Sent,
             hops: 0,
         };
+        // A sublock needs its parent lock granted (SS$_PARNOTGRANT otherwise: the line is
+        // skipped, as after a refused `enq`).
+        let parent_ok = self.parent_res(line.res).is_none_or(|p| {
+            s.dlm
+                .locks
+                .iter()
+                .any(|l| l.client as usize == k && l.res == p && l.granted.is_some())
+        });
         let idx = match (line.op, idx) {
-            (Op::Enq(_), None) => {
+            (Op::Enq(_), None) if parent_ok => {
                 s.dlm.locks.push(LocalLock {
                     res: line.res,
                     client: k as u8,
@@ -775,13 +824,17 @@ impl NodeActor {
         let Some(i) = s.dlm.locks.iter().position(|l| l.id == id && l.res == res) else {
             return;
         };
-        if let Some(&m) = s.dlm.known.get(&res) {
+        // A tree has one master: a sub-resource's is its root's (known while the parent lock
+        // is held), and only the root is looked up in the directory.
+        let root = self.root_res(res);
+        if let Some(&m) = s.dlm.known.get(&res).or(s.dlm.known.get(&root)) {
+            s.dlm.known.insert(res, m);
             self.send_request(s, res, id, m as usize, o);
             return;
         }
-        let d = self.dir_node(res, Self::members_of(s));
+        let d = self.dir_node(root, Self::members_of(s));
         if d == self.me {
-            let m = *s.dlm.dir.entry(res).or_insert(self.me as u8);
+            let m = *s.dlm.dir.entry(root).or_insert(self.me as u8);
             s.dlm.known.insert(res, m);
             self.send_request(s, res, id, m as usize, o);
         } else {
@@ -790,7 +843,7 @@ impl NodeActor {
                 p.hops = 1;
             }
             let epoch = s.dlm.epoch;
-            self.dlm_send(s, d, DlmMsg::Lookup { epoch, res }, o);
+            self.dlm_send(s, d, DlmMsg::Lookup { epoch, res: root }, o);
         }
     }
 
@@ -860,19 +913,20 @@ impl NodeActor {
                 self.dlm_send(s, p, DlmMsg::Master { epoch, res, master }, o);
             }
             DlmMsg::Master { res, master, .. } => {
-                let waiting: Vec<LockId> = s
+                // `res` is a tree's root: its master masters the whole tree.
+                let waiting: Vec<(u8, LockId)> = s
                     .dlm
                     .locks
                     .iter()
-                    .filter(|l| l.res == res && l.pending.is_some_and(|q| q.stage == Stage::Lookup))
-                    .map(|l| l.id)
+                    .filter(|l| {
+                        self.root_res(l.res) == res
+                            && l.pending.is_some_and(|q| q.stage == Stage::Lookup)
+                    })
+                    .map(|l| (l.res, l.id))
                     .collect();
-                if waiting.is_empty() {
-                    return;
-                }
-                s.dlm.known.insert(res, master);
-                for id in waiting {
-                    self.send_request(s, res, id, master as usize, o);
+                for (r, id) in waiting {
+                    s.dlm.known.insert(r, master);
+                    self.send_request(s, r, id, master as usize, o);
                 }
             }
             DlmMsg::Request(req) => {
@@ -1015,18 +1069,24 @@ impl NodeActor {
                     sends.push((nm, DlmMsg::Copy(copy)));
                 }
             }
-            sends.push((
-                self.dir_node(res, w),
-                DlmMsg::Register {
-                    epoch: e,
-                    res,
-                    master: nm as u8,
-                },
-            ));
+            // The directory holds roots only (a sub-resource follows its root).
+            if self.parent_res(res).is_none() {
+                sends.push((
+                    self.dir_node(res, w),
+                    DlmMsg::Register {
+                        epoch: e,
+                        res,
+                        master: nm as u8,
+                    },
+                ));
+            }
         }
         // As a master: re-register every tree mastered here (even one with no lock left, whose
         // value block it keeps).
         for &res in s.dlm.mastered.keys() {
+            if self.parent_res(res).is_some() {
+                continue;
+            }
             sends.push((
                 self.dir_node(res, w),
                 DlmMsg::Register {

@@ -247,13 +247,19 @@ pub fn certified(first: &[(u8, Wait)], second: &[(u8, Wait)]) -> Vec<(u8, Wait)>
         .collect()
 }
 
-/// Can the clients' scripts deadlock at all? A wait-for cycle needs at least two processes that
-/// wait while holding a lock (an edge into a process means it holds a lock, and a cycle of
-/// "queued ahead" edges alone cannot exist; see the module doc), so this is true when at least
-/// two clients have a *hold-and-wait* line: an `enq` while holding a lock, or a `convert` that
-/// can queue (anything but a down-conversion without QUECVT, which is always granted in place).
+/// Can the clients' scripts deadlock at all? True when at least two clients have a
+/// *hold-and-wait* line: an `enq` while holding a lock stronger than NL, or a `convert` that can
+/// queue (anything but a down-conversion without QUECVT, which is always granted in place).
 /// When it is false no cycle can form: masters then arm no DEADLOCK_WAIT timer (nothing to
 /// search for) and "a deadlock victim" is not listed as reachable.
+///
+/// Why two: every process on a cycle has a queued request; one that is not a conversion is a
+/// waiting `enq`, and if its process holds only NL locks it is no holder edge's target (NL
+/// blocks nobody), so edges into it are "queued ahead" edges from waiting requests on the same
+/// resource. A cycle with a single process `q` of the first kind would then be a chain of
+/// waiting requests on one resource, each ahead of the next, closed by `q` being ahead of the
+/// last one's successor or holding that resource — both impossible (queue order; one lock per
+/// resource per client).
 pub fn deadlock_possible(spec: &ClusterSpec) -> bool {
     use super::script::Op;
     let weaker_or_equal = |new: Mode, old: Mode| {
@@ -270,7 +276,7 @@ pub fn deadlock_possible(spec: &ClusterSpec) -> bool {
             for line in &c.script {
                 match line.op {
                     Op::Enq(m) => {
-                        hold_and_wait |= !held.is_empty();
+                        hold_and_wait |= held.values().any(|&h| h != Mode::NL);
                         held.insert(line.res, m);
                     }
                     Op::Cvt(m) => {
@@ -639,6 +645,11 @@ mod tests {
         assert!(deadlock_possible(&spec(&crossed)));
         let one = client("\"enq a EX\", \"enq b EX\"") + &client("\"enq b EX\", \"deq b\"");
         assert!(!deadlock_possible(&spec(&one)));
+        let nl = client("\"enq a NL\", \"enq b EX\"") + &client("\"enq a NL\", \"enq b EX\"");
+        assert!(!deadlock_possible(&spec(&nl)));
+        let from_nl =
+            client("\"enq a NL\", \"convert a EX\"") + &client("\"enq a PR\", \"convert a EX\"");
+        assert!(deadlock_possible(&spec(&from_nl)));
         let down =
             client("\"enq a EX\", \"convert a NL\"") + &client("\"enq a PR\", \"convert a CR\"");
         assert!(!deadlock_possible(&spec(&down)));
