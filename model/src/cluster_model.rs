@@ -651,8 +651,20 @@ impl ClusterModel {
             Some(DlmNote::Msg(DlmMsg::Bast { .. })) => s.history.dlm_seen |= dlm_seen::BAST,
             Some(DlmNote::Client(i, k)) => {
                 if let Some((res, v)) = self.actor(i).client_write(&prev.actor_states[i], k) {
-                    if let Some(g) = s.history.lvb.get_mut(res as usize) {
-                        *g = Some(v);
+                    // Only if the client issued it: its timer also fires (and does nothing)
+                    // while the lock manager does not run. Issued means pending with the value,
+                    // or already completed (local master: the script moved on).
+                    let n = &s.actor_states[i].dlm;
+                    let moved = n.pc.get(k) != prev.actor_states[i].dlm.pc.get(k);
+                    let pending = n.locks.iter().any(|l| {
+                        l.client as usize == k
+                            && l.res == res
+                            && l.pending.is_some_and(|p| p.write == Some(v))
+                    });
+                    if moved || pending {
+                        if let Some(g) = s.history.lvb.get_mut(res as usize) {
+                            *g = Some(v);
+                        }
                     }
                 }
             }
@@ -1137,6 +1149,53 @@ mod tests {
         back.actor_states[0] = init.actor_states[0].clone();
         m.record_history(&bumped, &mut back);
         assert!(!holds(&m, &back, SEQ_MONOTONE));
+    }
+
+    /// Regression (found by `bench_dlm dlm-deadlock.toml 2`): a lock client's timer that fires
+    /// while its lock manager does not run issues nothing, so the value-block ghost must not
+    /// record its write (it did, and a later valid read of the real block was flagged stale).
+    #[test]
+    fn a_client_step_that_issues_nothing_writes_no_value() {
+        use crate::dlm::cluster::{lock_id, LocalLock};
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../specs/scenarios/dlm-deadlock.toml"
+        );
+        let spec = Arc::new(ClusterSpec::load(std::path::Path::new(path)).unwrap());
+        let menu = Fault::menu(&spec);
+        let m = ClusterModel::new(
+            spec,
+            CheckConfig::new(FaultPlan::Budget { max: 0, menu }, HealMode::Never),
+        );
+        let mut prev = m.init_states().remove(0);
+        // FRANK1's client holds R1 at EX and its next line is `deq r1 VALBLK` (a write).
+        let mut n = (*prev.actor_states[0]).clone();
+        n.dlm.pc = vec![3];
+        n.dlm.locks = vec![LocalLock {
+            res: 0,
+            client: 0,
+            id: lock_id(0, 0),
+            granted: Some(Mode::EX),
+            pending: None,
+            value: None,
+            blocking: false,
+        }];
+        prev.actor_states[0] = Arc::new(n);
+        let (res, v) = m.actor(0).client_write(&prev.actor_states[0], 0).unwrap();
+        assert_eq!(res, 0);
+        let before = prev.history.lvb[0];
+        // Nothing issued (the state is unchanged): the ghost keeps the last value.
+        let mut same = prev.clone();
+        m.record_dlm(&prev, &mut same, Some(DlmNote::Client(0, 0)));
+        assert_eq!(same.history.lvb[0], before);
+        // Issued (completed at once by a local master: the script moved on): recorded.
+        let mut issued = prev.clone();
+        let mut n = (*issued.actor_states[0]).clone();
+        n.dlm.pc = vec![4];
+        n.dlm.locks.clear();
+        issued.actor_states[0] = Arc::new(n);
+        m.record_dlm(&prev, &mut issued, Some(DlmNote::Client(0, 0)));
+        assert_eq!(issued.history.lvb[0], Some(v));
     }
 
     /// Negative control for "removed node never acts as a member": a node recorded as removed

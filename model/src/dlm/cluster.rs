@@ -29,7 +29,13 @@
 //! Within one view a tree's master never changes. A master keeps a resource (and its value
 //! block) even when its last lock goes, and re-registers it at every rebuild; so the directory
 //! entry lives as long as the master (a simplification: VMS drops both with the last lock —
-//! the handshake that makes that race-free with concurrent lookups is left for later).
+//! the handshake that makes that race-free with concurrent lookups is left for later). Why it
+//! is not a one-liner: a lookup answered "M" just before M's entry is removed sends a request to
+//! M after M dropped the tree; if M then re-creates it while the directory has made another node
+//! master, the tree has two masters. A race-free removal needs M to refuse such a request
+//! ("not master, look up again", costing more than two remote messages for that request, so the
+//! message bound would need that exception) or the directory to hold a tombstone until M
+//! confirms; neither is modelled yet.
 //!
 //! # Master
 //! The master applies the request to its [`Resource`] and sends the completion AST
