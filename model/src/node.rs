@@ -1180,7 +1180,15 @@ impl Actor for NodeActor {
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut O) {
-        if self.is_disk() || state.exited.is_some() || state.phase != Phase::Idle {
+        if self.is_disk() || state.exited.is_some() {
+            return;
+        }
+        if *timer == Timer::Deadlock {
+            // Kept (re-set) while the lock manager does not run, e.g. during a transition.
+            self.dlm_deadlock_timer(state, o);
+            return;
+        }
+        if state.phase != Phase::Idle {
             return;
         }
         match timer {

@@ -8,7 +8,7 @@ use crate::config::ClusterSpec;
 use crate::dlm::cluster::{usable_mode, Stage};
 use crate::dlm::deadlock::{deadlock_possible, on_cycles, queued_waits};
 use crate::dlm::{Matrix, Mode, Resource};
-use crate::node::Msg;
+use crate::node::{Msg, Timer};
 use crate::quorum;
 use stateright::actor::Network;
 use stateright::Property;
@@ -149,8 +149,17 @@ pub fn cycle_processes(m: &ClusterModel, s: &State, masters: impl Fn(usize) -> b
 }
 
 /// When the lock manager is quiescent (see [`nothing_lost`]) and no deadlock timer is armed and
-/// no search is running or due, the masters' queues have no wait-for cycle.
+/// no search is running or due, the masters' queues have no wait-for cycle. And on every live
+/// node, `deadlock_armed` says whether its DEADLOCK_WAIT timer is set (an armed flag without a
+/// timer would stop that node's searches for good, and make the first half vacuous).
 pub fn cycles_broken(m: &ClusterModel, s: &State) -> bool {
+    let consistent = nodes(m).filter(|&i| m.alive(s, i)).all(|i| {
+        let timer = s.timers_set[i].iter().any(|t| *t == Timer::Deadlock);
+        m.node(s, i).dlm.deadlock_armed == timer
+    });
+    if !consistent {
+        return false;
+    }
     let Some(running) = dlm_quiescent(m, s) else {
         return true;
     };

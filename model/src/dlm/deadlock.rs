@@ -342,10 +342,13 @@ impl NodeActor {
     }
 
     /// [`Timer::Deadlock`]: if this master still has a queued request, start a search (as the
-    /// coordinator) or ask the coordinator for one. Nothing while the lock manager does not run
-    /// (the timer stays armed).
+    /// coordinator) or ask the coordinator for one. While the lock manager does not run the
+    /// timer is set again (in the checker, an unchanged state with only that timer re-set is no
+    /// step at all; a timeout doing nothing would consume the timer and leave `deadlock_armed`
+    /// set with no timer behind it).
     pub(crate) fn dlm_deadlock_timer(&self, state: &mut Cow<NodeState>, o: &mut O) {
         if !self.dlm_running(state) {
+            o.set_timer(Timer::Deadlock, self.deadlock_wait());
             return;
         }
         let s = state.to_mut();
