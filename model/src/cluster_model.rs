@@ -240,6 +240,8 @@ pub struct Env {
     pub lvb: Vec<Option<ValueBlock>>,
     /// Lock manager: the highest view number whose installation has been accounted for.
     pub dlm_view: u32,
+    /// Lock manager: the members of that view (a view counts once a node is active in it).
+    pub dlm_members: NodeSet,
     /// Lock manager: events seen (see [`dlm_seen`]).
     pub dlm_seen: u8,
 }
@@ -310,6 +312,7 @@ impl ClusterModel {
             violations: 0,
             lvb: vec![Some(ValueBlock::default()); spec.resources.len()],
             dlm_view: 1,
+            dlm_members: NodeSet::first(spec.len()),
             dlm_seen: 0,
         };
         let actors = (0..n).map(|i| NodeActor::new(spec.clone(), i, cfg.protocol));
@@ -675,15 +678,19 @@ impl ClusterModel {
             if std::ptr::eq(p, n) || p.incarnation != n.incarnation {
                 continue;
             }
-            // The first installation of a quorate view: a PW/EX holder left the cluster; a tree
-            // whose master left and that no member holds a lock on is gone.
-            if let (Some(old), Some(w)) = (p.view, n.view) {
-                let quorate = self.actor(i).view_votes(n, w.members) >= w.quorum;
-                if w.seq > s.history.dlm_view && old != w && quorate {
+            // The first node active in a new view (a view that runs; one committed by a
+            // coordinator cut off before its members heard of it never does, and may share its
+            // number with the one that runs): a PW/EX holder left the cluster; a tree whose
+            // master left and that no member holds a lock on is gone. No lock is used in the new
+            // view before this step (the lock manager runs only at active nodes), so the locks
+            // are read as they were before it (this very step may rebuild and grant).
+            if let Some(w) = n.view {
+                if w.seq > s.history.dlm_view && self.actor(i).is_active(n) {
                     s.history.dlm_view = w.seq;
-                    let departed = old.members.minus(w.members);
+                    let departed = s.history.dlm_members.minus(w.members);
+                    s.history.dlm_members = w.members;
                     for x in departed.iter() {
-                        for l in &s.actor_states[x].dlm.locks {
+                        for l in &prev.actor_states[x].dlm.locks {
                             if matches!(usable_mode(l), Some(Mode::PW | Mode::EX)) {
                                 if let Some(g) = s.history.lvb.get_mut(l.res as usize) {
                                     *g = None;
@@ -696,11 +703,11 @@ impl ClusterModel {
                     // (as after the last `$DEQ`; only a lock, even NL, keeps a value block).
                     for x in departed.iter() {
                         let gone: Vec<u8> =
-                            s.actor_states[x].dlm.mastered.keys().copied().collect();
+                            prev.actor_states[x].dlm.mastered.keys().copied().collect();
                         for res in gone {
                             // A copy still looking up its master never reached this tree.
                             let held = w.members.iter().any(|y| {
-                                s.actor_states[y].dlm.locks.iter().any(|l| {
+                                prev.actor_states[y].dlm.locks.iter().any(|l| {
                                     l.res == res
                                         && !l.pending.is_some_and(|p| p.stage == Stage::Lookup)
                                 })
