@@ -750,7 +750,9 @@ impl ClusterModel {
                     let d = &prev.actor_states[j].dlm;
                     d.epoch == epoch && d.rebuilt
                 });
-                if cyclic & (1u64 << lock.0.min(63)) == 0 || lock.0 >= 64 {
+                let on_cycle = lock.0 < crate::dlm::deadlock::PROCESS_ID_LIMIT
+                    && cyclic & (1u64 << lock.0) != 0;
+                if !on_cycle {
                     s.history.violations |= violation::DLM_FALSE_VICTIM;
                 }
             }
