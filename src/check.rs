@@ -3,17 +3,18 @@
 use anyhow::{Context, Result};
 use clap::{Args, ValueEnum};
 use serde::Serialize;
-use stateright::{Checker, Expectation, Model};
+use stateright::Expectation;
 use std::fmt::Write as _;
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vmsc_model::checker::{self, Checker};
 use vmsc_model::cluster_model::{ClusterModel, Fault};
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::describe;
-use vmsc_model::explore::{self, PropertyResult};
+use vmsc_model::explore;
 use vmsc_model::whatif::{self, Limits, Variant};
 
 /// Which protocol variant to check.
@@ -77,10 +78,12 @@ impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
     }
 }
 
-/// Which search runs the check.
+/// Which search runs the check. All visit the same states; `specs/checker.md` explains.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum CheckerArg {
-    /// vmsc's breadth-first explorer (shortest counterexamples, fingerprint-only visited set).
+    /// vmsc's explorer with sleep sets: every state once, fewer transitions executed (default).
+    Reduced,
+    /// vmsc's explorer without reduction (shortest counterexamples under `check`).
     Explorer,
     /// Stateright's own breadth-first checker (2 threads).
     StaterightBfs,
@@ -88,13 +91,20 @@ pub enum CheckerArg {
     StaterightDfs,
 }
 
+impl From<CheckerArg> for Checker {
+    fn from(c: CheckerArg) -> Self {
+        match c {
+            CheckerArg::Reduced => Checker::Reduced,
+            CheckerArg::Explorer => Checker::Explorer,
+            CheckerArg::StaterightBfs => Checker::StaterightBfs,
+            CheckerArg::StaterightDfs => Checker::StaterightDfs,
+        }
+    }
+}
+
 impl CheckerArg {
     fn name(self) -> &'static str {
-        match self {
-            CheckerArg::Explorer => "explorer",
-            CheckerArg::StaterightBfs => "stateright-bfs",
-            CheckerArg::StaterightDfs => "stateright-dfs",
-        }
+        Checker::from(self).name()
     }
 }
 
@@ -118,8 +128,8 @@ pub struct CheckArgs {
     /// Lock-manager variant; the non-default ones are the DLM negative controls.
     #[arg(long, value_enum, default_value = "correct")]
     pub dlm_variant: DlmVariantArg,
-    /// Search strategy.
-    #[arg(long, value_enum, default_value = "explorer")]
+    /// The search (all visit the same states; see specs/checker.md).
+    #[arg(long, value_enum, default_value = "reduced")]
     pub checker: CheckerArg,
     /// Give up after this many seconds (the run is then incomplete).
     #[arg(long)]
@@ -149,6 +159,9 @@ pub struct WhatifArgs {
     /// Give up after this many seconds (the run is then incomplete).
     #[arg(long)]
     pub timeout_s: Option<u64>,
+    /// The search (all visit the same states; see specs/checker.md).
+    #[arg(long, value_enum, default_value = "reduced")]
+    pub checker: CheckerArg,
 }
 
 /// Loads the cluster file, or the embedded seed topology.
@@ -230,58 +243,6 @@ pub fn render_path(m: &ClusterModel, path: &[usize]) -> Vec<String> {
     lines
 }
 
-fn stateright_results(
-    m: ClusterModel,
-    dfs: bool,
-    timeout: Option<Duration>,
-) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
-    let props = m.properties();
-    let mut b = m.checker().threads(2);
-    if let Some(t) = timeout {
-        b = b.timeout(t);
-    }
-    if dfs {
-        collect(b.spawn_dfs().join(), props)
-    } else {
-        collect(b.spawn_bfs().join(), props)
-    }
-}
-
-fn collect(
-    c: impl Checker<ClusterModel>,
-    props: Vec<stateright::Property<ClusterModel>>,
-) -> (ClusterModel, bool, usize, Vec<PropertyResult>) {
-    let discoveries = c.discoveries();
-    let results = props
-        .iter()
-        .map(|p| {
-            let d = discoveries.get(p.name);
-            let path = d.map(|path| {
-                let enc = path.encode(c.model());
-                enc.split('/')
-                    .skip(1)
-                    .filter_map(|x| x.parse().ok())
-                    .collect::<Vec<usize>>()
-            });
-            PropertyResult {
-                name: p.name,
-                expectation: p.expectation.clone(),
-                holds: match p.expectation {
-                    Expectation::Sometimes => d.is_some(),
-                    _ => d.is_none(),
-                },
-                path,
-            }
-        })
-        .collect();
-    let complete = c.is_done();
-    let states = c.unique_state_count();
-    // Rebuild an identical model for path rendering (the checker owns the original).
-    let spec = c.model().spec.clone();
-    let cfg = c.model().cfg.clone();
-    (ClusterModel::new(spec, cfg), complete, states, results)
-}
-
 /// `vmsc check`.
 pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
     let spec = load_spec(&a.cluster)?;
@@ -296,25 +257,20 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
     };
     let start = Instant::now();
     let timeout = a.timeout_s.map(Duration::from_secs);
-    let (m, complete, states, results) = match a.checker {
-        CheckerArg::Explorer => {
-            let mut progress = progress_printer(a.json);
-            let report = explore::explore(
-                &m,
-                explore::Options {
-                    strategy: explore::Strategy::Bfs,
-                    states_max: a.states_max,
-                    deadline: timeout.map(|t| start + t),
-                    progress: Some(&mut progress),
-                    visit: None,
-                    fingerprint: Some(vmsc_model::cluster_model::fingerprint),
-                },
-            );
-            (m, report.complete, report.states, report.properties)
-        }
-        CheckerArg::StaterightBfs => stateright_results(m, false, timeout),
-        CheckerArg::StaterightDfs => stateright_results(m, true, timeout),
-    };
+    let mut progress = progress_printer(a.json);
+    let (report, _) = checker::run(
+        &m,
+        a.checker.into(),
+        explore::Options {
+            strategy: explore::Strategy::Bfs,
+            states_max: a.states_max,
+            deadline: timeout.map(|t| start + t),
+            progress: Some(&mut progress),
+            visit: None,
+            fingerprint: None,
+        },
+    );
+    let (complete, states, results) = (report.complete, report.states, report.properties);
     let seconds = start.elapsed().as_secs_f64();
     let mut out = String::new();
     if !a.json {
@@ -429,6 +385,7 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
         a.variant.into(),
         Limits {
             timeout: a.timeout_s.map(Duration::from_secs),
+            checker: a.checker.into(),
             ..Default::default()
         },
         Some(&mut progress),

@@ -4,6 +4,7 @@ use crate::check::{load_spec, DlmVariantArg, VariantArg};
 use anyhow::{Context, Result};
 use clap::Args;
 use stateright::Model;
+use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vmsc_model::cluster_model::Fault;
@@ -14,7 +15,8 @@ use vmsc_model::whatif;
 pub struct ExploreArgs {
     /// The cluster file (TOML). Default: the embedded seed topology.
     pub cluster: Option<PathBuf>,
-    /// Address for the Explorer's web server.
+    /// Address for the Explorer's web server; port 0 picks a free port (the URL printed names
+    /// it).
     #[arg(long, default_value = "127.0.0.1:3000")]
     pub addr: String,
     /// Faults that hit the formed cluster together, as in `vmsc whatif` (`link:A-B`, `node:NAME`). Without any, the model of `vmsc check` with `--max-faults` is served.
@@ -76,14 +78,32 @@ pub fn run(a: ExploreArgs) -> Result<ExitCode> {
             anyhow::bail!("--path {p:?} does not name a path of this model (check the cluster file, faults and variant)");
         }
     }
+    let addr = resolve_addr(&a.addr)?;
     println!(
-        "vmsc explore: Stateright Explorer for cluster {} at http://{}/",
-        spec.name, a.addr
+        "vmsc explore: Stateright Explorer for cluster {} at http://{addr}/",
+        spec.name
     );
     if let Some(p) = &a.path {
-        println!("counterexample: http://{}/#/steps/{}", a.addr, p);
+        println!("counterexample: http://{addr}/#/steps/{p}");
     }
     println!("(Ctrl-C to stop)");
-    model.checker().threads(2).serve(a.addr.as_str());
+    model.checker().threads(2).serve(addr);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The address to serve on. Stateright's `serve` binds by itself and does not say which port
+/// it got, so for port 0 this binds a listener to learn a free port, closes it, and returns
+/// that port (another process could take it in between; `serve` then fails loudly).
+fn resolve_addr(addr: &str) -> Result<SocketAddr> {
+    let resolved = addr
+        .to_socket_addrs()
+        .with_context(|| format!("--addr {addr:?}: not a socket address"))?
+        .next()
+        .with_context(|| format!("--addr {addr:?}: resolves to no address"))?;
+    if resolved.port() != 0 {
+        return Ok(resolved);
+    }
+    let listener =
+        TcpListener::bind(resolved).with_context(|| format!("--addr {addr:?}: cannot bind"))?;
+    Ok(listener.local_addr()?)
 }

@@ -1,7 +1,10 @@
 //! `vmsc`: check, question and run an OpenVMS-style cluster specified as Stateright actors.
 
 mod check;
+mod experiment;
+mod experiment_cmd;
 mod explore_cmd;
+mod lock_cmd;
 mod node_cmd;
 mod plan;
 mod run_cmd;
@@ -31,6 +34,11 @@ enum Command {
     Node(node_cmd::NodeArgs),
     /// Run every node of a cluster as its own process on loopback and drive a scenario.
     Run(run_cmd::RunArgs),
+    /// Send one lock request (enq, convert, deq, bast, locks) to a running node.
+    Lock(lock_cmd::LockArgs),
+    /// Run a cluster through a scenario N times and measure its transitions against the
+    /// predicted floor (table, JSON, SVG plot).
+    Experiment(experiment_cmd::ExperimentArgs),
 }
 
 fn main() -> ExitCode {
@@ -42,6 +50,8 @@ fn main() -> ExitCode {
         Command::Explore(a) => explore_cmd::run(a),
         Command::Node(a) => node_cmd::run(a),
         Command::Run(a) => run_cmd::run(a),
+        Command::Lock(a) => lock_cmd::run(a),
+        Command::Experiment(a) => experiment_cmd::run(a),
     };
     match result {
         Ok(code) => code,

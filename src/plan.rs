@@ -11,6 +11,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use vmsc_model::checker::Checker;
 use vmsc_model::cluster_model::Fault;
 use vmsc_model::config::{ClusterSpec, NodeSpec, QuorumDiskSpec};
 use vmsc_model::whatif::{self, Limits, Outcome, Variant};
@@ -44,6 +45,9 @@ pub struct PlanArgs {
     /// Give up on a fault set after this many seconds (it is then reported incomplete).
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
+    /// The search behind every fault set (see `vmsc check --help`).
+    #[arg(long, value_enum, default_value = "reduced")]
+    pub checker: crate::check::CheckerArg,
 }
 
 /// How a cluster fares under one fault set.
@@ -115,8 +119,14 @@ fn ordinal(k: usize) -> String {
     }
 }
 
-/// Computes the matrix.
-pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progress: bool) -> Plan {
+/// Computes the matrix with `checker`.
+pub fn plan_with(
+    spec: Arc<ClusterSpec>,
+    max_faults: usize,
+    timeout: Duration,
+    progress: bool,
+    checker: Checker,
+) -> Plan {
     let start = Instant::now();
     let menu = Fault::menu(&spec);
     let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
@@ -124,16 +134,31 @@ pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progre
         .collect();
     let mut rows = Vec::new();
     for (done, set) in sets.iter().enumerate() {
-        if progress {
-            eprint!(
-                "\rplan: fault set {}/{} ({:.0} s)   ",
-                done + 1,
-                sets.len(),
-                start.elapsed().as_secs_f64()
-            );
-            let _ = std::io::stderr().flush();
-        }
         let faults: Vec<Fault> = set.iter().map(|&i| menu[i].clone()).collect();
+        // On a TTY: which fault set, and (refreshed about once a second by the exploration)
+        // how many states it has visited so far, with the plan's elapsed time.
+        let label = format!(
+            "plan: fault set {}/{} ({})",
+            done + 1,
+            sets.len(),
+            faults
+                .iter()
+                .map(|f| f.describe(&spec))
+                .collect::<Vec<_>>()
+                .join(" + ")
+        );
+        let mut heartbeat = |states: usize, _depth: usize, _in_set: Duration| {
+            let seen = if states > 0 {
+                format!(", {states} states")
+            } else {
+                String::new()
+            };
+            eprint!("\r{label}{seen}, {:.0} s   ", start.elapsed().as_secs_f64());
+            let _ = std::io::stderr().flush();
+        };
+        if progress {
+            heartbeat(0, 0, Duration::ZERO);
+        }
         let w = whatif::whatif(
             spec.clone(),
             faults.clone(),
@@ -141,9 +166,10 @@ pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progre
             Variant::Correct,
             Limits {
                 timeout: Some(timeout),
+                checker,
                 ..Default::default()
             },
-            None,
+            if progress { Some(&mut heartbeat) } else { None },
         );
         let quorate = w.outcomes.iter().filter(|o| !o.members.is_empty()).count();
         let verdict = if quorate == w.outcomes.len() && quorate > 0 {
@@ -163,7 +189,7 @@ pub fn plan(spec: Arc<ClusterSpec>, max_faults: usize, timeout: Duration, progre
         });
     }
     if progress {
-        eprint!("\r{:60}\r", "");
+        eprint!("\r{:100}\r", "");
     }
     let summary = summarize(&rows, max_faults);
     Plan {
@@ -332,7 +358,8 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     let spec = load_spec(&a.cluster)?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let timeout = Duration::from_secs(a.timeout_s);
-    let p = plan(spec.clone(), a.max_faults, timeout, tty);
+    let checker: Checker = a.checker.into();
+    let p = plan_with(spec.clone(), a.max_faults, timeout, tty, checker);
     let mut out = render(&p, a.format);
     if a.format != Format::Json {
         let _ = writeln!(
@@ -346,8 +373,8 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if a.suggest {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
-            let q = plan(Arc::new(s), a.max_faults, timeout, tty);
-            let _ = writeln!(out, "  {what}: {}", q.summary);
+            let q = plan_with(Arc::new(s), a.max_faults, timeout, tty, checker);
+            let _ = writeln!(out, "  {what}: {} ({:.1} s)", q.summary, q.seconds);
         }
     }
     let mut stdout = std::io::stdout().lock();

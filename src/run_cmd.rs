@@ -71,6 +71,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         timeout: Duration::from_secs(a.timeout_s),
         exit_when_settled: a.json || a.once,
         trace_dir: a.trace_dir.clone(),
+        before_steps: None,
     };
     let printer = if a.json {
         Printer::new(Box::new(std::io::stderr()))

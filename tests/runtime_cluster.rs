@@ -242,12 +242,16 @@ impl Drop for Nodes {
 
 impl Nodes {
     fn start() -> Self {
+        Self::start_cluster(CLUSTER, &NODES)
+    }
+
+    fn start_cluster(cluster: &str, names: &[&str]) -> Self {
         // Hold every socket until all ports are picked, so no port is handed out twice.
-        let udp: Vec<UdpSocket> = NODES
+        let udp: Vec<UdpSocket> = names
             .iter()
             .map(|_| UdpSocket::bind("127.0.0.1:0").expect("udp port"))
             .collect();
-        let tcp: Vec<TcpListener> = NODES
+        let tcp: Vec<TcpListener> = names
             .iter()
             .map(|_| TcpListener::bind("127.0.0.1:0").expect("tcp port"))
             .collect();
@@ -260,13 +264,13 @@ impl Nodes {
         drop((udp, tcp));
         let (tx, lines) = mpsc::channel();
         let mut children = Vec::new();
-        for (i, name) in NODES.iter().enumerate() {
+        for (i, name) in names.iter().enumerate() {
             let mut command = vmsc();
             command
                 .args([
                     "node",
                     "--config",
-                    CLUSTER,
+                    cluster,
                     "--name",
                     name,
                     "--addresses",
@@ -430,7 +434,7 @@ fn control_endpoint_shows_the_formed_cluster_and_injects_faults() {
         bad["error"]
             .as_str()
             .expect("error text")
-            .starts_with("unknown request \"enq\""),
+            .starts_with("enq: no lock manager: cluster OCICLU declares no lock resources"),
         "{bad}"
     );
     let bad = frank1.ask("cut NOBODY");
@@ -452,4 +456,95 @@ fn control_endpoint_shows_the_formed_cluster_and_injects_faults() {
         );
         thread::sleep(Duration::from_millis(10));
     }
+}
+
+// ---- vmsc lock against vmsc node ----------------------------------------------------------------
+
+const LOCK_CLUSTER: &str = "tests/data/runtime-locks.toml";
+const LOCK_NODES: [&str; 3] = ["ALPHA", "BRAVO", "CHARLY"];
+
+/// `vmsc lock --control ADDR WORDS...`: exit code and the JSON it printed.
+fn lock(control: SocketAddr, words: &[&str]) -> (Option<i32>, Value, String) {
+    let mut command = vmsc();
+    command
+        .args([
+            "lock",
+            "--control",
+            &control.to_string(),
+            "--timeout-ms",
+            "15000",
+        ])
+        .args(words);
+    let (status, out, err) = output(command);
+    let value = serde_json::from_str(out.trim()).unwrap_or(Value::Null);
+    (status.code(), value, err)
+}
+
+#[test]
+fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
+    let _cluster = one_cluster();
+    let nodes = Nodes::start_cluster(LOCK_CLUSTER, &LOCK_NODES);
+    // Every node active: the lock manager runs (a request before that would wait for it).
+    for (i, addr) in nodes.controls.iter().enumerate() {
+        let mut control = Control::connect(*addr);
+        let deadline = Instant::now() + EVENT_MAX;
+        while control.ask("show")["node"]["status"] != "active" {
+            assert!(
+                Instant::now() < deadline,
+                "{} never became active",
+                LOCK_NODES[i]
+            );
+            thread::sleep(Duration::from_millis(10));
+        }
+    }
+    let [alpha, bravo, charly] = [nodes.controls[0], nodes.controls[1], nodes.controls[2]];
+
+    let (code, held, err) = lock(alpha, &["enq", "r1", "EX"]);
+    assert_eq!(code, Some(0), "{held} {err}");
+    assert_eq!(
+        (&held["status"], &held["granted_mode"]),
+        (&"normal".into(), &"EX".into())
+    );
+    let id = held["lock_id"].as_u64().expect("lock id").to_string();
+
+    // Refused by the lock manager: exit 1, with the status.
+    let (code, refused, _) = lock(bravo, &["enq", "R1", "PR", "NOQUEUE"]);
+    assert_eq!(code, Some(1), "{refused}");
+    assert_eq!(refused["status"], "not_queued");
+    // Not issued at all: exit 2, the error names the field.
+    let (code, _, err) = lock(bravo, &["enq", "NOPE", "PR"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no resource NOPE in cluster LOCKCLU"), "{err}");
+    let (code, _, err) = lock(bravo, &["enq", "R1", "XX"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("enq: unknown lock mode `XX`"), "{err}");
+
+    // CHARLY waits for PR in the background; ALPHA's lock gets a BAST; ALPHA releases.
+    let mut waiter = vmsc();
+    waiter
+        .args([
+            "lock",
+            "--control",
+            &charly.to_string(),
+            "--timeout-ms",
+            "15000",
+        ])
+        .args(["enq", "R1", "PR", "VALBLK"]);
+    let waiter = thread::spawn(move || output(waiter));
+    let (code, bast, err) = lock(alpha, &["bast", &id, "15000"]);
+    assert_eq!(code, Some(0), "{bast} {err}");
+    assert_eq!(bast["blocking"], true);
+    assert!(!waiter.is_finished(), "CHARLY must still wait");
+    let (code, released, err) = lock(alpha, &["deq", &id, "value=cafe"]);
+    assert_eq!(code, Some(0), "{released} {err}");
+    let (status, out, err) = waiter.join().expect("waiter");
+    assert_eq!(status.code(), Some(0), "{out} {err}");
+    let granted: Value = serde_json::from_str(out.trim()).expect("JSON");
+    assert_eq!(
+        (&granted["granted_mode"], &granted["value"]),
+        (&"PR".into(), &format!("cafe{}", "0".repeat(28)).into())
+    );
+    let (code, listed, _) = lock(charly, &["locks"]);
+    assert_eq!(code, Some(0));
+    assert_eq!(listed["locks"][0]["resource"], "R1", "{listed}");
 }

@@ -209,7 +209,8 @@ pub mod dlm_seen {
 }
 
 /// The environment: what the network and the operators did. Stored as the model's history.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Debug` is written out in [`crate::describe`] (node names, empty fields left out).
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Env {
     /// `cut[i]`: nodes whose circuit to `i` is cut (symmetric).
     pub cut: Vec<NodeSet>,
@@ -244,6 +245,9 @@ pub struct Env {
     pub dlm_members: NodeSet,
     /// Lock manager: events seen (see [`dlm_seen`]).
     pub dlm_seen: u8,
+    /// Per actor, how many timers are set. Redundant (a function of `timers_set`), kept so that
+    /// the state's own `Hash` is unambiguous for Stateright's checkers (see [`fingerprint`]).
+    pub timers: Vec<u8>,
 }
 
 /// What a step did that the lock-manager bookkeeping needs.
@@ -314,6 +318,7 @@ impl ClusterModel {
             dlm_view: 1,
             dlm_members: NodeSet::first(spec.len()),
             dlm_seen: 0,
+            timers: vec![0; n],
         };
         let actors = (0..n).map(|i| NodeActor::new(spec.clone(), i, cfg.protocol));
         let inner = ActorModel::new((), env)
@@ -332,6 +337,17 @@ impl ClusterModel {
             inner,
             properties,
         }
+    }
+
+    /// Adds a property (checkers use this for a never-true "sometimes" property that keeps a
+    /// search from stopping early).
+    pub fn push_property(&mut self, p: Property<ClusterModel>) {
+        self.properties.push(p);
+    }
+
+    /// Keeps only the properties `keep` accepts.
+    pub fn retain_properties(&mut self, keep: impl Fn(&Property<ClusterModel>) -> bool) {
+        self.properties.retain(keep);
     }
 
     /// The actor of node `i`.
@@ -805,6 +821,15 @@ impl ClusterModel {
         }
     }
 
+    fn count_timers(s: &mut State) {
+        for (i, t) in s.timers_set.iter().enumerate() {
+            let k = t.iter().count() as u8;
+            if s.history.timers[i] != k {
+                s.history.timers[i] = k;
+            }
+        }
+    }
+
     fn budget_left(&self, env: &Env) -> bool {
         match &self.cfg.faults {
             FaultPlan::Budget { max, .. } => (env.applied.count_ones() as usize) < *max,
@@ -856,7 +881,11 @@ impl Model for ClusterModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<State> {
-        self.inner.init_states()
+        let mut v = self.inner.init_states();
+        for s in &mut v {
+            Self::count_timers(s);
+        }
+        v
     }
 
     fn actions(&self, s: &State, actions: &mut Vec<Action>) {
@@ -984,11 +1013,20 @@ impl Model for ClusterModel {
         if !self.spec.clients.is_empty() {
             self.record_dlm(prev, &mut s, note);
         }
+        Self::count_timers(&mut s);
         Some(s)
     }
 
     fn format_action(&self, action: &Action) -> String {
         self.describe_action(action)
+    }
+
+    fn format_step(&self, last_state: &State, action: Action) -> Option<String> {
+        crate::explorer_view::format_step(self, last_state, action)
+    }
+
+    fn as_svg(&self, path: stateright::Path<State, Action>) -> Option<String> {
+        Some(crate::explorer_view::sequence_svg(self, &path.into_vec()))
     }
 
     fn properties(&self) -> Vec<Property<Self>> {
@@ -999,6 +1037,77 @@ impl Model for ClusterModel {
         s.actor_states
             .iter()
             .all(|n| n.view.map_or(0, |v| v.seq) <= self.cfg.seq_max)
+    }
+}
+
+/// The independence relation of the `reduced` checker (see `specs/checker.md`).
+///
+/// Slots: a delivery is named by its flow, `dst * 8 + src` (only a flow's head is deliverable, and
+/// a step at another actor never pops it); a timeout by `64 + id * 8 + k`, `k` = 0 RECNX, 1 join,
+/// 2.. lock client. Environment actions (faults, heals, reboots, late notices) have no slot: they
+/// never sleep and nothing sleeps across them. Models with more than 8 actors get no slots.
+///
+/// A step is **local** when it is a delivery or timeout of one live actor and, besides that
+/// actor's state, timers, the head of the flow it consumed and the tails of flows out of it, it
+/// changed no environment or history field except the stepping node's `clean` bit and the
+/// sticky `violations` / `dlm_seen` bits (OR is commutative), and the node did not *begin
+/// active* (that step reads every node's view to mark removed nodes). In particular a step that
+/// makes its node take a CLUEXIT (which crashes it and tells its peers) is not local, nor is a
+/// lock client's write (it writes the value-block ghost) or the first installation of a quorate
+/// view (it reads departed nodes' locks).
+pub struct ActorIndependence;
+
+impl crate::explore::Independence<ClusterModel> for ActorIndependence {
+    fn slot(&self, m: &ClusterModel, action: &Action) -> Option<(u8, u8)> {
+        if m.spec.actors_len() > 8 {
+            return None;
+        }
+        match action {
+            Action::Actor(ActorModelAction::Deliver { src, dst, .. }) => {
+                let (s, d) = (usize::from(*src) as u8, usize::from(*dst) as u8);
+                Some((d * 8 + s, d))
+            }
+            Action::Actor(ActorModelAction::Timeout(id, t)) => {
+                let i = usize::from(*id) as u8;
+                let k = match t {
+                    Timer::Recnx => 0,
+                    Timer::Join => 1,
+                    // Lock-client steps write the value-block ghost: never independent.
+                    Timer::Client(_) => return None,
+                    // A deadlock search may cancel a victim, which the victim ghost checks
+                    // against every master: never independent.
+                    Timer::Deadlock => return None,
+                };
+                Some((64 + i * 8 + k, i))
+            }
+            _ => None,
+        }
+    }
+
+    fn local(&self, m: &ClusterModel, prev: &State, actor: u8, next: &State) -> bool {
+        let i = actor as usize;
+        let (p, n) = (&prev.history, &next.history);
+        let same_env = p.cut == n.cut
+            && p.applied == n.applied
+            && p.healed == n.healed
+            && p.heal_done == n.heal_done
+            && p.down == n.down
+            && p.fault_down == n.fault_down
+            && p.cluexit == n.cluexit
+            && p.rebooted == n.rebooted
+            && p.late == n.late
+            && p.removed == n.removed
+            && p.clean.without(i) == n.clean.without(i)
+            && p.lvb == n.lvb
+            && p.dlm_view == n.dlm_view
+            && p.dlm_members == n.dlm_members;
+        if !same_env || i >= m.spec.len() {
+            return same_env;
+        }
+        let actor = m.actor(i);
+        let (ps, ns) = (&*prev.actor_states[i], &*next.actor_states[i]);
+        let began = actor.is_active(ns) && !(actor.is_active(ps) && ps.view == ns.view);
+        !began
     }
 }
 
@@ -1060,7 +1169,7 @@ pub fn hang_possible(spec: &ClusterSpec, plan: &FaultPlan) -> bool {
 /// ambiguity.
 pub fn fingerprint(s: &State) -> u64 {
     use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = crate::explore::hasher();
     s.hash(&mut h);
     for t in &s.timers_set {
         h.write_usize(t.iter().count());

@@ -23,6 +23,9 @@
 //! node = "FRANK1"              # the node it runs on (at most CLIENTS_PER_NODE_MAX per node)
 //! script = ["enq r1 EX VALBLK", "convert r1 PR VALBLK", "deq r1"]
 //! deadlock_priority = 0        # optional; the lowest priority on a deadlock cycle is the victim
+//!
+//! [locks]                      # optional: resources external lock clients may name
+//! resources = ["r1", "DB.ROOT"]
 //! ```
 //!
 //! A client's `script` is a list of lock requests run once, in order, each waiting for its
@@ -32,6 +35,13 @@
 //! on `PARENT` (a sublock). Errors name the client and the line (`client[0].script[2]`). A file
 //! without clients has no lock manager activity at all (the connection manager's checks are
 //! unchanged).
+//!
+//! `[locks] resources` declares the root resource names that *external* lock clients (the
+//! runtime's control endpoint, `vmsc lock`; see [`crate::dlm::external`]) may lock. Every node
+//! must agree on a resource's index and directory node, so names come from the cluster file,
+//! not from requests: [`ClusterSpec::resources`] is the sorted union of the declared names and
+//! the names the scripts use (at most [`LOCK_RESOURCES_MAX`]). Declaring resources turns the lock
+//! manager on even without `[[client]]` tables.
 //!
 //! Parsing is strict: unknown fields are errors, and every semantic error names the file, the
 //! field (as a path such as `node[2].system_id`) and what is wrong. A successfully parsed file is
@@ -79,6 +89,13 @@ struct RawFile {
     node: Vec<RawNode>,
     #[serde(default)]
     client: Vec<RawClient>,
+    locks: Option<RawLocks>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLocks {
+    resources: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -98,6 +115,9 @@ pub const SCRIPT_LINES_MAX: usize = 16;
 pub const RESOURCES_MAX: usize = 16;
 /// The highest deadlock priority a client may have.
 pub const DEADLOCK_PRIORITY_MAX: i64 = 65_535;
+/// Most resource names in the whole table (`[locks] resources` and the scripts' names): a
+/// resource's index is a `u8` on the wire.
+pub const LOCK_RESOURCES_MAX: usize = 256;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -144,7 +164,8 @@ pub struct ClusterSpec {
     /// Lock-manager clients, in file order (empty: no lock activity).
     #[serde(default)]
     pub clients: Vec<ClientSpec>,
-    /// The resource names the scripts use, sorted; a resource's index here is its model id.
+    /// The resource names the scripts use and `[locks] resources` declares, upper-cased and
+    /// sorted; a resource's index here is its model id. Empty: no lock manager.
     #[serde(default)]
     pub resources: Vec<String>,
 }
@@ -479,7 +500,8 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
             ));
         }
     }
-    let (clients, resources) = validate_clients(file, &raw.client, &nodes)?;
+    let declared = raw.locks.as_ref().map_or(&[][..], |l| &l.resources[..]);
+    let (clients, resources) = validate_clients(file, &raw.client, declared, &nodes)?;
     Ok(ClusterSpec {
         name: c.name.trim().to_string(),
         expected_votes,
@@ -495,6 +517,7 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
 fn validate_clients(
     file: &str,
     raw: &[RawClient],
+    declared: &[String],
     nodes: &[NodeSpec],
 ) -> Result<(Vec<ClientSpec>, Vec<String>), ConfigError> {
     use crate::dlm::script::{parse_line, Op};
@@ -590,6 +613,21 @@ fn validate_clients(
             file,
             "client",
             format!("{} resources; at most {RESOURCES_MAX}", names.len()),
+        ));
+    }
+    for (i, name) in declared.iter().enumerate() {
+        let name = crate::dlm::external::resource_name(name)
+            .map_err(|m| err(file, format!("locks.resources[{i}]"), m))?;
+        names.insert(name);
+    }
+    if names.len() > LOCK_RESOURCES_MAX {
+        return Err(err(
+            file,
+            "locks.resources",
+            format!(
+                "{} resource names in all; at most {LOCK_RESOURCES_MAX}",
+                names.len()
+            ),
         ));
     }
     let resources: Vec<String> = names.into_iter().collect();
@@ -693,5 +731,32 @@ system_id = 2
             &MINIMAL.replace("region = \"LHR\"", "region = \"LHR\"\naddress = \"nope\"")
         )
         .starts_with("t.toml: node[1].address: \"nope\" is not an ip:port address"));
+    }
+
+    #[test]
+    fn declared_lock_resources_join_the_scripts_names() {
+        let text = format!(
+            "{MINIMAL}\n[[client]]\nnode = \"a\"\nscript = [\"enq zz EX\"]\n\
+             [locks]\nresources = [\"db.root\", \"ZZ\", \"a$1\"]\n"
+        );
+        let spec = ClusterSpec::parse("t.toml", &text).expect("valid");
+        assert_eq!(spec.resources, ["A$1", "DB.ROOT", "ZZ"]);
+        assert_eq!(spec.clients[0].script[0].res, 2);
+        let only = ClusterSpec::parse(
+            "t.toml",
+            &format!("{MINIMAL}\n[locks]\nresources = [\"r1\"]\n"),
+        )
+        .expect("valid");
+        assert!(only.clients.is_empty());
+        assert_eq!(only.resources, ["R1"]);
+        let err = ClusterSpec::parse(
+            "t.toml",
+            &format!("{MINIMAL}\n[locks]\nresources = [\"r1\", \"no way\"]\n"),
+        )
+        .expect_err("a blank in a name");
+        assert_eq!(
+            err.to_string(),
+            "t.toml: locks.resources[1]: \"no way\" is not a resource name (1-31 letters, digits, _ $ . -)"
+        );
     }
 }

@@ -2,8 +2,9 @@
 //! instead of enum variants. Used by counterexample printing and the Explorer.
 
 use crate::config::ClusterSpec;
-use crate::node::{Msg, Verdict, View};
-use crate::nodeset::NodeSet;
+use crate::node::{Msg, NodeState, Phase, Verdict, View};
+use crate::nodeset::{display_name, NodeSet};
+use std::fmt;
 
 /// `{FRANK1,UK1}`.
 pub fn names(spec: &ClusterSpec, set: NodeSet) -> String {
@@ -133,6 +134,31 @@ fn dlm_message(spec: &ClusterSpec, m: &crate::dlm::DlmMsg) -> String {
         DlmMsg::Victim { res: r, lock, .. } => {
             format!("DLM: deadlock victim lock {} on {}", lock.0, res(r))
         }
+        DlmMsg::Client(c) => {
+            use crate::dlm::external::ClientMsg;
+            match c {
+                ClientMsg::Request(q) => format!(
+                    "DLM client: request {:?} on lock {:#x} ({})",
+                    q.op,
+                    q.lock.0,
+                    res(&q.res)
+                ),
+                ClientMsg::Completion(d) => format!(
+                    "DLM client: completion of lock {:#x} on {} ({:?}, {:?})",
+                    d.lock.0,
+                    res(&d.res),
+                    d.status,
+                    d.mode
+                ),
+                ClientMsg::Blocking { res: r, lock } => {
+                    format!(
+                        "DLM client: blocking AST for lock {:#x} on {}",
+                        lock.0,
+                        res(r)
+                    )
+                }
+            }
+        }
     }
 }
 
@@ -217,6 +243,173 @@ pub fn console_events(
         ));
     }
     out
+}
+
+// ----- `Debug` for the states the Explorer's "Complete State?" view prints -----
+//
+// The Explorer prints Stateright's `ActorModelState` with `{:#?}`; these impls keep the node
+// parts of it short and in names (through `nodeset::set_display_names`, which `vmsc explore`
+// calls): a view on one line, a coordinator by name, and a node state without the fields that
+// are at their resting value.
+
+impl fmt::Debug for View {
+    /// `#2 {FRANK1,CHIC1} quorum 2 (CL_EXPECTED_VOTES 3) +QDISK, ran #2 {FRANK1,CHIC1}`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "#{} {:?} quorum {} (CL_EXPECTED_VOTES {}){}, ran #{} {:?}",
+            self.seq,
+            self.members,
+            self.quorum,
+            self.cevotes,
+            if self.qdisk { " +QDISK" } else { "" },
+            self.ran_seq,
+            self.ran_members
+        )
+    }
+}
+
+impl fmt::Debug for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let name = |i: &u8| Named(display_name(*i as usize));
+        match self {
+            Phase::Idle => f.write_str("Idle"),
+            Phase::Coordinating(c) => f.debug_tuple("Coordinating").field(c).finish(),
+            Phase::Claiming(c) => f.debug_tuple("Claiming").field(c).finish(),
+            Phase::Committing { waiting } => f
+                .debug_struct("Committing")
+                .field("waiting", waiting)
+                .finish(),
+            Phase::Locked { coordinator, view } => f
+                .debug_struct("Locked")
+                .field("coordinator", &name(coordinator))
+                .field("view", view)
+                .finish(),
+            Phase::Installed { coordinator } => f
+                .debug_struct("Installed")
+                .field("coordinator", &name(coordinator))
+                .finish(),
+        }
+    }
+}
+
+impl fmt::Debug for NodeState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = f.debug_struct("NodeState");
+        d.field("incarnation", &self.incarnation);
+        if let Some(rule) = self.exited {
+            d.field("exited", &Named(format!("CLUEXIT: {}", rule.describe())));
+        }
+        d.field("view", &self.view)
+            .field("phase", &self.phase)
+            .field("conn", &self.conn)
+            .field("ok", &self.ok);
+        if self.disk {
+            d.field("disk", &self.disk);
+        }
+        if !self.members_seen.is_empty() {
+            d.field("members_seen", &self.members_seen);
+        }
+        if !self.joiners_seen.is_empty() {
+            d.field("joiners_seen", &self.joiners_seen);
+        }
+        if !self.member_views.is_empty() {
+            let v: Vec<(Named, View)> = self
+                .member_views
+                .iter()
+                .map(|(i, v)| (Named(display_name(*i as usize)), *v))
+                .collect();
+            d.field("member_views", &v);
+        }
+        if let Some(r) = self.refused {
+            d.field("refused", &r);
+        }
+        if self.requested {
+            d.field("requested", &self.requested);
+        }
+        if self.asked {
+            d.field("asked", &self.asked);
+        }
+        if self.dlm != crate::dlm::DlmState::default() {
+            d.field("dlm", &self.dlm);
+        }
+        d.finish()
+    }
+}
+
+impl fmt::Debug for crate::cluster_model::Env {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let bits = |m: u32| Named(format!("{:?}", NodeSet(m).iter().collect::<Vec<_>>()));
+        let mut d = f.debug_struct("Env");
+        let mut cut = Vec::new();
+        for (a, set) in self.cut.iter().enumerate() {
+            for b in set.iter().filter(|&b| b > a) {
+                cut.push(Named(format!("{}-{}", display_name(a), display_name(b))));
+            }
+        }
+        d.field("circuits_cut", &cut)
+            .field("faults_applied", &bits(self.applied));
+        if self.healed != 0 {
+            d.field("faults_healed", &bits(self.healed));
+        }
+        if self.heal_done {
+            d.field("heal_done", &self.heal_done);
+        }
+        d.field("down", &self.down);
+        for (name, set) in [
+            ("fault_down", self.fault_down),
+            ("cluexit", self.cluexit),
+            ("rebooted", self.rebooted),
+            ("clean", self.clean),
+        ] {
+            if !set.is_empty() {
+                d.field(name, &set);
+            }
+        }
+        if !self.late.is_empty() {
+            let v: Vec<Named> = self
+                .late
+                .iter()
+                .map(|&(a, b)| {
+                    Named(format!(
+                        "{} has not noticed losing {}",
+                        display_name(a as usize),
+                        display_name(b as usize)
+                    ))
+                })
+                .collect();
+            d.field("late", &v);
+        }
+        let removed: Vec<Named> = self
+            .removed
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| {
+                r.map(|inc| Named(format!("{} in incarnation {inc}", display_name(i))))
+            })
+            .collect();
+        if !removed.is_empty() {
+            d.field("removed", &removed);
+        }
+        if self.violations != 0 {
+            d.field("violations", &self.violations);
+        }
+        if !self.lvb.is_empty() {
+            d.field("lvb", &self.lvb)
+                .field("dlm_view", &self.dlm_view)
+                .field("dlm_seen", &self.dlm_seen);
+        }
+        d.finish()
+    }
+}
+
+/// A string that `Debug` prints without quotes.
+struct Named(String);
+
+impl fmt::Debug for Named {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
 }
 
 /// A peer's STATUS in SHOW CLUSTER, as the local node sees it.

@@ -11,11 +11,22 @@
 //!
 //! Bounds: `states_max` (unique states) and `deadline`; a run cut by either is reported
 //! `complete: false`.
+//!
+//! # Sleep sets (the `reduced` checker)
+//! With an [`Independence`] relation ([`explore_with`]), the explorer prunes *transitions* with
+//! sleep sets (Godefroid 1996, ch. 5, with state caching): after exploring `t` from `s`, a sibling
+//! `u` explored later carries `t` in its sleep set if `t` and `u` commute at `s`; `t` is then not
+//! executed from `s·u`, because `s·u·t = s·t·u` is reached from `s·t`. Every reachable state is
+//! still visited exactly once (the reduction never drops a state, only redundant edges into
+//! states already reached), so every state property, every `whatif` outcome and the state count
+//! are the same as without it; see `specs/checker.md` for the independence relation and the proof
+//! obligations. A state reached again with a sleep set that is not a superset of the one it was
+//! expanded with is expanded again for the difference (the revisit rule), so nothing is lost to
+//! the order in which states are reached.
 
 use stateright::{Expectation, Model};
-use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
 /// Search order.
@@ -88,15 +99,74 @@ pub struct Report {
     pub properties: Vec<PropertyResult>,
 }
 
-/// The default fingerprint: the state's `Hash`, through SipHash with fixed keys.
+/// The default fingerprint: the state's `Hash`, through aHash with fixed seeds (deterministic
+/// across runs and machines of the same architecture; several times faster than SipHash on
+/// these states).
 pub fn fp<T: Hash>(t: &T) -> u64 {
-    let mut h = DefaultHasher::new();
+    let mut h = hasher();
     t.hash(&mut h);
     h.finish()
 }
 
-/// Explores `model` breadth-first.
-pub fn explore<M>(model: &M, mut opts: Options<'_, '_, M::State>) -> Report
+/// A fixed-seed hasher for fingerprints.
+pub fn hasher() -> impl Hasher {
+    ahash::RandomState::with_seeds(
+        0x5643_4d53_2d66_7031,
+        0x243f_6a88_85a3_08d3,
+        0x1319_8a2e_0370_7344,
+        0xa409_3822_299f_31d0,
+    )
+    .build_hasher()
+}
+
+/// Which actions commute, for sleep sets. Two actions `a`, `b` enabled at a state `s` are treated
+/// as independent exactly when both have a [`slot`](Independence::slot), their actors differ,
+/// and both steps were [`local`](Independence::local). The implementation must guarantee that
+/// two such actions commute (`s·a·b = s·b·a`, both orders enabled) and that a local action stays
+/// enabled, local and names the same step (same slot) after an independent action.
+pub trait Independence<M: Model> {
+    /// The action's sleep-set slot (`< 128`) and the actor that steps; `None` if the action must
+    /// never sleep (it is dependent with everything).
+    fn slot(&self, model: &M, action: &M::Action) -> Option<(u8, u8)>;
+    /// Whether the step `prev --> next` of `actor` (an action that has a slot) touched only
+    /// that actor: its state, its timers, the head of one flow into it, the tail of flows out of
+    /// it, and nothing any other step reads.
+    fn local(&self, model: &M, prev: &M::State, actor: u8, next: &M::State) -> bool;
+}
+
+/// Counts of the sleep-set reduction (zero without one).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SleepStats {
+    /// Enabled actions not executed because they were asleep.
+    pub slept: usize,
+    /// States expanded again because they were reached with a smaller sleep set.
+    pub reexpanded: usize,
+}
+
+/// Explores `model` breadth-first (or depth-first), without reduction.
+pub fn explore<M>(model: &M, opts: Options<'_, '_, M::State>) -> Report
+where
+    M: Model,
+    M::State: Hash + Clone,
+{
+    explore_with(model, opts, None).0
+}
+
+/// One entry of the visited set: 8-byte key, 8-byte parent, 4-byte action, sleep set.
+#[derive(Clone, Copy)]
+struct Seen {
+    parent: u64,
+    action: u32,
+    expanded: bool,
+    sleep: u128,
+}
+
+/// Explores `model`, with sleep sets when `indep` is given.
+pub fn explore_with<M>(
+    model: &M,
+    mut opts: Options<'_, '_, M::State>,
+    indep: Option<&dyn Independence<M>>,
+) -> (Report, SleepStats)
 where
     M: Model,
     M::State: Hash + Clone,
@@ -105,13 +175,15 @@ where
     let fp = opts.fingerprint.unwrap_or(fp::<M::State>);
     let props = model.properties();
     let mut found: Vec<Option<u64>> = vec![None; props.len()];
-    // fingerprint -> (parent fingerprint, action index); the init state points at itself.
-    let mut parents: HashMap<u64, (u64, u32)> = HashMap::new();
-    let mut queue: VecDeque<(M::State, u64, usize)> = VecDeque::new();
+    // fingerprint -> parent, action index, sleep set; the init state points at itself.
+    let mut seen: HashMap<u64, Seen> = HashMap::new();
+    // (state, fingerprint, depth, only these slots (a re-expansion) or all).
+    let mut queue: VecDeque<(M::State, u64, usize, Option<u128>)> = VecDeque::new();
     let mut transitions = 0usize;
     let mut max_depth = 0usize;
     let mut complete = true;
     let mut last_progress = Instant::now();
+    let mut stats = SleepStats::default();
 
     let check = |s: &M::State, f: u64, found: &mut Vec<Option<u64>>| {
         for (k, p) in props.iter().enumerate() {
@@ -133,52 +205,115 @@ where
             continue;
         }
         let f = fp(&s);
-        parents.insert(f, (f, u32::MAX));
+        seen.insert(
+            f,
+            Seen {
+                parent: f,
+                action: u32::MAX,
+                expanded: false,
+                sleep: 0,
+            },
+        );
         check(&s, f, &mut found);
         if let Some(v) = opts.visit.as_mut() {
             v(&s);
         }
-        queue.push_back((s, f, 0));
+        queue.push_back((s, f, 0, None));
     }
 
     let mut actions = Vec::new();
     let dfs = opts.strategy == Strategy::Dfs;
-    while let Some((s, f, depth)) = if dfs {
+    while let Some((s, f, depth, only)) = if dfs {
         queue.pop_back()
     } else {
         queue.pop_front()
     } {
         max_depth = max_depth.max(depth);
-        if parents.len() >= opts.states_max || opts.deadline.is_some_and(|d| Instant::now() >= d) {
+        if seen.len() >= opts.states_max || opts.deadline.is_some_and(|d| Instant::now() >= d) {
             complete = false;
             break;
         }
         if last_progress.elapsed() >= Duration::from_secs(1) {
             last_progress = Instant::now();
             if let Some(p) = opts.progress.as_mut() {
-                p(parents.len(), depth, start.elapsed());
+                p(seen.len(), depth, start.elapsed());
             }
         }
+        // The sleep set this expansion starts from: the stored one (already intersected with
+        // every sleep set the state was reached with since), marked expanded.
+        let mut sleep = {
+            let e = seen
+                .get_mut(&f)
+                .expect("queued states are in the visited set");
+            e.expanded = true;
+            e.sleep
+        };
         actions.clear();
         model.actions(&s, &mut actions);
         for (i, a) in actions.drain(..).enumerate() {
-            let Some(next) = model.next_state(&s, a) else {
+            let slot = indep.and_then(|d| d.slot(model, &a));
+            let bit = slot.map_or(0u128, |(k, _)| 1u128 << k);
+            if let Some(mask) = only {
+                if bit & mask == 0 {
+                    continue;
+                }
+            }
+            if bit & sleep != 0 {
+                stats.slept += 1;
+                continue;
+            }
+            let next = match (indep, slot) {
+                (Some(d), Some((_, actor))) => {
+                    let Some(next) = model.next_state(&s, a) else {
+                        continue;
+                    };
+                    let local = d.local(model, &s, actor, &next);
+                    Some((next, local.then_some(actor)))
+                }
+                _ => model.next_state(&s, a).map(|n| (n, None)),
+            };
+            let Some((next, local_actor)) = next else {
                 continue;
             };
             transitions += 1;
+            // The successor's sleep set: what sleeps here and commutes with this step.
+            let next_sleep = match local_actor {
+                Some(actor) => sleep & !actor_mask(actor),
+                None => 0,
+            };
+            if local_actor.is_some() {
+                // Later siblings need not execute this step again after theirs.
+                sleep |= bit;
+            }
             if !model.within_boundary(&next) {
                 continue;
             }
             let nf = fp(&next);
-            if parents.contains_key(&nf) {
+            if let Some(e) = seen.get_mut(&nf) {
+                // The revisit rule: what slept when the state was expanded but is awake now must
+                // be explored from it; its stored sleep set shrinks to the intersection.
+                let missing = e.sleep & !next_sleep;
+                e.sleep &= next_sleep;
+                if e.expanded && missing != 0 {
+                    stats.reexpanded += 1;
+                    queue.push_back((next, nf, depth + 1, Some(missing)));
+                }
                 continue;
             }
-            parents.insert(nf, (f, i as u32));
+            seen.insert(
+                nf,
+                Seen {
+                    parent: f,
+                    action: i as u32,
+                    expanded: false,
+                    sleep: next_sleep,
+                },
+            );
             check(&next, nf, &mut found);
             if let Some(v) = opts.visit.as_mut() {
                 v(&next);
             }
-            queue.push_back((next, nf, depth + 1));
+            queue.push_back((next, nf, depth + 1, None));
         }
     }
     if !queue.is_empty() {
@@ -186,12 +321,12 @@ where
     }
     let path_to = |mut f: u64| {
         let mut rev = Vec::new();
-        while let Some(&(parent, i)) = parents.get(&f) {
-            if i == u32::MAX {
+        while let Some(e) = seen.get(&f) {
+            if e.action == u32::MAX {
                 break;
             }
-            rev.push(i as usize);
-            f = parent;
+            rev.push(e.action as usize);
+            f = e.parent;
         }
         rev.reverse();
         rev
@@ -209,14 +344,24 @@ where
             path: f.map(path_to),
         })
         .collect();
-    Report {
-        complete,
-        states: parents.len(),
-        transitions,
-        max_depth,
-        elapsed: start.elapsed(),
-        properties,
-    }
+    (
+        Report {
+            complete,
+            states: seen.len(),
+            transitions,
+            max_depth,
+            elapsed: start.elapsed(),
+            properties,
+        },
+        stats,
+    )
+}
+
+/// The sleep-set slots of one actor: slots are `actor * 8 + k` (deliveries, `k` = sender) and
+/// `64 + actor * 8 + k` (timers, `k` = timer kind), for at most 8 actors.
+pub fn actor_mask(actor: u8) -> u128 {
+    let one = 0xffu128 << (actor as u32 * 8);
+    one | (one << 64)
 }
 
 /// Replays action indices from the first init state; returns the (action, resulting state)

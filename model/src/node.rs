@@ -75,7 +75,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// A cluster view: what a member believes the cluster is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+/// `Debug` is written out in [`crate::describe`]: one line, node names.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct View {
     /// Transition number; increases at every committed transition.
     pub seq: u32,
@@ -246,7 +247,8 @@ pub struct Coord {
 }
 
 /// Where a node is in a state transition.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Debug` is written out in [`crate::describe`]: node names for coordinators.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Phase {
     /// In no transition.
     Idle,
@@ -274,7 +276,8 @@ pub enum Phase {
 }
 
 /// A node's state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// `Debug` is written out in [`crate::describe`]: fields at their resting value are left out.
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct NodeState {
     /// Boot count: tells a rebooted node apart from its earlier self.
     pub incarnation: u32,
@@ -1142,7 +1145,12 @@ impl Actor for NodeActor {
             return;
         }
         let p = ix(src);
-        if p >= self.spec.actors_len() || p == self.me {
+        if p == self.me {
+            // Only the node's external lock clients speak as the node itself.
+            self.on_self_msg(state, msg, o);
+            return;
+        }
+        if p >= self.spec.actors_len() {
             return;
         }
         if self.is_disk() {

@@ -115,6 +115,14 @@ impl fmt::Debug for NodeSet {
 
 static DISPLAY_NAMES: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
 
+/// Node `i`'s registered display name (see [`set_display_names`]), or its index.
+pub fn display_name(i: usize) -> String {
+    DISPLAY_NAMES
+        .get()
+        .and_then(|names| names.get(i).cloned())
+        .unwrap_or_else(|| i.to_string())
+}
+
 /// Registers node names for `Debug` output (the Explorer's state view), so node sets print as
 /// `{FRANK1,UK1}` instead of `{0, 2}`. Display only: nothing in the model reads it. Only the
 /// first call takes effect.

@@ -4,6 +4,7 @@
 //! no transition running or due, nothing in flight, nothing left to happen but heartbeats. The
 //! outcomes come from the explorer visiting every reachable state — never from a formula.
 
+use crate::checker::Checker;
 use crate::cluster_model::{CheckConfig, ClusterModel, Fault, FaultPlan, HealMode, State};
 use crate::config::ClusterSpec;
 use crate::explore::{self, Options, Report};
@@ -82,13 +83,15 @@ impl Variant {
     }
 }
 
-/// Limits for one run.
+/// Limits for one run, and the checker that runs it.
 #[derive(Clone, Copy, Debug)]
 pub struct Limits {
     /// Most unique states.
     pub states_max: usize,
     /// Wall-time budget.
     pub timeout: Option<Duration>,
+    /// The search.
+    pub checker: Checker,
 }
 
 impl Default for Limits {
@@ -96,6 +99,7 @@ impl Default for Limits {
         Limits {
             states_max: 50_000_000,
             timeout: None,
+            checker: Checker::Reduced,
         }
     }
 }
@@ -103,6 +107,8 @@ impl Default for Limits {
 /// The answer to `whatif`.
 #[derive(Clone, Debug, Serialize)]
 pub struct WhatIf {
+    /// The checker that answered (`reduced`, `explorer`, `stateright-bfs`, `stateright-dfs`).
+    pub checker: &'static str,
     /// Every reachable state was explored.
     pub complete: bool,
     /// Unique states explored.
@@ -149,8 +155,9 @@ pub fn whatif(
             outcomes.insert(outcome_of(&m, s));
         }
     };
-    let report = explore::explore(
+    let (report, _) = crate::checker::run(
         &m,
+        limits.checker,
         Options {
             strategy: explore::Strategy::Dfs,
             states_max: limits.states_max,
@@ -167,6 +174,7 @@ pub fn whatif(
         .map(|p| p.name.to_string())
         .collect();
     WhatIf {
+        checker: limits.checker.name(),
         complete: report.complete,
         states: report.states,
         violations,

@@ -16,7 +16,8 @@
 //! # Calling contract
 //!
 //! * Build with [`NodeDriver::new`] (an already-bound socket and the address table, so tests can
-//!   bind `127.0.0.1:0`) or [`NodeDriver::bind`]; configure with the `with_*` methods.
+//!   bind `127.0.0.1:0`) or [`NodeDriver::bind`]; plug in faults, latency, a trace, observers,
+//!   a local inbox, storage and counters with [`NodeDriver::with_options`] ([`DriverOptions`]).
 //! * Run with [`NodeDriver::run`] (until a shutdown future completes) or [`NodeDriver::spawn`]
 //!   (a task and a [`NodeHandle`]).
 //! * The actor learns reachability only through `circuit_up`/`circuit_down` messages, delivered
@@ -37,7 +38,14 @@
 //!   next incarnation's new nonce). `run` returns with [`StopReason::Halted`]; whether and when
 //!   to boot again is the caller's decision (see `supervisor`).
 //! * **Observing.** An optional [`Observer`] sees every state change and the commands that came
-//!   with it, on the driver's task; the console and the control endpoint are built on it.
+//!   with it, on the driver's task; the console and the control endpoint are built on it
+//!   ([`Observers`] lets several watch one node).
+//! * **Local clients.** Processes on the node itself (the lock manager's clients) talk to the
+//!   actor without the network. A [`LocalSender`] delivers a message as `on_msg(src = this
+//!   node)` to the incarnation it names (messages for an earlier incarnation are counted and
+//!   dropped). A `Send` to the node itself of a message [`CircuitEvents::is_local_output`]
+//!   accepts is never put on the network: observers see it among the handler's commands and
+//!   pass it on. The checker would deliver such a message to the actor, which ignores it.
 
 use std::borrow::Cow;
 use std::future::Future;
@@ -51,15 +59,16 @@ use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 use stateright::actor::{Actor, Command, Id, Out};
 use tokio::net::UdpSocket;
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::circuit::{Circuits, DownReason, Incarnation, Outcome, Transition};
 use crate::envelope::{Body, DecodeError, Envelope};
 use crate::faults::Faults;
 use crate::flow::{Arrival, InFlow, Kind, OutFlow};
-use crate::latency::{LatencyModel, NoLatency, SplitMix64};
+use crate::latency::{LatencyModel, SplitMix64};
 use crate::node::{BootNonce, NodeIndex, Peers, PeersError};
+use crate::options::DriverOptions;
 use crate::stats::{Counters, Stats, StatsHandle};
 use crate::storage::StorageCell;
 use crate::trace::{duration_us, DropReason, TraceEvent, Tracer};
@@ -79,6 +88,13 @@ pub trait CircuitEvents: Actor {
         let _ = state;
         false
     }
+    /// Whether `msg`, sent by the actor to its own node, is for the node's local clients (see
+    /// the module doc): the driver then counts it and leaves it to the observers instead of
+    /// sending it. Default: never.
+    fn is_local_output(&self, msg: &Self::Msg) -> bool {
+        let _ = msg;
+        false
+    }
 }
 
 /// One command an actor handler returned, as the driver (and an [`Observer`]) sees it.
@@ -93,6 +109,90 @@ pub trait Observer<A: Actor>: Send + Sync {
     /// A handler ran: `old` is the state before it, `new` the state after (the same value when
     /// the handler changed nothing), `out` the commands it returned.
     fn stepped(&self, old: &A::State, new: &A::State, out: &[ActorCommand<A>]);
+}
+
+/// Several observers of one node, called in order.
+pub struct Observers<A: Actor>(pub Vec<Arc<dyn Observer<A>>>);
+
+impl<A: Actor> Observer<A> for Observers<A> {
+    fn started(&self, nonce: BootNonce, state: &A::State, out: &[ActorCommand<A>]) {
+        for observer in &self.0 {
+            observer.started(nonce, state, out);
+        }
+    }
+
+    fn stepped(&self, old: &A::State, new: &A::State, out: &[ActorCommand<A>]) {
+        for observer in &self.0 {
+            observer.stepped(old, new, out);
+        }
+    }
+}
+
+/// Most messages from local clients waiting for the driver; [`LocalSender::send`] refuses more.
+pub const LOCAL_INBOX_MAX: usize = 1024;
+
+/// Why a local client's message was not queued.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LocalSendError {
+    /// [`LOCAL_INBOX_MAX`] messages are waiting already.
+    #[error("the node's local inbox is full ({LOCAL_INBOX_MAX} messages)")]
+    Full,
+    /// Every driver that could read it is gone.
+    #[error("the node's local inbox is closed")]
+    Closed,
+}
+
+/// Sends local clients' messages to a node's actor (see the module doc); clones share the inbox.
+#[derive(Debug)]
+pub struct LocalSender<M> {
+    tx: mpsc::Sender<(BootNonce, M)>,
+}
+
+impl<M> Clone for LocalSender<M> {
+    fn clone(&self) -> Self {
+        Self {
+            tx: self.tx.clone(),
+        }
+    }
+}
+
+impl<M> LocalSender<M> {
+    /// Queues `msg` for the incarnation `nonce`; it is dropped if another incarnation reads it.
+    ///
+    /// # Errors
+    ///
+    /// [`LocalSendError`] if the inbox is full or closed; nothing was queued.
+    pub fn send(&self, nonce: BootNonce, msg: M) -> Result<(), LocalSendError> {
+        self.tx.try_send((nonce, msg)).map_err(|e| match e {
+            mpsc::error::TrySendError::Full(_) => LocalSendError::Full,
+            mpsc::error::TrySendError::Closed(_) => LocalSendError::Closed,
+        })
+    }
+}
+
+/// The receiving side of a node's local inbox, read by one driver at a time: each incarnation
+/// takes it for its run (a supervisor hands the same inbox to every incarnation).
+pub struct LocalInbox<M> {
+    rx: Arc<tokio::sync::Mutex<mpsc::Receiver<(BootNonce, M)>>>,
+}
+
+impl<M> Clone for LocalInbox<M> {
+    fn clone(&self) -> Self {
+        Self {
+            rx: Arc::clone(&self.rx),
+        }
+    }
+}
+
+/// A local inbox and its sender.
+pub fn local_inbox<M>() -> (LocalSender<M>, LocalInbox<M>) {
+    let (tx, rx) = mpsc::channel(LOCAL_INBOX_MAX);
+    (
+        LocalSender { tx },
+        LocalInbox {
+            rx: Arc::new(tokio::sync::Mutex::new(rx)),
+        },
+    )
 }
 
 /// Renders the actor state for a trace `status` record.
@@ -240,7 +340,8 @@ pub struct DriverReport<A: Actor> {
     pub reason: StopReason,
 }
 
-/// One node: an actor, its socket, the address table and the injected faults and latency.
+/// One incarnation of a node: an actor, its socket, the address table, the config and the
+/// plugged-in [`DriverOptions`].
 pub struct NodeDriver<A: Actor> {
     actor: A,
     me: NodeIndex,
@@ -248,13 +349,7 @@ pub struct NodeDriver<A: Actor> {
     peers: Peers,
     config: DriverConfig,
     nonce: BootNonce,
-    faults: Faults,
-    latency: Arc<dyn LatencyModel>,
-    tracer: Option<Tracer>,
-    status: Option<StatusFn<A>>,
-    observer: Option<Arc<dyn Observer<A>>>,
-    storage: StorageCell<A::Storage>,
-    stats: StatsHandle,
+    options: DriverOptions<A>,
 }
 
 impl<A> NodeDriver<A>
@@ -262,8 +357,8 @@ where
     A: CircuitEvents,
     A::Msg: Serialize + DeserializeOwned,
 {
-    /// A driver for node `me` on an already-bound socket, with a fresh boot nonce, no faults,
-    /// no latency, no trace and empty storage.
+    /// A driver for node `me` on an already-bound socket, with a fresh boot nonce and
+    /// [`DriverOptions::new`] (no faults, no latency, no trace, empty storage, fresh counters).
     ///
     /// # Errors
     ///
@@ -303,13 +398,7 @@ where
             peers,
             config,
             nonce: BootNonce::generate(),
-            faults: Faults::new(),
-            latency: Arc::new(NoLatency),
-            tracer: None,
-            status: None,
-            observer: None,
-            storage: StorageCell::default(),
-            stats: StatsHandle::default(),
+            options: DriverOptions::new(),
         })
     }
 
@@ -334,50 +423,10 @@ where
         Self::new(actor, me, socket, peers, config)
     }
 
-    /// Shares a fault table with the rest of the cluster.
-    pub fn with_faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// Injects link delays.
-    pub fn with_latency(mut self, latency: Arc<dyn LatencyModel>) -> Self {
-        self.latency = latency;
-        self
-    }
-
-    /// Sends trace records to `tracer`.
-    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Some(tracer);
-        self
-    }
-
-    /// Traces a `status` record, rendered by `status`, after each handler that changed the state
-    /// (and once after `on_start`), whenever the rendering differs from the previous one.
-    pub fn with_status(
-        mut self,
-        status: impl Fn(&A::State) -> Value + Send + Sync + 'static,
-    ) -> Self {
-        self.status = Some(Arc::new(status));
-        self
-    }
-
-    /// Lets `observer` watch every state change (see [`Observer`]).
-    pub fn with_observer(mut self, observer: Arc<dyn Observer<A>>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    /// Counts into `stats` instead of fresh counters (share one handle across incarnations to
-    /// keep a node's totals).
-    pub fn with_stats(mut self, stats: StatsHandle) -> Self {
-        self.stats = stats;
-        self
-    }
-
-    /// Uses `storage` for `on_start` and `Save` (share one cell across incarnations).
-    pub fn with_storage(mut self, storage: StorageCell<A::Storage>) -> Self {
-        self.storage = storage;
+    /// Plugs in `options` (faults, latency, trace, observer, local inbox, storage, counters),
+    /// replacing the defaults of [`NodeDriver::new`].
+    pub fn with_options(mut self, options: DriverOptions<A>) -> Self {
+        self.options = options;
         self
     }
 
@@ -399,15 +448,20 @@ where
 
     /// The driver's counters, readable while it runs and after it stops.
     pub fn stats_handle(&self) -> StatsHandle {
-        self.stats.clone()
+        self.options.stats.clone()
     }
 
     /// Runs the node until `shutdown` completes or the actor halts, then returns the final state
     /// and counters.
     ///
     /// Datagrams still held by the latency queues at shutdown or halt are discarded.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) -> DriverReport<A> {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> DriverReport<A> {
         let socket = Arc::clone(&self.socket);
+        // Held for the whole run; a crashed incarnation's future drops it for the next one.
+        let mut inbox = match self.options.inbox.take() {
+            Some(inbox) => Some(inbox.rx.lock_owned().await),
+            None => None,
+        };
         let mut core = Core::start(self, Instant::now());
         core.flush().await;
         tokio::pin!(shutdown);
@@ -423,6 +477,10 @@ where
                 () = sleep_until(release_at) => {}
                 () = sleep_until(Some(circuit_at)) => core.on_circuit_tick(Instant::now()),
                 () = sleep_until(timer_at) => core.fire_timer(Instant::now()),
+                local = recv_local(inbox.as_deref_mut()) => match local {
+                    Some((nonce, msg)) => core.on_local(Instant::now(), nonce, msg),
+                    None => inbox = None,
+                },
                 received = socket.recv_from(&mut buf) => match received {
                     Ok((len, from)) => core.on_datagram(Instant::now(), &buf[..len], from),
                     Err(error) => core.on_recv_error(&error),
@@ -448,7 +506,7 @@ where
     /// Runs the node on a new tokio task; the handle stops or crashes it.
     pub fn spawn(self) -> NodeHandle<A> {
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
-        let (me, nonce, stats) = (self.me, self.nonce, self.stats.clone());
+        let (me, nonce, stats) = (self.me, self.nonce, self.stats_handle());
         let task = tokio::spawn(self.run(async move {
             // A dropped sender also stops the driver.
             let _ = stop_rx.await;
@@ -532,6 +590,16 @@ pub async fn bind_loopback(nodes: usize) -> Result<(Vec<Arc<UdpSocket>>, Peers),
     Ok((sockets, Peers::new(addrs)?))
 }
 
+/// The next local client message; `None` once every sender is gone; pending without an inbox.
+async fn recv_local<M>(
+    inbox: Option<&mut mpsc::Receiver<(BootNonce, M)>>,
+) -> Option<(BootNonce, M)> {
+    match inbox {
+        Some(rx) => rx.recv().await,
+        None => std::future::pending().await,
+    }
+}
+
 async fn sleep_until(deadline: Option<Instant>) {
     match deadline {
         Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
@@ -584,7 +652,17 @@ where
         let seed = driver.config.seed
             ^ driver.nonce.get()
             ^ u64::from(driver.me.get()).wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let storage = driver.storage.load();
+        let DriverOptions {
+            faults,
+            latency,
+            tracer,
+            status,
+            observer,
+            inbox: _,
+            storage: cell,
+            stats,
+        } = driver.options;
+        let storage = cell.load();
         let mut out = Out::new();
         let state = driver.actor.on_start(driver.me.id(), &storage, &mut out);
         let mut core = Self {
@@ -595,17 +673,17 @@ where
             peers: driver.peers,
             socket: driver.socket,
             config: driver.config,
-            faults: driver.faults,
+            faults,
             fault_generation: None,
             fault_cuts: Vec::new(),
-            latency: driver.latency,
-            tracer: driver.tracer,
-            status: driver.status,
+            latency,
+            tracer,
+            status,
             status_last: None,
-            observer: driver.observer,
+            observer,
             halted: false,
-            storage: driver.storage,
-            stats: driver.stats,
+            storage: cell,
+            stats,
             state,
             timers: Vec::new(),
             hello_next: now,
@@ -712,6 +790,24 @@ where
         });
         self.handle(now, |actor, id, state, out| {
             actor.on_timeout(id, state, &timer, out)
+        });
+    }
+
+    /// Delivers a local client's message, if it is for this incarnation.
+    fn on_local(&mut self, now: Instant, nonce: BootNonce, msg: A::Msg) {
+        if nonce != self.nonce || self.halted {
+            Counters::bump(&self.counters().dropped_local_stale);
+            return;
+        }
+        Counters::bump(&self.counters().local_in);
+        let me = self.me;
+        self.trace(now, || TraceEvent::MsgIn {
+            peer: me,
+            seq: 0,
+            msg: to_value(&msg),
+        });
+        self.handle(now, |actor, id, state, out| {
+            actor.on_msg(id, state, me.id(), msg, out)
         });
     }
 
@@ -906,6 +1002,12 @@ where
                     }
                 }
                 Command::Save(storage) => self.storage.store(storage),
+                Command::Send(dst, msg)
+                    if dst == self.me.id() && self.actor.is_local_output(&msg) =>
+                {
+                    // The observers saw it with the handler's commands.
+                    Counters::bump(&self.counters().local_out);
+                }
                 Command::Send(dst, msg) => self.send_msg(now, dst, msg),
                 Command::SetTimer(timer, range) => {
                     let at = now + self.timer_duration(&range);

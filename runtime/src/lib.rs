@@ -17,6 +17,10 @@
 //!   the send and receive paths, and a [`LatencyModel`] delays each link; crashes stop a driver
 //!   and reboots start a new one with a new [`BootNonce`].
 //! * **Observation.** Atomic counters ([`Stats`]) and an optional JSON-lines trace ([`Tracer`]).
+//! * **Local clients.** Programs on the node's machine (the lock manager's clients) reach the
+//!   actor through a [`LocalSender`] as messages from the node itself, and the actor's answers,
+//!   self-addressed messages [`CircuitEvents::is_local_output`] accepts, go to [`Observer`]s
+//!   instead of the network (`cluster::locks`).
 //!
 //! # Layout
 //!
@@ -27,6 +31,8 @@
 //! * [`latency`]: [`LatencyModel`], the injected one-way delay of each link.
 //! * [`faults`]: the shared cut table.
 //! * [`driver`]: [`NodeDriver`], the tokio event loop that ties it together, and [`NodeHandle`].
+//! * [`options`]: [`DriverOptions`], a node's plugged-in parts (faults, latency, trace,
+//!   observers, local inbox, storage, counters), shared by its incarnations.
 //! * [`stats`], [`trace`], [`storage`]: counters, the event trace, crash-surviving storage.
 //! * [`supervisor`]: one node across incarnations: reboot after the actor halts (CLUEXIT),
 //!   crash and reboot on request.
@@ -46,8 +52,10 @@
 //! let config = DriverConfig::with_hello_interval(std::time::Duration::from_millis(100));
 //! let mut nodes = Vec::new();
 //! for (i, (actor, socket)) in actors.into_iter().zip(sockets).enumerate() {
+//!     // One options value per node: its clones share storage and counters.
+//!     let options = DriverOptions::new().with_faults(faults.clone());
 //!     let driver = NodeDriver::new(actor, NodeIndex::new(i as u16), socket, peers.clone(), config.clone())?
-//!         .with_faults(faults.clone());
+//!         .with_options(options);
 //!     nodes.push(driver.spawn());
 //! }
 //! faults.cut(NodeIndex::new(0), NodeIndex::new(1), CutKind::OneWay);
@@ -68,6 +76,7 @@ pub mod faults;
 pub mod flow;
 pub mod latency;
 pub mod node;
+pub mod options;
 pub mod stats;
 pub mod storage;
 pub mod supervisor;
@@ -75,8 +84,9 @@ pub mod trace;
 
 pub use circuit::{DownReason, Transition};
 pub use driver::{
-    bind_loopback, ActorCommand, CircuitEvents, DriverConfig, DriverError, DriverReport,
-    NodeDriver, NodeHandle, Observer, StatusFn, StopReason, TimerChoice, LISTEN_TIMEOUT_HELLOS,
+    bind_loopback, local_inbox, ActorCommand, CircuitEvents, DriverConfig, DriverError,
+    DriverReport, LocalInbox, LocalSendError, LocalSender, NodeDriver, NodeHandle, Observer,
+    Observers, StatusFn, StopReason, TimerChoice, LISTEN_TIMEOUT_HELLOS, LOCAL_INBOX_MAX,
 };
 pub use envelope::{
     Body, DecodeError, EncodeError, Envelope, Heard, Hello, DATAGRAM_BYTES_MAX, WIRE_MAGIC,
@@ -86,6 +96,7 @@ pub use faults::{CutKind, Faults};
 pub use flow::QUEUE_DATAGRAMS_MAX;
 pub use latency::{LatencyMatrix, LatencyModel, LinkDelay, NoLatency};
 pub use node::{BootNonce, NodeIndex, Peers, PeersError, NODES_MAX};
+pub use options::DriverOptions;
 pub use stats::{Stats, StatsHandle};
 pub use storage::StorageCell;
 pub use supervisor::{Life, Phase, Request as SupervisorRequest, Supervisor, SupervisorHandle};

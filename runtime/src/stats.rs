@@ -52,6 +52,12 @@ counters! {
     msgs_in,
     /// Actor messages queued for sending.
     msgs_out,
+    /// Local clients' messages delivered to `on_msg`.
+    local_in,
+    /// Messages for local clients the actor produced (handed to observers, not sent).
+    local_out,
+    /// Local clients' messages addressed to another incarnation, dropped.
+    dropped_local_stale,
     /// Datagrams dropped by a cut in the fault table (on send or on receive).
     dropped_cut,
     /// Actor messages to a peer whose circuit is down, dropped before sending.

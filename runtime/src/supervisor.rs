@@ -1,8 +1,9 @@
 //! [`Supervisor`]: one node's life across incarnations — boot, halt, reboot, crash.
 //!
 //! A [`NodeDriver`] runs one incarnation. The supervisor is the machine it runs on: it owns the
-//! node's socket, storage, counters, fault table and observer, and starts a new driver (a new
-//! boot nonce, `on_start` with the saved storage) whenever the node boots:
+//! node's socket and its [`DriverOptions`] (storage, counters, fault table, observer, …), and
+//! starts a new driver with a clone of them (a new boot nonce, `on_start` with the saved
+//! storage) whenever the node boots:
 //!
 //! * **Halt.** When the actor halts itself (the vmsc node took a CLUEXIT bugcheck; see
 //!   [`CircuitEvents::is_halted`]), the driver has already gone silent, so peers see the circuit
@@ -28,15 +29,11 @@ use tokio::net::UdpSocket;
 use tokio::sync::{mpsc, oneshot};
 
 use crate::driver::{
-    CircuitEvents, DriverConfig, DriverError, DriverReport, NodeDriver, Observer, StatusFn,
-    StopReason,
+    CircuitEvents, DriverConfig, DriverError, DriverReport, NodeDriver, StopReason,
 };
-use crate::faults::Faults;
-use crate::latency::{LatencyModel, NoLatency};
 use crate::node::{BootNonce, NodeIndex, Peers};
-use crate::stats::StatsHandle;
-use crate::storage::StorageCell;
-use crate::trace::{TraceEvent, Tracer};
+use crate::options::DriverOptions;
+use crate::trace::TraceEvent;
 
 /// Most requests queued for a supervisor; senders wait beyond that.
 const REQUESTS_MAX: usize = 16;
@@ -115,13 +112,7 @@ pub struct Supervisor<A: Actor> {
     socket: Arc<UdpSocket>,
     peers: Peers,
     config: DriverConfig,
-    faults: Faults,
-    latency: Arc<dyn LatencyModel>,
-    tracer: Option<Tracer>,
-    status: Option<StatusFn<A>>,
-    observer: Option<Arc<dyn Observer<A>>>,
-    storage: StorageCell<A::Storage>,
-    stats: StatsHandle,
+    options: DriverOptions<A>,
     boot_delay: Duration,
     life: Arc<Mutex<Life>>,
     requests: mpsc::Receiver<(Request, oneshot::Sender<()>)>,
@@ -146,8 +137,9 @@ where
     A::Timer: Send,
     A::Storage: Clone + Send,
 {
-    /// A supervisor for node `me` on `socket`, with no faults, no latency, no trace, empty
-    /// storage and the given boot delay; and the handle that steers it.
+    /// A supervisor for node `me` on `socket`, with [`DriverOptions::new`] (no faults, no
+    /// latency, no trace, empty storage, fresh counters) and the given boot delay; and the
+    /// handle that steers it.
     pub fn new(
         actor: A,
         me: NodeIndex,
@@ -164,13 +156,7 @@ where
             socket,
             peers,
             config,
-            faults: Faults::new(),
-            latency: Arc::new(NoLatency),
-            tracer: None,
-            status: None,
-            observer: None,
-            storage: StorageCell::default(),
-            stats: StatsHandle::default(),
+            options: DriverOptions::new(),
             boot_delay,
             life: Arc::clone(&life),
             requests: rx,
@@ -178,39 +164,11 @@ where
         (supervisor, SupervisorHandle { requests: tx, life })
     }
 
-    /// Uses `faults` (shared with the control endpoint) in every incarnation.
-    pub fn with_faults(mut self, faults: Faults) -> Self {
-        self.faults = faults;
-        self
-    }
-
-    /// Injects link delays in every incarnation.
-    pub fn with_latency(mut self, latency: Arc<dyn LatencyModel>) -> Self {
-        self.latency = latency;
-        self
-    }
-
-    /// Traces every incarnation (and crashes) to `tracer`.
-    pub fn with_tracer(mut self, tracer: Tracer) -> Self {
-        self.tracer = Some(tracer);
-        self
-    }
-
-    /// Renders status records for the trace (see [`NodeDriver::with_status`]).
-    pub fn with_status(mut self, status: StatusFn<A>) -> Self {
-        self.status = Some(status);
-        self
-    }
-
-    /// Lets `observer` watch every incarnation.
-    pub fn with_observer(mut self, observer: Arc<dyn Observer<A>>) -> Self {
-        self.observer = Some(observer);
-        self
-    }
-
-    /// Counts every incarnation into `stats`.
-    pub fn with_stats(mut self, stats: StatsHandle) -> Self {
-        self.stats = stats;
+    /// Hands a clone of `options` to every incarnation, replacing the defaults of
+    /// [`Supervisor::new`]: all incarnations share its fault table, trace, observer, local
+    /// inbox, storage and counters.
+    pub fn with_options(mut self, options: DriverOptions<A>) -> Self {
+        self.options = options;
         self
     }
 
@@ -244,28 +202,14 @@ where
     }
 
     fn driver(&self) -> Result<NodeDriver<A>, DriverError> {
-        let mut driver = NodeDriver::new(
+        let driver = NodeDriver::new(
             self.actor.clone(),
             self.me,
             Arc::clone(&self.socket),
             self.peers.clone(),
             self.config.clone(),
-        )?
-        .with_faults(self.faults.clone())
-        .with_latency(Arc::clone(&self.latency))
-        .with_storage(self.storage.clone())
-        .with_stats(self.stats.clone());
-        if let Some(tracer) = &self.tracer {
-            driver = driver.with_tracer(tracer.clone());
-        }
-        if let Some(status) = &self.status {
-            let status = Arc::clone(status);
-            driver = driver.with_status(move |state| status(state));
-        }
-        if let Some(observer) = &self.observer {
-            driver = driver.with_observer(Arc::clone(observer));
-        }
-        Ok(driver)
+        )?;
+        Ok(driver.with_options(self.options.clone()))
     }
 
     /// Runs one incarnation until it halts or a request ends it.
@@ -360,7 +304,7 @@ where
     }
 
     fn trace_crash(&self, nonce: BootNonce) {
-        if let Some(tracer) = &self.tracer {
+        if let Some(tracer) = &self.options.tracer {
             let _ = tracer.emit(Instant::now(), self.me, nonce, TraceEvent::Crash);
         }
     }

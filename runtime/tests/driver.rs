@@ -16,10 +16,10 @@ use stateright::actor::{Actor, Id, Out};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use vmsc_runtime::{
-    bind_loopback, BootNonce, CircuitEvents, CutKind, DownReason, DriverConfig, DriverReport,
-    DropReason, Envelope, Faults, LatencyMatrix, LatencyModel, LinkDelay, NoLatency, NodeDriver,
-    NodeHandle, NodeIndex, Peers, StopReason, StorageCell, TimerChoice, TraceEvent, TraceRecord,
-    Tracer, DATAGRAM_BYTES_MAX,
+    bind_loopback, BootNonce, CircuitEvents, CutKind, DownReason, DriverConfig, DriverOptions,
+    DriverReport, DropReason, Envelope, Faults, LatencyMatrix, LatencyModel, LinkDelay, NoLatency,
+    NodeDriver, NodeHandle, NodeIndex, Peers, StopReason, StorageCell, TimerChoice, TraceEvent,
+    TraceRecord, Tracer, DATAGRAM_BYTES_MAX,
 };
 
 /// A predicate over trace records, for the `wait_*` helpers.
@@ -252,11 +252,14 @@ impl Cluster {
             self.config.clone(),
         )
         .expect("valid driver")
-        .with_faults(self.faults.clone())
-        .with_latency(Arc::clone(&self.latency))
-        .with_tracer(self.tracer.clone())
-        .with_status(status)
-        .with_storage(self.storages[i].clone());
+        .with_options(
+            DriverOptions::new()
+                .with_faults(self.faults.clone())
+                .with_latency(Arc::clone(&self.latency))
+                .with_tracer(self.tracer.clone())
+                .with_status(status)
+                .with_storage(self.storages[i].clone()),
+        );
         let nonce = driver.nonce();
         self.nodes[i] = Some(driver.spawn());
         nonce

@@ -99,6 +99,7 @@
 //! directory entries and resources with a tree's last lock (see the Directory section).
 
 use super::deadlock::{Search, Wait, REPORT_WAITS_MAX};
+use super::external::ClientMsg;
 use super::mode::{Flags, Matrix, Mode, Status};
 use super::resource::{Event, LockId, Owner, Resource, ValueBlock};
 use super::script::Op;
@@ -282,6 +283,9 @@ pub enum DlmMsg {
         /// Its request instance.
         seq: u8,
     },
+    /// Between the node and its external clients only, never on the network: a request in,
+    /// completions and BASTs out (see [`super::external`]).
+    Client(ClientMsg),
 }
 
 /// Where a pending request is.
@@ -367,8 +371,11 @@ pub fn lock_id(node: usize, client: usize) -> LockId {
     LockId((node * CLIENTS_PER_NODE_MAX + client) as u32)
 }
 
-/// The node owning lock `id`.
+/// The node owning lock `id` (an external client's lock: see [`super::external`]).
 pub fn owner_of(id: LockId) -> Owner {
+    if let Some(owner) = super::external::external_owner(id) {
+        return owner;
+    }
     let n = id.0 as usize;
     Owner {
         node: (n / CLIENTS_PER_NODE_MAX) as u8,
@@ -465,11 +472,11 @@ pub fn written_value(node: usize, client: usize, line: usize) -> ValueBlock {
 }
 
 /// True if a grant of `new` to a lock held at `old` writes the value block (C.4).
-fn writes(old: Mode, new: Mode) -> bool {
+pub(crate) fn writes(old: Mode, new: Mode) -> bool {
     old == Mode::EX || (old == Mode::PW && new != Mode::EX)
 }
 
-fn is_writer(m: Option<Mode>) -> bool {
+pub(crate) fn is_writer(m: Option<Mode>) -> bool {
     matches!(m, Some(Mode::PW | Mode::EX))
 }
 
@@ -583,9 +590,10 @@ fn notifications(
 }
 
 impl NodeActor {
-    /// The lock manager exists: the cluster file has clients (and this actor is a node).
+    /// The lock manager exists: the cluster file has clients or declares resources (and this
+    /// actor is a node). Scripts always name a resource, so `resources` is empty without both.
     pub fn dlm_enabled(&self) -> bool {
-        !self.spec.clients.is_empty() && !self.is_disk()
+        !self.spec.resources.is_empty() && !self.is_disk()
     }
 
     /// The lock manager runs: the node is active and rebuilt for its view (negative control
@@ -826,7 +834,7 @@ impl NodeActor {
     /// Sends the pending request of lock `id` on `res` towards its master (directory lookup
     /// first if needed). A client's locks share its id (one lock per resource): a lock copy is
     /// named by resource and id.
-    fn route(&self, s: &mut NodeState, res: u8, id: LockId, o: &mut O) {
+    pub(crate) fn route(&self, s: &mut NodeState, res: u8, id: LockId, o: &mut O) {
         let Some(i) = s.dlm.locks.iter().position(|l| l.id == id && l.res == res) else {
             return;
         };
@@ -972,8 +980,10 @@ impl NodeActor {
                     .find(|l| l.id == lock && l.res == res && l.granted.is_some())
                 {
                     l.blocking = true;
+                    self.client_bast(res, lock, o);
                 }
             }
+            DlmMsg::Client(c) => self.on_client_msg(s, p, c, o),
         }
     }
 
@@ -1014,6 +1024,7 @@ impl NodeActor {
                 s.dlm.known.remove(&res);
             }
         }
+        self.client_completion(res, lock, status, mode, value, o);
         self.client_done(s, k, o);
     }
 

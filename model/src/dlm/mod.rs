@@ -3,7 +3,8 @@
 //! (clients, directory, masters, ASTs/BASTs, rebuild on membership changes — read its module doc
 //! for the algorithm and its invariants); [`deadlock`] is the deadlock search across nodes (wait-for
 //! graph, coordinator, two-phase certification, victim choice); [`script`] is the clients' script
-//! grammar. Facts from `shared/reference/vms-protocol.md` section C.
+//! grammar; [`external`] lets clients outside the model (the runtime's control endpoint) use it.
+//! Facts from `shared/reference/vms-protocol.md` section C.
 //!
 //! # Modes
 //! Six modes NL CR CW PR PW EX (codes 0..5, [`Mode`]); which may coexist is the VMS matrix
@@ -94,6 +95,7 @@
 
 pub mod cluster;
 pub mod deadlock;
+pub mod external;
 pub mod mode;
 pub mod resource;
 pub mod script;

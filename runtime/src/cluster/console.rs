@@ -50,6 +50,11 @@ impl CircuitEvents for NodeActor {
     fn is_halted(&self, state: &NodeState) -> bool {
         state.exited.is_some()
     }
+
+    /// Completions and BASTs for the node's external lock clients (see `cluster::locks`).
+    fn is_local_output(&self, msg: &Msg) -> bool {
+        vmsc_model::dlm::external::client_msg(msg).is_some()
+    }
 }
 
 /// The console of one node: logs its lines and remembers its latest state.

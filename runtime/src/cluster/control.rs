@@ -21,6 +21,11 @@
 //! | `crash`                     | — (the node stops; hellos cease; storage survives)         |
 //! | `reboot`                    | — (crash if running, then boot a new incarnation)          |
 //! | `shutdown`                  | — (the node process exits after replying)                  |
+//! | `enq RES MODE [FLAG…] [value=HEX]` | a lock reply (below), once the request completed    |
+//! | `convert LOCKID MODE [FLAG…] [value=HEX]` | a lock reply                                 |
+//! | `deq LOCKID [VALBLK] [value=HEX]` | a lock reply                                         |
+//! | `bast LOCKID [TIMEOUT_MS]`  | `lock_id`, `blocking`: a BAST arrived (waits up to TIMEOUT_MS, default 0) |
+//! | `locks`                     | `node`, `locks`: this node's external locks ([`LockInfo`]) |
 //! | `help`                      | `text`                                                     |
 //!
 //! `cut PEER` drops everything this node sends to PEER and everything it receives from PEER
@@ -28,11 +33,35 @@
 //! receive paths. A cut affects only this node's end; `vmsc run` cuts a link at both ends.
 //! `one_way` is accepted as a synonym of `out`.
 //!
-//! **Extending it.** Later verbs (the lock manager's `enq RESOURCE MODE [FLAGS]`, `convert
-//! LOCKID MODE [FLAGS]`, `deq LOCKID`) fit the same shape: one response line per request, with
-//! `status`, `lock_id` and `value_block` fields. Unsolicited lines (blocking notifications) will
-//! carry an `"event"` key instead of `"reply"`, so a client tells them apart without state;
-//! clients must ignore keys they do not know.
+//! # Lock requests
+//!
+//! The lock manager's client interface ([`crate::cluster::locks`], [`vmsc_model::dlm::external`]):
+//!
+//! * `enq RES MODE`: a new lock on `RES`, a resource of the cluster file's table (`[locks]
+//!   resources`, plus the scripts' names); `MODE` is NL CR CW PR PW EX. `convert LOCKID MODE`
+//!   and `deq LOCKID` act on a lock this node holds; `LOCKID` is decimal or `0x` hex.
+//! * Flags (case-insensitive): `VALBLK` (read the value block on a grant; write it on a
+//!   conversion down from PW/EX or a `deq` from PW/EX), `NOQUEUE` (refuse instead of waiting),
+//!   `QUECVT` (convert: queue behind other conversions), `EXPEDITE` (enq NL: grant at once).
+//!   `value=HEX` (1–16 bytes, zero-filled) is the value to write and implies VALBLK.
+//! * The response comes when the request **completes** (`$ENQW`): a request that must wait for
+//!   an incompatible lock answers once it is granted. Its fields: `status` (`normal`,
+//!   `not_queued`, `val_not_valid`, `iv_lock_id`, `cvt_ungrant`, `bad_param`,
+//!   `illegal_conversion`, ...), `success` (`normal` or `val_not_valid`), `lock_id` (a number),
+//!   `resource`, `granted_mode` (null once released or never granted), `value` (32 hex digits,
+//!   the value block a VALBLK grant read, else null) and `valid`.
+//! * `"ok": false` means the request was not issued (a bad line, an unknown resource, no lock
+//!   manager, the node down, a request already in flight on that lock) or the node went down
+//!   before it completed.
+//! * Locks belong to the node, not to the connection: they survive it, and any connection may
+//!   convert or release them. They are lost when the node crashes, reboots or exits.
+//! * **Blocking ASTs.** When a granted lock blocks another request, the connection that last
+//!   issued a request on that lock receives an unsolicited line
+//!   `{"event":"bast","lock_id":N,"resource":R,"granted_mode":M}` (between responses, or while
+//!   it waits for one). Event lines carry `"event"` and never `"reply"`, so a client tells them
+//!   apart without state; clients must ignore keys they do not know. For scripts, `bast LOCKID
+//!   [TIMEOUT_MS]` answers `"blocking": true` as soon as the lock has had a BAST since its last
+//!   grant (at once if it already has), or `false` after the timeout.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -43,10 +72,14 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::{mpsc, watch, Semaphore};
 use vmsc_model::config::ClusterSpec;
+use vmsc_model::dlm::LockId;
 
 use crate::cluster::console::{vms_time, Console, NodeStatus};
+use crate::cluster::locks::{
+    parse_lock_id, Listener, LockInfo, LockReply, LockRequest, LockService, EVENTS_MAX, LOCK_USAGE,
+};
 use crate::faults::{CutKind, Faults};
 use crate::node::NodeIndex;
 use crate::stats::StatsHandle;
@@ -73,6 +106,13 @@ pub enum Direction {
 /// A parsed control request.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Request {
+    /// Wait up to `timeout_ms` for a BAST on `lock`.
+    Bast {
+        /// The lock.
+        lock: LockId,
+        /// How long to wait, in ms (0: answer at once).
+        timeout_ms: u64,
+    },
     /// Drop this node's datagrams to and/or from `peer`.
     Cut {
         /// A node name.
@@ -89,6 +129,10 @@ pub enum Request {
     },
     /// List the requests.
     Help,
+    /// `enq`, `convert` or `deq`.
+    Lock(LockRequest),
+    /// This node's external locks.
+    Locks,
     /// Crash if running, then boot.
     Reboot,
     /// SHOW CLUSTER and the node's status.
@@ -100,7 +144,7 @@ pub enum Request {
 }
 
 /// The `help` text.
-const HELP: &str = "show [cluster] | stats | cut PEER [both|out|in] | heal PEER|all | crash | reboot | shutdown | help";
+const HELP: &str = "show [cluster] | stats | cut PEER [both|out|in] | heal PEER|all | crash | reboot | shutdown | enq RESOURCE MODE [FLAG...] [value=HEX] | convert LOCKID MODE [FLAG...] [value=HEX] | deq LOCKID [value=HEX] | bast LOCKID [TIMEOUT_MS] | locks | help";
 
 impl Request {
     /// Parses one request line.
@@ -144,6 +188,21 @@ impl Request {
             ("reboot", []) => Self::Reboot,
             ("shutdown", []) => Self::Shutdown,
             ("help", []) => Self::Help,
+            ("enq" | "convert" | "deq", _) => Self::Lock(LockRequest::parse(&verb, args)?),
+            ("locks", []) => Self::Locks,
+            ("bast", [lock]) => Self::Bast {
+                lock: parse_lock_id("bast", lock)?,
+                timeout_ms: 0,
+            },
+            ("bast", [lock, ms]) => Self::Bast {
+                lock: parse_lock_id("bast", lock)?,
+                timeout_ms: ms
+                    .parse()
+                    .map_err(|_| format!("bast: {ms:?} is not a timeout in ms (a whole number)"))?,
+            },
+            ("bast" | "locks", _) => {
+                return Err(format!("{verb}: wrong arguments; usage: {LOCK_USAGE}"))
+            }
             ("show" | "stats" | "cut" | "heal" | "crash" | "reboot" | "shutdown" | "help", _) => {
                 return Err(format!("{verb}: wrong arguments; usage: {HELP}"))
             }
@@ -169,6 +228,9 @@ impl fmt::Display for Request {
             Self::Heal { peer: Some(peer) } => write!(f, "heal {peer}"),
             Self::Heal { peer: None } => f.write_str("heal all"),
             Self::Help => f.write_str("help"),
+            Self::Lock(request) => write!(f, "{request}"),
+            Self::Locks => f.write_str("locks"),
+            Self::Bast { lock, timeout_ms } => write!(f, "bast {:#x} {timeout_ms}", lock.0),
             Self::Reboot => f.write_str("reboot"),
             Self::Show => f.write_str("show cluster"),
             Self::Shutdown => f.write_str("shutdown"),
@@ -194,13 +256,16 @@ pub struct ControlContext {
     pub stats: StatsHandle,
     /// Set to true when a `shutdown` request arrives.
     pub shutdown: watch::Sender<bool>,
+    /// The node's lock clients.
+    pub locks: Arc<LockService>,
 }
 
 impl ControlContext {
-    /// Answers one request line with one JSON response.
-    pub async fn answer(&self, line: &str) -> Value {
+    /// Answers one request line with one JSON response; `listener` (the connection's event
+    /// lines) receives the BASTs of the locks this request acts on.
+    pub async fn answer(&self, line: &str, listener: Option<&Listener>) -> Value {
         match Request::parse(line) {
-            Ok(request) => match self.execute(&request).await {
+            Ok(request) => match self.execute(&request, listener).await {
                 Ok(mut value) => {
                     value["ok"] = json!(true);
                     value["reply"] = json!(verb(&request));
@@ -212,7 +277,11 @@ impl ControlContext {
         }
     }
 
-    async fn execute(&self, request: &Request) -> Result<Value, String> {
+    async fn execute(
+        &self,
+        request: &Request,
+        listener: Option<&Listener>,
+    ) -> Result<Value, String> {
         let name = &self.spec.nodes[self.me].name;
         match request {
             Request::Show => {
@@ -249,7 +318,9 @@ impl ControlContext {
                 } else {
                     Lifecycle::Reboot
                 };
-                if self.supervisor.request(lifecycle).await {
+                let done = self.supervisor.request(lifecycle).await;
+                self.locks.node_down();
+                if done {
                     Ok(json!({}))
                 } else {
                     Err("the node is shutting down".into())
@@ -260,6 +331,27 @@ impl ControlContext {
                 Ok(json!({}))
             }
             Request::Help => Ok(json!({"text": HELP})),
+            Request::Lock(lock) => {
+                let reply: LockReply = self
+                    .locks
+                    .request(lock, listener)
+                    .await
+                    .map_err(|e| format!("{}: {e}", lock.verb()))?;
+                serde_json::to_value(reply).map_err(|e| e.to_string())
+            }
+            Request::Locks => {
+                let locks: Vec<LockInfo> = self.locks.locks();
+                Ok(json!({"node": name, "locks": locks}))
+            }
+            Request::Bast { lock, timeout_ms } => {
+                let timeout = std::time::Duration::from_millis(*timeout_ms);
+                let blocking = self
+                    .locks
+                    .wait_blocking(*lock, timeout)
+                    .await
+                    .map_err(|e| format!("bast: {e}"))?;
+                Ok(json!({"lock_id": lock.0, "blocking": blocking}))
+            }
         }
     }
 
@@ -293,6 +385,9 @@ impl ControlContext {
 
 fn verb(request: &Request) -> &'static str {
     match request {
+        Request::Bast { .. } => "bast",
+        Request::Lock(lock) => lock.verb(),
+        Request::Locks => "locks",
         Request::Cut { .. } => "cut",
         Request::Crash => "crash",
         Request::Heal { .. } => "heal",
@@ -335,38 +430,91 @@ pub async fn serve(listener: TcpListener, context: ControlContext) {
     }
 }
 
-async fn connection(stream: TcpStream, context: &ControlContext) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let mut lines = BufReader::new(read);
-    let mut line = String::new();
-    loop {
-        line.clear();
-        let n = (&mut lines)
-            .take(REQUEST_BYTES_MAX as u64 + 1)
-            .read_line(&mut line)
-            .await?;
-        if n == 0 {
-            return Ok(());
-        }
-        if n > REQUEST_BYTES_MAX {
-            let reply = json!({"ok": false, "error": format!("request longer than {REQUEST_BYTES_MAX} bytes")});
-            write.write_all(format!("{reply}\n").as_bytes()).await?;
-            return Ok(());
-        }
-        if line.trim().is_empty() {
-            continue;
-        }
-        let reply = context.answer(line.trim()).await;
-        write.write_all(format!("{reply}\n").as_bytes()).await?;
-    }
+/// What the reader task of a connection passes on.
+enum Input {
+    /// A request line.
+    Line(String),
+    /// A line longer than [`REQUEST_BYTES_MAX`]: answer, then close.
+    TooLong,
 }
 
-/// A client of one node's control endpoint (what `vmsc run` uses).
+/// One control connection: requests are answered in order, one at a time; event lines (BASTs)
+/// are written whenever they arrive, also while a request waits for its completion.
+async fn connection(stream: TcpStream, context: &ControlContext) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let (line_tx, mut line_rx) = mpsc::channel::<Input>(1);
+    // Reading runs on its own task so that waiting for a line never loses a partial one.
+    let reader = tokio::spawn(async move {
+        let mut lines = BufReader::new(read);
+        loop {
+            let mut line = String::new();
+            let n = match (&mut lines)
+                .take(REQUEST_BYTES_MAX as u64 + 1)
+                .read_line(&mut line)
+                .await
+            {
+                Ok(n) => n,
+                Err(_) => return,
+            };
+            let input = match n {
+                0 => return,
+                n if n > REQUEST_BYTES_MAX => Input::TooLong,
+                _ => Input::Line(line),
+            };
+            let last = matches!(input, Input::TooLong);
+            if line_tx.send(input).await.is_err() || last {
+                return;
+            }
+        }
+    });
+    let (event_tx, mut event_rx) = mpsc::channel::<Value>(EVENTS_MAX);
+    let result = async {
+        loop {
+            let input = tokio::select! {
+                input = line_rx.recv() => input,
+                Some(event) = event_rx.recv() => {
+                    write.write_all(format!("{event}\n").as_bytes()).await?;
+                    continue;
+                }
+            };
+            let line = match input {
+                None => return Ok(()),
+                Some(Input::TooLong) => {
+                    let reply = json!({"ok": false, "error": format!("request longer than {REQUEST_BYTES_MAX} bytes")});
+                    write.write_all(format!("{reply}\n").as_bytes()).await?;
+                    return Ok(());
+                }
+                Some(Input::Line(line)) => line,
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let answer = context.answer(line.trim(), Some(&event_tx));
+            tokio::pin!(answer);
+            let reply = loop {
+                tokio::select! {
+                    reply = &mut answer => break reply,
+                    Some(event) = event_rx.recv() => {
+                        write.write_all(format!("{event}\n").as_bytes()).await?;
+                    }
+                }
+            };
+            write.write_all(format!("{reply}\n").as_bytes()).await?;
+        }
+    }
+    .await;
+    reader.abort();
+    result
+}
+
+/// A client of one node's control endpoint (what `vmsc run` and `vmsc lock` use). Event lines
+/// that arrive before a response are kept for [`ControlClient::next_event`].
 #[derive(Debug)]
 pub struct ControlClient {
     addr: SocketAddr,
     lines: BufReader<tokio::net::tcp::OwnedReadHalf>,
     write: tokio::net::tcp::OwnedWriteHalf,
+    events: std::collections::VecDeque<Value>,
 }
 
 /// Why a control request failed.
@@ -423,6 +571,7 @@ impl ControlClient {
             addr,
             lines: BufReader::new(read),
             write,
+            events: std::collections::VecDeque::new(),
         })
     }
 
@@ -443,19 +592,14 @@ impl ControlClient {
             .write_all(format!("{request}\n").as_bytes())
             .await
             .map_err(io)?;
-        let mut line = String::new();
-        let n = (&mut self.lines)
-            .take(1 << 20)
-            .read_line(&mut line)
-            .await
-            .map_err(io)?;
-        if n == 0 {
-            return Err(ControlError::Closed { addr });
-        }
-        let value: Value = serde_json::from_str(&line).map_err(|_| ControlError::BadResponse {
-            addr,
-            line: line.clone(),
-        })?;
+        let value = loop {
+            let value = self.read_value().await?;
+            if is_event(&value) {
+                self.events.push_back(value);
+            } else {
+                break value;
+            }
+        };
         if value["ok"] == json!(true) {
             Ok(value)
         } else {
@@ -468,6 +612,38 @@ impl ControlClient {
                     .to_string(),
             })
         }
+    }
+
+    /// The next event line (a BAST): one kept while waiting for a response, or the next one
+    /// to arrive.
+    ///
+    /// # Errors
+    ///
+    /// [`ControlError`] on IO failure, a closed connection or a malformed line.
+    pub async fn next_event(&mut self) -> Result<Value, ControlError> {
+        if let Some(event) = self.events.pop_front() {
+            return Ok(event);
+        }
+        loop {
+            let value = self.read_value().await?;
+            if is_event(&value) {
+                return Ok(value);
+            }
+        }
+    }
+
+    async fn read_value(&mut self) -> Result<Value, ControlError> {
+        let addr = self.addr;
+        let mut line = String::new();
+        let n = (&mut self.lines)
+            .take(1 << 20)
+            .read_line(&mut line)
+            .await
+            .map_err(|source| ControlError::Io { addr, source })?;
+        if n == 0 {
+            return Err(ControlError::Closed { addr });
+        }
+        serde_json::from_str(&line).map_err(|_| ControlError::BadResponse { addr, line })
     }
 
     /// `show cluster`: the SHOW CLUSTER text and the node's status.
@@ -487,6 +663,11 @@ impl ControlClient {
         })?;
         Ok((text, status))
     }
+}
+
+/// True for an unsolicited event line (it has `"event"` and no `"reply"`).
+fn is_event(value: &Value) -> bool {
+    value.get("event").is_some() && value.get("reply").is_none()
 }
 
 #[cfg(test)]
@@ -528,9 +709,23 @@ mod tests {
             })
         );
         assert!(Request::parse("").unwrap_err().starts_with("empty request"));
-        assert!(Request::parse("enq RES EX")
+        assert!(Request::parse("enq")
             .unwrap_err()
-            .starts_with("unknown request \"enq\""));
+            .starts_with("enq: wrong arguments"));
+        for line in [
+            "enq R1 EX VALBLK",
+            "convert 0x40000001 NL",
+            "deq 0x40000001",
+            "locks",
+            "bast 0x40000001 100",
+        ] {
+            let request = Request::parse(line).expect(line);
+            assert_eq!(request.to_string(), line);
+        }
+        assert_eq!(
+            Request::parse("bast 7 soon"),
+            Err("bast: \"soon\" is not a timeout in ms (a whole number)".into())
+        );
         assert!(Request::parse("cut")
             .unwrap_err()
             .starts_with("cut: wrong arguments"));

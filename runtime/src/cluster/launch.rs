@@ -22,9 +22,11 @@
 //! healed link's circuits to reopen, before the cluster can count as settled.
 
 use std::collections::BTreeMap;
+use std::future::Future;
 use std::io::Write;
 use std::net::{SocketAddr, TcpListener, UdpSocket};
 use std::path::PathBuf;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -73,6 +75,32 @@ pub struct RunOptions {
     pub exit_when_settled: bool,
     /// Write each node's trace to `DIR/NAME.trace.jsonl`.
     pub trace_dir: Option<PathBuf>,
+    /// Work to run once the cluster has first settled, before the scenario's first step.
+    pub before_steps: Option<Phase>,
+}
+
+/// What a [`Phase`] is given.
+#[derive(Clone, Debug)]
+pub struct PhaseContext {
+    /// Every node's control endpoint, in cluster-file order.
+    pub control: Vec<SocketAddr>,
+    /// The nodes' trace epoch: trace records' `t_us` count from it.
+    pub epoch: SystemTime,
+}
+
+/// The future a [`Phase`] returns: `Err` with a message stops the run.
+pub type PhaseFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+
+/// Work [`run_cluster`] runs once the cluster has first settled and before the scenario's
+/// first step, with the nodes' control endpoints (`vmsc experiment`'s lock load). It is bounded
+/// by the run's timeout; the scenario's steps follow once it returns.
+#[derive(Clone)]
+pub struct Phase(pub Arc<dyn Fn(PhaseContext) -> PhaseFuture + Send + Sync>);
+
+impl std::fmt::Debug for Phase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Phase(..)")
+    }
 }
 
 /// Why a run failed.
@@ -90,6 +118,9 @@ pub enum LaunchError {
     /// Ctrl-C.
     #[error("interrupted")]
     Interrupted,
+    /// The work before the scenario ([`RunOptions::before_steps`]) failed.
+    #[error("before the scenario: {0}")]
+    Phase(String),
     /// The cluster cannot run with these settings (latency table, time scale).
     #[error(transparent)]
     Node(#[from] NodeError),
@@ -147,6 +178,20 @@ pub struct RunOutcome {
     pub views: BTreeMap<String, FinalView>,
     /// The cluster settled before the timeout.
     pub settled: bool,
+    /// When each scenario step that ran was started, in µs since the run's trace epoch (the
+    /// instant every node's trace timestamps `t_us` count from), in step order. Not part of the
+    /// JSON outcome; `vmsc experiment` lines the traces up with it.
+    #[serde(skip)]
+    pub step_times_us: Vec<StepTime>,
+}
+
+/// When `vmsc run` started one scenario step (just before sending its control requests).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepTime {
+    /// The step's index in the scenario file.
+    pub index: usize,
+    /// µs since the run's trace epoch (see [`RunOutcome::step_times_us`]).
+    pub t_us: u64,
 }
 
 impl RunOutcome {
@@ -185,6 +230,7 @@ impl RunOutcome {
                 })
                 .collect(),
             settled,
+            step_times_us: Vec::new(),
         }
     }
 
@@ -244,9 +290,9 @@ pub async fn run_cluster(options: RunOptions, printer: Printer) -> Result<RunOut
         .map_err(NodeError::from)?;
     let hello = Duration::from_millis(scaled.hello_interval_ms);
     let settle = options.settle.unwrap_or(hello * 4 + matrix.max_delay() * 2);
-    let mut nodes = launch(&options, &printer)?;
+    let (mut nodes, epoch) = launch(&options, &printer)?;
     let result = tokio::select! {
-        result = drive(&options, &scaled, settle, &mut nodes, &printer) => result,
+        result = drive(&options, &scaled, settle, &mut nodes, &printer, epoch) => result,
         _ = tokio::signal::ctrl_c() => Err(LaunchError::Interrupted),
     };
     stop(&mut nodes).await;
@@ -271,8 +317,9 @@ pub fn run_cluster_blocking(
     result
 }
 
-/// Picks free ports and starts every node process.
-fn launch(options: &RunOptions, printer: &Printer) -> Result<Vec<Node>, LaunchError> {
+/// Picks free ports and starts every node process; returns them and the trace epoch they were
+/// given.
+fn launch(options: &RunOptions, printer: &Printer) -> Result<(Vec<Node>, SystemTime), LaunchError> {
     let n = options.spec.len();
     // Hold every socket until all are picked, so no port is handed out twice.
     let udp: Vec<UdpSocket> = (0..n)
@@ -302,6 +349,8 @@ fn launch(options: &RunOptions, printer: &Printer) -> Result<Vec<Node>, LaunchEr
     let epoch_us = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_micros());
+    // The epoch exactly as the nodes will parse it back from `--epoch-us`.
+    let epoch = UNIX_EPOCH + Duration::from_micros(u64::try_from(epoch_us).unwrap_or(u64::MAX));
     let mut nodes = Vec::with_capacity(n);
     for (i, spec) in options.spec.nodes.iter().enumerate() {
         let mut command = Command::new(&options.exe);
@@ -349,7 +398,7 @@ fn launch(options: &RunOptions, printer: &Printer) -> Result<Vec<Node>, LaunchEr
             client: None,
         });
     }
-    Ok(nodes)
+    Ok((nodes, epoch))
 }
 
 async fn copy_lines(from: impl AsyncRead + Unpin, prefix: String, printer: Printer) {
@@ -405,8 +454,10 @@ async fn drive(
     settle: Duration,
     nodes: &mut [Node],
     printer: &Printer,
+    epoch: SystemTime,
 ) -> Result<RunOutcome, LaunchError> {
     let start = Instant::now();
+    let mut step_times_us = Vec::new();
     connect(nodes).await?;
     let deadline = Instant::now() + options.timeout;
     let hello = Duration::from_millis(scaled.hello_interval_ms);
@@ -423,8 +474,31 @@ async fn drive(
         "%VMSC-I-RUN, settle time {} ms; waiting for the cluster to form",
         settle.as_millis()
     ));
-    let steps = options.scenario.as_ref().map_or(&[][..], |s| &s.steps[..]);
+    let mut steps = options.scenario.as_ref().map_or(&[][..], |s| &s.steps[..]);
     let mut settled = true;
+    if let Some(phase) = &options.before_steps {
+        settled = wait_settled(&mut watch, nodes, printer, deadline).await?;
+        if settled {
+            printer.line("%VMSC-I-RUN, cluster settled; running the work before the scenario");
+            let context = PhaseContext {
+                control: nodes.iter().map(|n| n.control).collect(),
+                epoch,
+            };
+            match tokio::time::timeout_at(deadline, (phase.0)(context)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(message)) => return Err(LaunchError::Phase(message)),
+                Err(_) => {
+                    settled = false;
+                    printer.line("%VMSC-W-RUN, timed out in the work before the scenario");
+                }
+            }
+            watch.quiet_since = Instant::now();
+            watch.unprinted = true;
+        }
+        if !settled {
+            steps = &[];
+        }
+    }
     for step in steps {
         let ready = match step.when {
             When::AfterSettled => wait_settled(&mut watch, nodes, printer, deadline).await?,
@@ -453,6 +527,12 @@ async fn drive(
             step.index,
             step.action.describe(&options.spec)
         ));
+        step_times_us.push(StepTime {
+            index: step.index,
+            t_us: SystemTime::now()
+                .duration_since(epoch)
+                .map_or(0, |d| u64::try_from(d.as_micros()).unwrap_or(u64::MAX)),
+        });
         act(&step.action, &options.spec, nodes).await?;
         watch.quiet_since = Instant::now();
         watch.unprinted = true;
@@ -460,7 +540,8 @@ async fn drive(
     if settled {
         settled = wait_settled(&mut watch, nodes, printer, deadline).await?;
     }
-    let outcome = RunOutcome::of(&watch.statuses, settled);
+    let mut outcome = RunOutcome::of(&watch.statuses, settled);
+    outcome.step_times_us = step_times_us;
     if settled {
         printer.line(&format!("%VMSC-I-SETTLED, outcome: {}", outcome.summary()));
     } else {

@@ -2,8 +2,9 @@
 //! driven by [`NodeDriver`](crate::NodeDriver)s, one OS process per node.
 //!
 //! * [`console`]: `CircuitEvents` for the node actor, the VMS console lines, the node's status.
-//! * [`control`]: the local TCP control endpoint (SHOW CLUSTER, stats, fault injection) and its
-//!   client.
+//! * [`control`]: the local TCP control endpoint (SHOW CLUSTER, stats, fault injection, lock
+//!   requests) and its client.
+//! * [`locks`]: the lock manager's client interface (`enq`, `convert`, `deq`, BASTs) on a node.
 //! * [`process`]: one node as one process (`vmsc node`): timers scaled, latency from the RTT
 //!   table, a supervisor that reboots the node after a CLUEXIT.
 //! * [`scenario`]: the scenario file `vmsc run` follows.
@@ -15,5 +16,6 @@
 pub mod console;
 pub mod control;
 pub mod launch;
+pub mod locks;
 pub mod process;
 pub mod scenario;

@@ -34,10 +34,12 @@ use vmsc_model::node::{NodeActor, ProtocolOptions};
 
 use crate::cluster::console::{trace_status, Console, CONSOLE_TARGET};
 use crate::cluster::control::{self, ControlContext};
-use crate::driver::{DriverConfig, DriverError};
+use crate::cluster::locks::LockService;
+use crate::driver::{local_inbox, DriverConfig, DriverError, Observer, Observers};
 use crate::faults::Faults;
 use crate::latency::{LatencyMatrix, LatencyModel, LinkDelay, NoLatency};
 use crate::node::{NodeIndex, Peers, PeersError};
+use crate::options::DriverOptions;
 use crate::stats::{Stats, StatsHandle};
 use crate::supervisor::{Request, Supervisor};
 use crate::trace::Tracer;
@@ -129,6 +131,8 @@ pub struct NodeOptions {
     pub epoch: Option<SystemTime>,
     /// Stop when stdin reaches end of input.
     pub watch_stdin: bool,
+    /// Stop on Ctrl-C or SIGTERM (off for nodes run inside a test process).
+    pub signals: bool,
 }
 
 impl NodeOptions {
@@ -152,6 +156,7 @@ impl NodeOptions {
             trace: None,
             epoch: None,
             watch_stdin: false,
+            signals: true,
         }
     }
 }
@@ -278,14 +283,9 @@ pub async fn run_node(
             options.spec.len()
         )));
     }
-    let spec = Arc::new(scaled_spec(&options.spec, options.time_scale)?);
-    let matrix = options.latency.matrix(&spec, options.time_scale)?;
-    let latency: Arc<dyn LatencyModel> = match options.latency {
-        Latency::Off => Arc::new(NoLatency),
-        Latency::Table { .. } => Arc::new(matrix),
-    };
-    let peers = Peers::new(options.addresses.clone())?;
-    let me = NodeIndex::new(options.me as u16);
+    // Bad timers or a missing latency pair fail before anything is bound.
+    let spec = scaled_spec(&options.spec, options.time_scale)?;
+    options.latency.matrix(&spec, options.time_scale)?;
     let udp = options.addresses[options.me];
     let socket = UdpSocket::bind(udp)
         .await
@@ -301,6 +301,38 @@ pub async fn run_node(
             addr: options.control,
             source,
         })?;
+    run_node_bound(options, Arc::new(socket), listener, stop).await
+}
+
+/// [`run_node`] on an already-bound UDP socket (at the node's entry in `options.addresses`) and
+/// control listener, so tests can bind port 0 and run several nodes in one process.
+///
+/// # Errors
+///
+/// As [`run_node`].
+pub async fn run_node_bound(
+    options: NodeOptions,
+    socket: Arc<UdpSocket>,
+    listener: tokio::net::TcpListener,
+    stop: impl Future<Output = ()>,
+) -> Result<NodeSummary, NodeError> {
+    if options.me >= options.spec.len() || options.addresses.len() != options.spec.len() {
+        return Err(NodeError::Options(format!(
+            "node {} and {} addresses for a cluster of {} nodes",
+            options.me,
+            options.addresses.len(),
+            options.spec.len()
+        )));
+    }
+    let spec = Arc::new(scaled_spec(&options.spec, options.time_scale)?);
+    let matrix = options.latency.matrix(&spec, options.time_scale)?;
+    let latency: Arc<dyn LatencyModel> = match options.latency {
+        Latency::Off => Arc::new(NoLatency),
+        Latency::Table { .. } => Arc::new(matrix),
+    };
+    let peers = Peers::new(options.addresses.clone())?;
+    let me = NodeIndex::new(options.me as u16);
+    let udp = options.addresses[options.me];
     let control_addr = listener.local_addr().unwrap_or(options.control);
     let hello = Duration::from_millis(spec.hello_interval_ms);
     let boot_delay = options
@@ -308,23 +340,27 @@ pub async fn run_node(
         .map_or(hello * BOOT_DELAY_HELLOS, |d| d.div_f64(options.time_scale));
     let actor = NodeActor::new(Arc::clone(&spec), options.me, ProtocolOptions::default());
     let console = Arc::new(Console::new(actor.clone()));
+    let (lock_sender, lock_inbox) = local_inbox();
+    let locks = Arc::new(LockService::new(actor.clone(), lock_sender));
+    let observers: Vec<Arc<dyn Observer<NodeActor>>> = vec![console.clone(), locks.clone()];
     let faults = Faults::new();
     let stats = StatsHandle::default();
     let (supervisor, handle) = Supervisor::new(
         actor.clone(),
         me,
-        Arc::new(socket),
+        socket,
         peers,
         DriverConfig::with_hello_interval(hello).seed(u64::from(spec.nodes[options.me].system_id)),
         boot_delay,
     );
     let status_actor = actor.clone();
-    let mut supervisor = supervisor
+    let mut driver_options = DriverOptions::new()
         .with_faults(faults.clone())
         .with_latency(latency)
-        .with_observer(console.clone())
+        .with_observer(Arc::new(Observers(observers)))
+        .with_local_inbox(lock_inbox)
         .with_stats(stats.clone())
-        .with_status(Arc::new(move |state| trace_status(&status_actor, state)));
+        .with_status(move |state| trace_status(&status_actor, state));
     let mut trace_writer = None;
     if let Some(path) = &options.trace {
         let file = std::fs::File::create(path).map_err(|source| NodeError::Trace {
@@ -332,9 +368,10 @@ pub async fn run_node(
             source,
         })?;
         let (tracer, writer) = Tracer::json_lines(t0(options.epoch), TRACE_BUFFER_RECORDS, file);
-        supervisor = supervisor.with_tracer(tracer);
+        driver_options = driver_options.with_tracer(tracer);
         trace_writer = Some(writer);
     }
+    let supervisor = supervisor.with_options(driver_options);
     tracing::info!(
         target: CONSOLE_TARGET,
         "%VMSC-I-NODE, system {} on UDP {udp}, control endpoint TCP {control_addr}, hello {} ms, RECNXINTERVAL {} ms",
@@ -349,13 +386,14 @@ pub async fn run_node(
         faults,
         stats: stats.clone(),
         shutdown: shutdown_tx,
+        locks,
     };
     let server = tokio::spawn(control::serve(listener, context));
     let mut running = tokio::spawn(supervisor.run());
     let supervisor_result = tokio::select! {
         result = &mut running => Some(result),
         () = stop => None,
-        () = signalled() => None,
+        () = signalled(options.signals) => None,
         _ = shutdown_rx.wait_for(|stop| *stop) => None,
         () = stdin_closed(options.watch_stdin) => None,
     };
@@ -391,8 +429,11 @@ fn t0(epoch: Option<SystemTime>) -> Instant {
     now.checked_sub(age).unwrap_or(now)
 }
 
-/// Completes on Ctrl-C or (on Unix) SIGTERM.
-async fn signalled() {
+/// Completes on Ctrl-C or (on Unix) SIGTERM; never if `enabled` is false.
+async fn signalled(enabled: bool) {
+    if !enabled {
+        return std::future::pending().await;
+    }
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};

@@ -124,13 +124,28 @@ impl Scenario {
     ///
     /// [`ScenarioError`] naming the file, step and field.
     pub fn load(path: &Path, spec: &ClusterSpec) -> Result<Self, ScenarioError> {
+        Ok(Self::load_with_sections(path, spec, &[])?.0)
+    }
+
+    /// [`Scenario::load`] for a file that may also hold the top-level tables named in
+    /// `sections` (e.g. `vmsc experiment`'s `[load]`), which are returned unparsed for the
+    /// caller to validate. A file with one of them may have no `[[step]]`.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError`] naming the file, step and field.
+    pub fn load_with_sections(
+        path: &Path,
+        spec: &ClusterSpec,
+        sections: &[&str],
+    ) -> Result<(Self, toml::Table), ScenarioError> {
         let file = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
             file: file.clone(),
             field: "file".into(),
             message: format!("cannot read: {e}"),
         })?;
-        Self::parse(&file, &text, spec)
+        Self::parse_with_sections(&file, &text, spec, sections)
     }
 
     /// Parses and validates scenario text; `file` labels errors.
@@ -139,6 +154,21 @@ impl Scenario {
     ///
     /// [`ScenarioError`] naming the file, step and field.
     pub fn parse(file: &str, text: &str, spec: &ClusterSpec) -> Result<Self, ScenarioError> {
+        Ok(Self::parse_with_sections(file, text, spec, &[])?.0)
+    }
+
+    /// [`Scenario::parse`] with extra top-level tables allowed (see
+    /// [`Scenario::load_with_sections`]); returns them by name.
+    ///
+    /// # Errors
+    ///
+    /// [`ScenarioError`] naming the file, step and field; a named section that is not a table.
+    pub fn parse_with_sections(
+        file: &str,
+        text: &str,
+        spec: &ClusterSpec,
+        sections: &[&str],
+    ) -> Result<(Self, toml::Table), ScenarioError> {
         let err = |field: &str, message: String| ScenarioError {
             file: file.into(),
             field: field.into(),
@@ -152,6 +182,7 @@ impl Scenario {
         })?;
         let mut description = None;
         let mut steps = Vec::new();
+        let mut extra = toml::Table::new();
         for (key, value) in &table {
             match key.as_str() {
                 "description" => match value.as_str() {
@@ -181,22 +212,34 @@ impl Scenario {
                         })?);
                     }
                 }
+                other if sections.contains(&other) => {
+                    let Some(section) = value.as_table() else {
+                        return Err(err(other, format!("must be a table ([{other}])")));
+                    };
+                    extra.insert(other.to_string(), toml::Value::Table(section.clone()));
+                }
                 other => {
+                    let mut expected = vec!["description".to_string(), "[[step]]".into()];
+                    expected.extend(sections.iter().map(|s| format!("[{s}]")));
+                    let last = expected.pop().unwrap_or_default();
                     return Err(err(
                         other,
-                        "unknown field (expected description or [[step]])".into(),
-                    ))
+                        format!("unknown field (expected {} or {last})", expected.join(", ")),
+                    ));
                 }
             }
         }
-        if steps.is_empty() {
+        if steps.is_empty() && extra.is_empty() {
             return Err(err("step", "at least one [[step]] is required".into()));
         }
-        Ok(Self {
-            file: file.into(),
-            description,
-            steps,
-        })
+        Ok((
+            Self {
+                file: file.into(),
+                description,
+                steps,
+            },
+            extra,
+        ))
     }
 }
 
@@ -505,5 +548,33 @@ mod tests {
         assert!(parse("[[step]\n")
             .unwrap_err()
             .starts_with("s.toml: line 1: "));
+    }
+
+    #[test]
+    fn extra_sections_are_returned_and_named_in_errors() {
+        let spec = ClusterSpec::seed();
+        let (scenario, extra) =
+            Scenario::parse_with_sections("s.toml", "[load]\nclients = 2\n", &spec, &["load"])
+                .expect("a [load] section alone is a scenario");
+        assert!(scenario.steps.is_empty());
+        assert_eq!(extra["load"]["clients"].as_integer(), Some(2));
+        assert_eq!(
+            Scenario::parse_with_sections("s.toml", "load = 1\n", &spec, &["load"])
+                .unwrap_err()
+                .to_string(),
+            "s.toml: load: must be a table ([load])"
+        );
+        assert_eq!(
+            Scenario::parse_with_sections("s.toml", "loads = 1\n", &spec, &["load"])
+                .unwrap_err()
+                .to_string(),
+            "s.toml: loads: unknown field (expected description, [[step]] or [load])"
+        );
+        assert_eq!(
+            Scenario::parse("s.toml", "[load]\nclients = 2\n", &spec)
+                .unwrap_err()
+                .to_string(),
+            "s.toml: load: unknown field (expected description or [[step]])"
+        );
     }
 }

@@ -1,0 +1,88 @@
+//! Benchmark: the checkers side by side on the same models — unique states, transitions
+//! executed, states per second, wall time and peak memory — plus the sleep-set counts. Not a
+//! test: it prints a table.
+//!
+//! `cargo run --release -p vmsc-model --example bench_checkers [TIMEOUT_S] [CONFIG_FILTER]`
+//!
+//! Peak memory is the process's high-water mark so far (`VmHWM`), so it is only meaningful for
+//! the largest run; run one configuration per process (CONFIG_FILTER) for exact per-run figures.
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use vmsc_model::checker::{self, Checker};
+use vmsc_model::config::ClusterSpec;
+use vmsc_model::explore::{Options, Strategy};
+use vmsc_model::whatif::{check_model, Variant};
+
+fn peak_rss_mb() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map_or(0.0, |kb| kb / 1024.0)
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let timeout: u64 = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(300);
+    let filter = args.get(2).cloned().unwrap_or_default();
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/scenarios/");
+    let load = |f: &str| {
+        Arc::new(ClusterSpec::load(std::path::Path::new(&format!("{dir}{f}"))).expect("scenario"))
+    };
+    let configs: Vec<(&str, &str, usize, bool)> = vec![
+        ("three-regions, 1 fault", "three-regions.toml", 1, false),
+        ("three-regions, 2 faults", "three-regions.toml", 2, false),
+        (
+            "three-regions, 1 fault + heal",
+            "three-regions.toml",
+            1,
+            true,
+        ),
+        ("seed, 1 fault", "seed.toml", 1, false),
+        ("dlm-three-nodes, 1 fault", "dlm-three-nodes.toml", 1, false),
+        (
+            "three-regions, 2 faults + heal",
+            "three-regions.toml",
+            2,
+            true,
+        ),
+        ("seed, 1 fault + heal", "seed.toml", 1, true),
+        ("seed, 2 faults", "seed.toml", 2, false),
+        ("seed, 2 faults + heal", "seed.toml", 2, true),
+    ];
+    println!("| configuration | checker | unique states | transitions | s | states/s | slept | re-expanded | complete | peak MB |");
+    println!("|---|---|---|---|---|---|---|---|---|---|");
+    for (label, file, faults, heal) in configs {
+        if !label.contains(filter.as_str()) {
+            continue;
+        }
+        let m = check_model(load(file), faults, heal, Variant::Correct);
+        for c in [Checker::Reduced, Checker::Explorer, Checker::StaterightDfs] {
+            let start = Instant::now();
+            let (r, sleep) = checker::run(
+                &m,
+                c,
+                Options {
+                    strategy: Strategy::Dfs,
+                    deadline: Some(start + Duration::from_secs(timeout)),
+                    ..Default::default()
+                },
+            );
+            let s = start.elapsed().as_secs_f64();
+            println!(
+                "| {label} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {} | {:.0} |",
+                c.name(),
+                r.states,
+                r.transitions,
+                s,
+                r.states as f64 / s.max(1e-9),
+                sleep.slept,
+                sleep.reexpanded,
+                if r.complete { "yes" } else { "no" },
+                peak_rss_mb()
+            );
+        }
+    }
+}

@@ -1,0 +1,229 @@
+//! The cross-check (issue 7): on every configuration small enough for a full search, the
+//! `reduced` checker (sleep sets), vmsc's unreduced explorer and Stateright's own BFS and DFS
+//! checkers visit exactly the same number of unique states, give the same verdict for every
+//! property, and (for `whatif`) exactly the same set of settled outcomes. The negative controls
+//! still produce counterexamples under the reduced search, and each counterexample replays as a
+//! Stateright `Path` (the Explorer's deep link) ending in a state that violates the property.
+use stateright::{Expectation, Model, Path};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use vmsc_model::checker::{self, Checker};
+use vmsc_model::cluster_model::{ClusterModel, Fault, State};
+use vmsc_model::config::ClusterSpec;
+use vmsc_model::dlm::DlmVariant;
+use vmsc_model::explore::{Options, Strategy};
+use vmsc_model::whatif::{self, check_model, Limits, Outcome, Variant};
+
+const ALL: [Checker; 4] = [
+    Checker::Reduced,
+    Checker::Explorer,
+    Checker::StaterightBfs,
+    Checker::StaterightDfs,
+];
+
+fn load(f: &str) -> Arc<ClusterSpec> {
+    let path = format!("{}/../{f}", env!("CARGO_MANIFEST_DIR"));
+    Arc::new(ClusterSpec::load(std::path::Path::new(&path)).unwrap())
+}
+
+/// (states, complete, [(property, holds)]) per checker; asserts they agree and returns the count.
+fn agree(label: &str, m: &ClusterModel, strategy: Strategy) -> usize {
+    let mut seen: Vec<(Checker, usize, Vec<(&'static str, bool)>)> = Vec::new();
+    for c in ALL {
+        let (r, sleep) = checker::run(
+            m,
+            c,
+            Options {
+                strategy,
+                ..Default::default()
+            },
+        );
+        assert!(r.complete, "{label}: {} did not finish", c.name());
+        if c == Checker::Reduced {
+            eprintln!(
+                "{label}: {} states, {} transitions, {} slept, {} re-expanded",
+                r.states, r.transitions, sleep.slept, sleep.reexpanded
+            );
+        }
+        let verdicts = r.properties.iter().map(|p| (p.name, p.holds)).collect();
+        seen.push((c, r.states, verdicts));
+    }
+    let (_, states, verdicts) = &seen[0];
+    for (c, s, v) in &seen[1..] {
+        assert_eq!(
+            s,
+            states,
+            "{label}: {} visits {s} states, reduced {states}",
+            c.name()
+        );
+        assert_eq!(
+            v,
+            verdicts,
+            "{label}: {} verdicts differ from reduced",
+            c.name()
+        );
+    }
+    *states
+}
+
+#[test]
+fn checkers_agree_on_three_regions() {
+    let tri = load("specs/scenarios/three-regions.toml");
+    let cases = [
+        (0, false, 1),
+        (1, false, 389),
+        (2, false, 3_612),
+        (1, true, 182_379),
+    ];
+    for (faults, heal, expected) in cases {
+        let m = check_model(tri.clone(), faults, heal, Variant::Correct);
+        let label = format!("three-regions, {faults} fault(s), heal {heal}");
+        assert_eq!(agree(&label, &m, Strategy::Bfs), expected, "{label}");
+    }
+}
+
+#[test]
+fn checkers_agree_on_the_negative_controls_and_counterexamples_replay() {
+    let tri = load("specs/scenarios/three-regions.toml");
+    let two = load("tests/data/two-node.toml");
+    let cases = [
+        (tri.clone(), 2, Variant::HalfQuorum),
+        (two, 1, Variant::TwoNode),
+        (tri, 1, Variant::NoTimingAssumption),
+    ];
+    for (spec, faults, variant) in cases {
+        let m = check_model(spec, faults, false, variant);
+        let label = format!("{} {variant:?}", m.spec.name);
+        agree(&label, &m, Strategy::Bfs);
+        let (r, _) = checker::run(&m, Checker::Reduced, Options::default());
+        let p = r
+            .properties
+            .iter()
+            .find(|p| p.name == "no split-brain")
+            .expect("property");
+        assert!(
+            !p.holds,
+            "{label}: the reduced search must find the split-brain"
+        );
+        replays_to_violation(&m, p.name, p.path.as_ref().expect("a counterexample"));
+    }
+}
+
+/// The counterexample's action indices name a Stateright `Path` (what the Explorer's
+/// `#/steps/…` link opens) whose last state violates `property`.
+fn replays_to_violation(m: &ClusterModel, property: &str, indices: &[usize]) {
+    let init = m.init_states().remove(0);
+    let mut s: State = init.clone();
+    let mut actions = Vec::new();
+    for &i in indices {
+        let mut acts = Vec::new();
+        m.actions(&s, &mut acts);
+        let a = acts.get(i).expect("an enabled action").clone();
+        s = m.next_state(&s, a.clone()).expect("a successor");
+        actions.push(a);
+    }
+    let path = Path::from_actions(m, init, actions.iter()).expect("replays as a Stateright path");
+    let last = path.last_state();
+    let prop = m
+        .properties()
+        .into_iter()
+        .find(|p| p.name == property)
+        .unwrap();
+    assert_eq!(prop.expectation, Expectation::Always);
+    assert!(
+        !(prop.condition)(m, last),
+        "{property} holds at the path's end"
+    );
+}
+
+#[test]
+fn checkers_agree_on_the_lock_manager_and_its_controls() {
+    let dlm = load("specs/scenarios/dlm-three-nodes.toml");
+    let m = check_model(dlm.clone(), 0, false, Variant::Correct);
+    agree("dlm-three-nodes, no fault", &m, Strategy::Dfs);
+    for variant in [
+        DlmVariant::BrokenMatrix,
+        DlmVariant::GrantWhileSuspended,
+        DlmVariant::SkipValueInvalidation,
+        DlmVariant::KeepFailedLocks,
+    ] {
+        let faults = usize::from(variant != DlmVariant::BrokenMatrix);
+        let mut cfg = check_model(dlm.clone(), faults, false, Variant::Correct).cfg;
+        cfg.protocol.dlm = variant;
+        let m = ClusterModel::new(dlm.clone(), cfg);
+        // Breadth-first, the violations show up early; the full spaces are pinned in
+        // dlm_check.rs.
+        let opts = Options {
+            states_max: 300_000,
+            ..Options::default()
+        };
+        let (r, _) = checker::run(&m, Checker::Reduced, opts);
+        let failed: Vec<_> = r
+            .properties
+            .iter()
+            .filter(|p| p.expectation == Expectation::Always && !p.holds)
+            .collect();
+        assert!(
+            !failed.is_empty(),
+            "{variant:?}: the reduced search must find a violation"
+        );
+        for p in failed {
+            replays_to_violation(&m, p.name, p.path.as_ref().unwrap());
+        }
+    }
+}
+
+fn outcomes(
+    spec: &Arc<ClusterSpec>,
+    faults: &[Fault],
+    heal: bool,
+    c: Checker,
+) -> BTreeSet<Outcome> {
+    let w = whatif::whatif(
+        spec.clone(),
+        faults.to_vec(),
+        heal,
+        Variant::Correct,
+        Limits {
+            checker: c,
+            ..Default::default()
+        },
+        None,
+    );
+    assert!(w.complete);
+    assert!(w.violations.is_empty());
+    assert_eq!(w.checker, c.name());
+    w.outcomes.into_iter().collect()
+}
+
+#[test]
+fn whatif_outcomes_are_the_same_under_every_checker() {
+    let tri = load("specs/scenarios/three-regions.toml");
+    let menu = Fault::menu(&tri);
+    let mut sets: Vec<Vec<Fault>> = menu.iter().map(|f| vec![f.clone()]).collect();
+    for i in 0..menu.len() {
+        for j in i + 1..menu.len() {
+            sets.push(vec![menu[i].clone(), menu[j].clone()]);
+        }
+    }
+    let mut compared = 0;
+    for faults in &sets {
+        for heal in [false, true] {
+            let reference = outcomes(&tri, faults, heal, Checker::Reduced);
+            assert!(!reference.is_empty());
+            for c in &ALL[1..] {
+                assert_eq!(
+                    outcomes(&tri, faults, heal, *c),
+                    reference,
+                    "{faults:?} heal {heal}: {} outcomes differ",
+                    c.name()
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert_eq!(
+        compared,
+        2 * (menu.len() + menu.len() * (menu.len() - 1) / 2)
+    );
+}

@@ -1,0 +1,392 @@
+//! The lock manager's client interface end to end: three nodes in this process, each with its UDP
+//! socket and control endpoint bound to port 0, lock requests through the control endpoints.
+//!
+//! Every wait is bounded by [`WAIT_MAX`] and waits on an event: a response, an event line, or a
+//! node's status reaching a condition (polled through `show`). The message counts asserted are
+//! the requester's actor messages (`stats.msgs_out`): 0 for a local master, 1 for a known remote
+//! master, 2 for a directory lookup plus a remote master.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use vmsc_model::config::ClusterSpec;
+use vmsc_model::dlm::cluster::dir_node_of;
+use vmsc_model::nodeset::NodeSet;
+use vmsc_runtime::bind_loopback;
+use vmsc_runtime::cluster::control::{ControlClient, Request};
+use vmsc_runtime::cluster::process::{
+    run_node_bound, Latency, NodeError, NodeOptions, NodeSummary,
+};
+
+const WAIT_MAX: Duration = Duration::from_secs(15);
+
+/// Three nodes (one vote each, quorum 2), fast hellos, sixteen lock resources.
+const CLUSTER: &str = r#"
+[cluster]
+name = "LOCKCLU"
+expected_votes = 3
+hello_interval_ms = 50
+recnx_interval_ms = 400
+[[node]]
+name = "ALPHA"
+region = "FRA"
+votes = 1
+system_id = 1
+[[node]]
+name = "BRAVO"
+region = "FRA"
+votes = 1
+system_id = 2
+[[node]]
+name = "CHARLY"
+region = "FRA"
+votes = 1
+system_id = 3
+[locks]
+resources = ["R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "RA", "RB", "RC", "RD", "RE", "RF"]
+"#;
+
+const A: usize = 0;
+const B: usize = 1;
+const C: usize = 2;
+
+struct Cluster {
+    spec: ClusterSpec,
+    controls: Vec<std::net::SocketAddr>,
+    stops: Vec<Option<oneshot::Sender<()>>>,
+    tasks: Vec<JoinHandle<Result<NodeSummary, NodeError>>>,
+}
+
+impl Cluster {
+    async fn start() -> Self {
+        let spec = ClusterSpec::parse("<locks test>", CLUSTER).expect("valid cluster");
+        let (sockets, peers) = bind_loopback(spec.len()).await.expect("udp ports");
+        let addresses: Vec<_> = peers.indices().filter_map(|i| peers.addr(i)).collect();
+        let mut cluster = Cluster {
+            spec: spec.clone(),
+            controls: Vec::new(),
+            stops: Vec::new(),
+            tasks: Vec::new(),
+        };
+        for (i, socket) in sockets.into_iter().enumerate() {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                .await
+                .expect("control port");
+            let mut options = NodeOptions::new(spec.clone(), i, None);
+            options.addresses = addresses.clone();
+            options.control = listener.local_addr().expect("bound");
+            options.latency = Latency::Off;
+            options.signals = false;
+            cluster.controls.push(options.control);
+            let (stop, stopped) = oneshot::channel::<()>();
+            cluster.stops.push(Some(stop));
+            cluster.tasks.push(tokio::spawn(run_node_bound(
+                options,
+                socket,
+                listener,
+                async {
+                    let _ = stopped.await;
+                },
+            )));
+        }
+        cluster
+    }
+
+    async fn client(&self, node: usize) -> ControlClient {
+        ControlClient::connect(self.controls[node])
+            .await
+            .expect("control endpoint")
+    }
+
+    /// Waits until every node in `nodes` is active and quiescent in a view of exactly `nodes`.
+    async fn settled(&self, nodes: &[usize]) {
+        let names: Vec<&str> = nodes
+            .iter()
+            .map(|&i| self.spec.nodes[i].name.as_str())
+            .collect();
+        let deadline = Instant::now() + WAIT_MAX;
+        for &i in nodes {
+            let mut client = self.client(i).await;
+            loop {
+                let show = client.request(&Request::Show).await.expect("show");
+                let node = &show["node"];
+                if node["active"] == true
+                    && node["quiescent"] == true
+                    && node["view"]["members"] == json!(names)
+                {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{} never settled in {names:?}: {node}",
+                    self.spec.nodes[i].name
+                );
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+
+    /// A resource whose directory node is `dir` among `members`.
+    fn resource_with_directory(&self, dir: usize, members: &[usize], skip: &[&str]) -> String {
+        let set = members.iter().fold(NodeSet::EMPTY, |s, &i| s.with(i));
+        self.spec
+            .resources
+            .iter()
+            .find(|r| !skip.contains(&r.as_str()) && dir_node_of(r, set) == Some(dir))
+            .expect("a resource for every directory node")
+            .clone()
+    }
+
+    async fn stop(mut self) {
+        for stop in &mut self.stops {
+            if let Some(stop) = stop.take() {
+                let _ = stop.send(());
+            }
+        }
+        for task in self.tasks.drain(..) {
+            let result = tokio::time::timeout(WAIT_MAX, task)
+                .await
+                .expect("node stops in time");
+            result.expect("node task").expect("node ran cleanly");
+        }
+    }
+}
+
+/// Sends one request line and returns its `"ok": true` response.
+async fn ask(client: &mut ControlClient, line: &str) -> Value {
+    let request = Request::parse(line).expect(line);
+    tokio::time::timeout(WAIT_MAX, client.request(&request))
+        .await
+        .unwrap_or_else(|_| panic!("{line}: no response in {WAIT_MAX:?}"))
+        .unwrap_or_else(|e| panic!("{line}: {e}"))
+}
+
+async fn msgs_out(client: &mut ControlClient) -> u64 {
+    ask(client, "stats").await["stats"]["msgs_out"]
+        .as_u64()
+        .expect("counter")
+}
+
+/// Runs `line` at `client` and returns the reply and the number of actor messages the node sent.
+async fn ask_counting(client: &mut ControlClient, line: &str) -> (Value, u64) {
+    let before = msgs_out(client).await;
+    let reply = ask(client, line).await;
+    (reply, msgs_out(client).await - before)
+}
+
+fn lock_id(reply: &Value) -> u64 {
+    reply["lock_id"].as_u64().expect("lock id")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn locks_with_local_remote_and_looked_up_masters_and_after_a_master_fails() {
+    let cluster = Cluster::start().await;
+    cluster.settled(&[A, B, C]).await;
+    let (mut a, mut b, mut c) = (
+        cluster.client(A).await,
+        cluster.client(B).await,
+        cluster.client(C).await,
+    );
+
+    // Local master: ALPHA is the directory node, so it masters the resource; no message.
+    let local = cluster.resource_with_directory(A, &[A, B, C], &[]);
+    let (reply, sent) = ask_counting(&mut a, &format!("enq {local} EX VALBLK")).await;
+    assert_eq!(
+        (
+            &reply["status"],
+            &reply["success"],
+            &reply["granted_mode"],
+            &reply["resource"]
+        ),
+        (&json!("normal"), &json!(true), &json!("EX"), &json!(local)),
+        "{reply}"
+    );
+    assert_eq!(reply["value"], json!("0".repeat(32)));
+    assert_eq!(reply["valid"], true);
+    assert_eq!(sent, 0, "a local master takes no message");
+
+    // Directory lookup + remote master: CHARLIE is the directory, BRAVO locks first (master).
+    let remote = cluster.resource_with_directory(C, &[A, B, C], &[]);
+    let reply = ask(&mut b, &format!("enq {remote} NL")).await;
+    assert_eq!(reply["granted_mode"], "NL", "{reply}");
+    let (reply, sent) = ask_counting(&mut a, &format!("enq {remote} PR")).await;
+    assert_eq!(reply["granted_mode"], "PR", "{reply}");
+    assert_eq!(sent, 2, "lookup at CHARLIE, request to BRAVO");
+    let on_remote = lock_id(&reply);
+    // Remote master, known: one message.
+    let (reply, sent) = ask_counting(&mut a, &format!("convert {on_remote} CR")).await;
+    assert_eq!(reply["granted_mode"], "CR", "{reply}");
+    assert_eq!(sent, 1, "the request to BRAVO");
+
+    // A tree mastered by CHARLIE, locked by ALPHA; then CHARLIE fails.
+    let doomed = cluster.resource_with_directory(C, &[A, B, C], &[&remote]);
+    let reply = ask(&mut c, &format!("enq {doomed} CR")).await;
+    assert_eq!(reply["granted_mode"], "CR", "{reply}");
+    let reply = ask(&mut a, &format!("enq {doomed} PW")).await;
+    assert_eq!(reply["granted_mode"], "PW", "{reply}");
+    let on_doomed = lock_id(&reply);
+    ask(&mut c, "crash").await;
+    cluster.settled(&[A, B]).await;
+
+    // After the rebuild: the surviving master (BRAVO) still serves ALPHA's lock...
+    let (reply, sent) = ask_counting(&mut a, &format!("convert {on_remote} EX")).await;
+    assert_eq!(reply["granted_mode"], "EX", "{reply}");
+    assert_eq!(sent, 1);
+    // ...the re-mastered tree kept ALPHA's PW lock (a PW request from BRAVO cannot be granted)
+    // and dropped CHARLIE's CR lock (ALPHA converts to EX at once).
+    let reply = ask(&mut b, &format!("enq {doomed} PW NOQUEUE")).await;
+    assert_eq!(
+        (&reply["status"], &reply["success"], &reply["granted_mode"]),
+        (&json!("not_queued"), &json!(false), &Value::Null),
+        "{reply}"
+    );
+    let reply = ask(&mut a, &format!("convert {on_doomed} EX NOQUEUE")).await;
+    assert_eq!(reply["granted_mode"], "EX", "{reply}");
+    let reply = ask(&mut a, &format!("convert {on_doomed} NL value=0badcafe")).await;
+    assert_eq!(reply["granted_mode"], "NL", "{reply}");
+    let reply = ask(&mut b, &format!("enq {doomed} PR VALBLK")).await;
+    assert_eq!(
+        (&reply["granted_mode"], &reply["value"], &reply["valid"]),
+        (
+            &json!("PR"),
+            &json!(format!("0badcafe{}", "0".repeat(24))),
+            &json!(true)
+        ),
+        "{reply}"
+    );
+    // A fresh lookup in the two-node view still works, and ALPHA lists its locks.
+    let fresh = cluster.resource_with_directory(B, &[A, B], &[&local, &remote, &doomed]);
+    let reply = ask(&mut a, &format!("enq {fresh} CW")).await;
+    assert_eq!(reply["granted_mode"], "CW", "{reply}");
+    let listed = ask(&mut a, "locks").await;
+    let modes: Vec<(String, String)> = listed["locks"]
+        .as_array()
+        .expect("locks")
+        .iter()
+        .map(|l| {
+            (
+                l["resource"].as_str().unwrap_or_default().to_string(),
+                l["granted_mode"].as_str().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    let mut expected = vec![
+        (local.clone(), "EX".to_string()),
+        (remote.clone(), "EX".to_string()),
+        (doomed.clone(), "NL".to_string()),
+        (fresh.clone(), "CW".to_string()),
+    ];
+    expected.sort();
+    let mut got = modes;
+    got.sort();
+    assert_eq!(got, expected, "{listed}");
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_blocked_request_waits_its_holder_gets_a_bast_and_it_is_granted_after_deq() {
+    let cluster = Cluster::start().await;
+    cluster.settled(&[A, B, C]).await;
+    let res = cluster.resource_with_directory(C, &[A, B, C], &[]);
+    let mut a = cluster.client(A).await;
+    let holder = ask(&mut a, &format!("enq {res} EX")).await;
+    let holder_id = lock_id(&holder);
+    let reply = ask(&mut a, &format!("bast {holder_id}")).await;
+    assert_eq!(reply["blocking"], false, "{reply}");
+
+    // BRAVO asks PR: it waits, on its own connection, while ALPHA's lock blocks it.
+    let mut b = cluster.client(B).await;
+    let waiter = tokio::spawn(async move {
+        let reply = ask(&mut b, &format!("enq {res} PR VALBLK")).await;
+        (reply, b)
+    });
+    // ALPHA's connection receives the BAST as an event line...
+    let event = tokio::time::timeout(WAIT_MAX, a.next_event())
+        .await
+        .expect("a BAST in time")
+        .expect("an event line");
+    assert_eq!(event["event"], "bast", "{event}");
+    assert_eq!(event["lock_id"].as_u64(), Some(holder_id), "{event}");
+    assert_eq!(event["granted_mode"], "EX", "{event}");
+    // ...and any connection can see it (a script's way to wait for one).
+    let mut other = cluster.client(A).await;
+    let reply = ask(&mut other, &format!("bast {holder_id} 5000")).await;
+    assert_eq!(reply["blocking"], true, "{reply}");
+    let mut b2 = cluster.client(B).await;
+    let pending = ask(&mut b2, "locks").await;
+    assert_eq!(pending["locks"][0]["pending"], "enq PR", "{pending}");
+    assert_eq!(
+        pending["locks"][0]["granted_mode"],
+        Value::Null,
+        "{pending}"
+    );
+    assert!(!waiter.is_finished(), "BRAVO's request must still wait");
+    // A second request on a lock whose request is in flight is refused.
+    let busy = pending["locks"][0]["lock_id"].as_u64().expect("id");
+    let refused = b2
+        .request(&Request::parse(&format!("deq {busy}")).expect("deq"))
+        .await
+        .expect_err("busy");
+    assert!(
+        refused.to_string().contains("has a request in progress"),
+        "{refused}"
+    );
+
+    // ALPHA releases, writing the value block: BRAVO is granted PR and reads it.
+    let reply = ask(&mut a, &format!("deq {holder_id} value=2a")).await;
+    assert_eq!(
+        (&reply["status"], &reply["granted_mode"]),
+        (&json!("normal"), &Value::Null),
+        "{reply}"
+    );
+    let (granted, _) = tokio::time::timeout(WAIT_MAX, waiter)
+        .await
+        .expect("granted in time")
+        .expect("waiter task");
+    assert_eq!(
+        (
+            &granted["status"],
+            &granted["granted_mode"],
+            &granted["value"]
+        ),
+        (
+            &json!("normal"),
+            &json!("PR"),
+            &json!(format!("2a{}", "0".repeat(30)))
+        ),
+        "{granted}"
+    );
+    // A released lock id is gone.
+    let reply = ask(&mut a, &format!("convert {holder_id} EX")).await;
+    assert_eq!(
+        (&reply["status"], &reply["success"]),
+        (&json!("iv_lock_id"), &json!(false)),
+        "{reply}"
+    );
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_lock_requests_get_clear_errors() {
+    let cluster = Cluster::start().await;
+    let mut a = cluster.client(A).await;
+    for (line, error) in [
+        (
+            "enq NOPE EX",
+            "enq: no resource NOPE in cluster LOCKCLU (lock resources: R0, R1,",
+        ),
+        ("enq R1 XX", "enq: unknown lock mode `XX`"),
+        ("enq R1 EX SYNCSTS", "enq: \"SYNCSTS\" is not a flag"),
+        ("convert x EX", "convert: \"x\" is not a lock id"),
+        ("bast 0x40000001", "bast: no lock 0x40000001 on this node"),
+    ] {
+        let err = match Request::parse(line) {
+            Err(e) => e,
+            Ok(request) => a.request(&request).await.expect_err(line).to_string(),
+        };
+        assert!(err.contains(error), "{line}: {err}");
+    }
+    cluster.stop().await;
+}
