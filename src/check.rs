@@ -54,6 +54,12 @@ pub enum DlmVariantArg {
     SkipValueInvalidation,
     /// Surviving masters keep the failed nodes' locks after the rebuild.
     KeepFailedLocks,
+    /// No deadlock search (DEADLOCK_WAIT never armed).
+    NoDeadlockSearch,
+    /// The deadlock coordinator trusts one round of reports (no confirmation round).
+    SinglePhaseSearch,
+    /// New requests compatible with the granted locks jump the waiting queue.
+    QueueJump,
 }
 
 impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
@@ -65,6 +71,9 @@ impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
             DlmVariantArg::GrantWhileSuspended => D::GrantWhileSuspended,
             DlmVariantArg::SkipValueInvalidation => D::SkipValueInvalidation,
             DlmVariantArg::KeepFailedLocks => D::KeepFailedLocks,
+            DlmVariantArg::NoDeadlockSearch => D::NoDeadlockSearch,
+            DlmVariantArg::SinglePhaseSearch => D::SinglePhaseSearch,
+            DlmVariantArg::QueueJump => D::QueueJump,
         }
     }
 }

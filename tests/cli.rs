@@ -306,3 +306,31 @@ fn dlm_negative_control_through_the_cli() {
     assert_eq!(p["holds"], false);
     assert_eq!(p["path"].as_array().unwrap().len(), 7);
 }
+
+/// `vmsc check` on a cluster file with clients lists the lock-manager properties, deadlock
+/// detection included; the deadlock scenario reaches a victim, and a control is caught.
+#[test]
+fn check_covers_deadlock_detection() {
+    let (code, v) = check(&["specs/scenarios/dlm-deadlock.toml", "--max-faults", "1"]);
+    assert_eq!(code, 0, "{v}");
+    for name in [
+        "lock compatibility",
+        "grant order",
+        "deadlock victim only in a cycle",
+        "every cycle is broken",
+    ] {
+        assert_eq!(property(&v, name)["holds"], true, "{name}");
+    }
+    assert_eq!(property(&v, "a deadlock victim")["holds"], true);
+    let (code, v) = check(&[
+        "specs/scenarios/dlm-deadlock.toml",
+        "--max-faults",
+        "0",
+        "--dlm-variant",
+        "no-deadlock-search",
+    ]);
+    assert_eq!(code, 1);
+    let p = property(&v, "every cycle is broken");
+    assert_eq!(p["holds"], false);
+    assert_eq!(p["path"].as_array().unwrap().len(), 12);
+}

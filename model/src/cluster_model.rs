@@ -189,6 +189,11 @@ pub mod violation {
     /// A grant at PR or above read a valid value block that is not the last value written (or
     /// read a valid value after a PW/EX holder's node failed).
     pub const DLM_STALE_VALUE: u8 = 8;
+    /// A master cancelled a deadlock victim that was on no wait-for cycle.
+    pub const DLM_FALSE_VICTIM: u8 = 16;
+    /// A master granted a request over an earlier, incompatible queued one (outside the
+    /// in-place conversion rule).
+    pub const DLM_OVERTAKEN: u8 = 32;
 }
 
 /// Bits of [`Env::dlm_seen`]: lock-manager events that happened at least once.
@@ -236,6 +241,8 @@ pub struct Env {
     pub lvb: Vec<Option<ValueBlock>>,
     /// Lock manager: the highest view number whose installation has been accounted for.
     pub dlm_view: u32,
+    /// Lock manager: the members of that view (a view counts once a node is active in it).
+    pub dlm_members: NodeSet,
     /// Lock manager: events seen (see [`dlm_seen`]).
     pub dlm_seen: u8,
     /// Per actor, how many timers are set. Redundant (a function of `timers_set`), kept so that
@@ -309,6 +316,7 @@ impl ClusterModel {
             violations: 0,
             lvb: vec![Some(ValueBlock::default()); spec.resources.len()],
             dlm_view: 1,
+            dlm_members: NodeSet::first(spec.len()),
             dlm_seen: 0,
             timers: vec![0; n],
         };
@@ -662,8 +670,20 @@ impl ClusterModel {
             Some(DlmNote::Msg(DlmMsg::Bast { .. })) => s.history.dlm_seen |= dlm_seen::BAST,
             Some(DlmNote::Client(i, k)) => {
                 if let Some((res, v)) = self.actor(i).client_write(&prev.actor_states[i], k) {
-                    if let Some(g) = s.history.lvb.get_mut(res as usize) {
-                        *g = Some(v);
+                    // Only if the client issued it: its timer also fires (and does nothing)
+                    // while the lock manager does not run. Issued means pending with the value,
+                    // or already completed (local master: the script moved on).
+                    let n = &s.actor_states[i].dlm;
+                    let moved = n.pc.get(k) != prev.actor_states[i].dlm.pc.get(k);
+                    let pending = n.locks.iter().any(|l| {
+                        l.client as usize == k
+                            && l.res == res
+                            && l.pending.is_some_and(|p| p.write == Some(v))
+                    });
+                    if moved || pending {
+                        if let Some(g) = s.history.lvb.get_mut(res as usize) {
+                            *g = Some(v);
+                        }
                     }
                 }
             }
@@ -674,15 +694,19 @@ impl ClusterModel {
             if std::ptr::eq(p, n) || p.incarnation != n.incarnation {
                 continue;
             }
-            // The first installation of a quorate view: a PW/EX holder left the cluster; a tree
-            // whose master left and that no member holds a lock on is gone.
-            if let (Some(old), Some(w)) = (p.view, n.view) {
-                let quorate = self.actor(i).view_votes(n, w.members) >= w.quorum;
-                if w.seq > s.history.dlm_view && old != w && quorate {
+            // The first node active in a new view (a view that runs; one committed by a
+            // coordinator cut off before its members heard of it never does, and may share its
+            // number with the one that runs): a PW/EX holder left the cluster; a tree whose
+            // master left and that no member holds a lock on is gone. No lock is used in the new
+            // view before this step (the lock manager runs only at active nodes), so the locks
+            // are read as they were before it (this very step may rebuild and grant).
+            if let Some(w) = n.view {
+                if w.seq > s.history.dlm_view && self.actor(i).is_active(n) {
                     s.history.dlm_view = w.seq;
-                    let departed = old.members.minus(w.members);
+                    let departed = s.history.dlm_members.minus(w.members);
+                    s.history.dlm_members = w.members;
                     for x in departed.iter() {
-                        for l in &s.actor_states[x].dlm.locks {
+                        for l in &prev.actor_states[x].dlm.locks {
                             if matches!(usable_mode(l), Some(Mode::PW | Mode::EX)) {
                                 if let Some(g) = s.history.lvb.get_mut(l.res as usize) {
                                     *g = None;
@@ -695,11 +719,11 @@ impl ClusterModel {
                     // (as after the last `$DEQ`; only a lock, even NL, keeps a value block).
                     for x in departed.iter() {
                         let gone: Vec<u8> =
-                            s.actor_states[x].dlm.mastered.keys().copied().collect();
+                            prev.actor_states[x].dlm.mastered.keys().copied().collect();
                         for res in gone {
                             // A copy still looking up its master never reached this tree.
                             let held = w.members.iter().any(|y| {
-                                s.actor_states[y].dlm.locks.iter().any(|l| {
+                                prev.actor_states[y].dlm.locks.iter().any(|l| {
                                     l.res == res
                                         && !l.pending.is_some_and(|p| p.stage == Stage::Lookup)
                                 })
@@ -728,6 +752,35 @@ impl ClusterModel {
                 if let Some(b) = before {
                     if b.granted.is_some() && l.granted.is_some() && b.granted != l.granted {
                         s.history.dlm_seen |= dlm_seen::CONVERSION;
+                    }
+                }
+            }
+            // A deadlock victim was cancelled: it must have been on a wait-for cycle just before.
+            if let Some((_, lock, _)) = n
+                .dlm
+                .last_victim
+                .filter(|_| n.dlm.last_victim != p.dlm.last_victim)
+            {
+                let epoch = p.dlm.epoch;
+                let cyclic = crate::properties::cycle_processes(self, prev, |j| {
+                    let d = &prev.actor_states[j].dlm;
+                    d.epoch == epoch && d.rebuilt
+                });
+                let on_cycle = lock.0 < crate::dlm::deadlock::PROCESS_ID_LIMIT
+                    && cyclic & (1u64 << lock.0) != 0;
+                if !on_cycle {
+                    s.history.violations |= violation::DLM_FALSE_VICTIM;
+                }
+            }
+            // Grant order, except at the end of a rebuild (the new master's queues are rebuilt
+            // from the owners' copies, in copy order).
+            let rebuild_ends = n.dlm.rebuilt && (!p.dlm.rebuilt || p.dlm.epoch != n.dlm.epoch);
+            if !rebuild_ends {
+                for (res, r) in &n.dlm.mastered {
+                    if let Some(pr) = p.dlm.mastered.get(res) {
+                        if pr != r && crate::properties::overtaken(pr, r) {
+                            s.history.violations |= violation::DLM_OVERTAKEN;
+                        }
                     }
                 }
             }
@@ -798,6 +851,7 @@ impl ClusterModel {
                     "{}: lock client {k} issues its next request",
                     name(usize::from(*id))
                 ),
+                Timer::Deadlock => format!("{}: DEADLOCK_WAIT expires", name(usize::from(*id))),
             },
             Action::Actor(a) => format!("{a:?}"),
             Action::Fault(k) => self.menu()[*k as usize].describe(&self.spec),
@@ -1020,6 +1074,9 @@ impl crate::explore::Independence<ClusterModel> for ActorIndependence {
                     Timer::Join => 1,
                     // Lock-client steps write the value-block ghost: never independent.
                     Timer::Client(_) => return None,
+                    // A deadlock search may cancel a victim, which the victim ghost checks
+                    // against every master: never independent.
+                    Timer::Deadlock => return None,
                 };
                 Some((64 + i * 8 + k, i))
             }
@@ -1042,7 +1099,8 @@ impl crate::explore::Independence<ClusterModel> for ActorIndependence {
             && p.removed == n.removed
             && p.clean.without(i) == n.clean.without(i)
             && p.lvb == n.lvb
-            && p.dlm_view == n.dlm_view;
+            && p.dlm_view == n.dlm_view
+            && p.dlm_members == n.dlm_members;
         if !same_env || i >= m.spec.len() {
             return same_env;
         }
@@ -1209,6 +1267,53 @@ mod tests {
         back.actor_states[0] = init.actor_states[0].clone();
         m.record_history(&bumped, &mut back);
         assert!(!holds(&m, &back, SEQ_MONOTONE));
+    }
+
+    /// Regression (found by `bench_dlm dlm-deadlock.toml 2`): a lock client's timer that fires
+    /// while its lock manager does not run issues nothing, so the value-block ghost must not
+    /// record its write (it did, and a later valid read of the real block was flagged stale).
+    #[test]
+    fn a_client_step_that_issues_nothing_writes_no_value() {
+        use crate::dlm::cluster::{lock_id, LocalLock};
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../specs/scenarios/dlm-deadlock.toml"
+        );
+        let spec = Arc::new(ClusterSpec::load(std::path::Path::new(path)).unwrap());
+        let menu = Fault::menu(&spec);
+        let m = ClusterModel::new(
+            spec,
+            CheckConfig::new(FaultPlan::Budget { max: 0, menu }, HealMode::Never),
+        );
+        let mut prev = m.init_states().remove(0);
+        // FRANK1's client holds R1 at EX and its next line is `deq r1 VALBLK` (a write).
+        let mut n = (*prev.actor_states[0]).clone();
+        n.dlm.pc = vec![3];
+        n.dlm.locks = vec![LocalLock {
+            res: 0,
+            client: 0,
+            id: lock_id(0, 0),
+            granted: Some(Mode::EX),
+            pending: None,
+            value: None,
+            blocking: false,
+        }];
+        prev.actor_states[0] = Arc::new(n);
+        let (res, v) = m.actor(0).client_write(&prev.actor_states[0], 0).unwrap();
+        assert_eq!(res, 0);
+        let before = prev.history.lvb[0];
+        // Nothing issued (the state is unchanged): the ghost keeps the last value.
+        let mut same = prev.clone();
+        m.record_dlm(&prev, &mut same, Some(DlmNote::Client(0, 0)));
+        assert_eq!(same.history.lvb[0], before);
+        // Issued (completed at once by a local master: the script moved on): recorded.
+        let mut issued = prev.clone();
+        let mut n = (*issued.actor_states[0]).clone();
+        n.dlm.pc = vec![4];
+        n.dlm.locks.clear();
+        issued.actor_states[0] = Arc::new(n);
+        m.record_dlm(&prev, &mut issued, Some(DlmNote::Client(0, 0)));
+        assert_eq!(issued.history.lvb[0], Some(v));
     }
 
     /// Negative control for "removed node never acts as a member": a node recorded as removed

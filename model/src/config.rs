@@ -22,6 +22,7 @@
 //! [[client]]                   # optional: a lock-manager client process on a node
 //! node = "FRANK1"              # the node it runs on (at most CLIENTS_PER_NODE_MAX per node)
 //! script = ["enq r1 EX VALBLK", "convert r1 PR VALBLK", "deq r1"]
+//! deadlock_priority = 0        # optional; the lowest priority on a deadlock cycle is the victim
 //!
 //! [locks]                      # optional: resources external lock clients may name
 //! resources = ["r1", "DB.ROOT"]
@@ -30,7 +31,8 @@
 //! A client's `script` is a list of lock requests run once, in order, each waiting for its
 //! completion; the grammar is in [`crate::dlm::script`]:
 //! `enq RES MODE [NOQUEUE] [VALBLK]`, `convert RES MODE [NOQUEUE] [VALBLK] [QUECVT]`,
-//! `deq RES [VALBLK]`. Errors name the client and the line (`client[0].script[2]`). A file
+//! `deq RES [VALBLK]`; `RES` may be a sub-resource `PARENT/SUB`, locked under the client's lock
+//! on `PARENT` (a sublock). Errors name the client and the line (`client[0].script[2]`). A file
 //! without clients has no lock manager activity at all (the connection manager's checks are
 //! unchanged).
 //!
@@ -101,6 +103,8 @@ struct RawLocks {
 struct RawClient {
     node: String,
     script: Vec<String>,
+    #[serde(default)]
+    deadlock_priority: i64,
 }
 
 /// Most lock clients on one node.
@@ -109,6 +113,8 @@ pub const CLIENTS_PER_NODE_MAX: usize = 2;
 pub const SCRIPT_LINES_MAX: usize = 16;
 /// Most distinct resources over all scripts.
 pub const RESOURCES_MAX: usize = 16;
+/// The highest deadlock priority a client may have.
+pub const DEADLOCK_PRIORITY_MAX: i64 = 65_535;
 /// Most resource names in the whole table (`[locks] resources` and the scripts' names): a
 /// resource's index is a `u8` on the wire.
 pub const LOCK_RESOURCES_MAX: usize = 256;
@@ -171,6 +177,10 @@ pub struct ClientSpec {
     pub node: usize,
     /// The requests, in order.
     pub script: Vec<ClientOp>,
+    /// Deadlock priority (PCB$L_DLCKPRI, default 0): a deadlock victim is chosen among the
+    /// requests of the lowest priority on the cycle (see [`crate::dlm::deadlock`]).
+    #[serde(default)]
+    pub deadlock_priority: u32,
 }
 
 /// One script line, with the resource as an index into [`ClusterSpec::resources`].
@@ -553,6 +563,17 @@ fn validate_clients(
                     ))
                 }
                 Op::Enq(_) => {
+                    if let Some(parent) = crate::dlm::cluster::parent_of(&line.res) {
+                        if !held.contains(parent) {
+                            return Err(err(
+                                file,
+                                &fl,
+                                format!(
+                                    "{text:?}: this client holds no lock on the parent {parent}"
+                                ),
+                            ));
+                        }
+                    }
                     held.insert(line.res.clone());
                 }
                 Op::Cvt(_) | Op::Deq if !has => {
@@ -563,6 +584,14 @@ fn validate_clients(
                     ))
                 }
                 Op::Deq => {
+                    let prefix = format!("{}/", line.res);
+                    if held.iter().any(|h| h.starts_with(&prefix)) {
+                        return Err(err(
+                            file,
+                            &fl,
+                            format!("{text:?}: this client holds sublocks under {}", line.res),
+                        ));
+                    }
                     held.remove(&line.res);
                 }
                 Op::Cvt(_) => {}
@@ -570,7 +599,14 @@ fn validate_clients(
             names.insert(line.res.clone());
             lines.push(line);
         }
-        parsed.push((node, lines));
+        let priority = bounded(
+            file,
+            &f("deadlock_priority"),
+            c.deadlock_priority,
+            0,
+            DEADLOCK_PRIORITY_MAX,
+        )?;
+        parsed.push((node, lines, priority));
     }
     if names.len() > RESOURCES_MAX {
         return Err(err(
@@ -597,8 +633,9 @@ fn validate_clients(
     let resources: Vec<String> = names.into_iter().collect();
     let clients = parsed
         .into_iter()
-        .map(|(node, lines)| ClientSpec {
+        .map(|(node, lines, deadlock_priority)| ClientSpec {
             node,
+            deadlock_priority,
             script: lines
                 .into_iter()
                 .map(|l| ClientOp {

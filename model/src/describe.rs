@@ -125,6 +125,15 @@ fn dlm_message(spec: &ClusterSpec, m: &crate::dlm::DlmMsg) -> String {
             )
         }
         DlmMsg::Done { epoch } => format!("DLM rebuild for view #{epoch} sent"),
+        DlmMsg::Suspect { .. } => "DLM: a request outlived DEADLOCK_WAIT".to_string(),
+        DlmMsg::Query { phase, .. } => format!("DLM deadlock search: report (phase {phase})"),
+        DlmMsg::Report { phase, waits, .. } => format!(
+            "DLM deadlock search: {} queued request(s) (phase {phase})",
+            waits.iter().flatten().count()
+        ),
+        DlmMsg::Victim { res: r, lock, .. } => {
+            format!("DLM: deadlock victim lock {} on {}", lock.0, res(r))
+        }
         DlmMsg::Client(c) => {
             use crate::dlm::external::ClientMsg;
             match c {

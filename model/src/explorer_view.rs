@@ -314,6 +314,7 @@ pub fn timer_name(t: Timer) -> String {
         Timer::Recnx => "RECNX timer".to_string(),
         Timer::Join => "join timer".to_string(),
         Timer::Client(k) => format!("lock client {k} timer"),
+        Timer::Deadlock => "DEADLOCK_WAIT timer".to_string(),
     }
 }
 

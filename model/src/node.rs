@@ -220,6 +220,9 @@ pub enum Timer {
     /// Lock client `k` of this node issues its next request (only with clients). Carries no
     /// node id, but distinguishes the clients, so symmetry reduction does not apply to it.
     Client(u8),
+    /// DEADLOCK_WAIT: a request queued at this master may be deadlocked (only with clients;
+    /// see [`crate::dlm::deadlock`]).
+    Deadlock,
 }
 
 /// A coordinator's bookkeeping for the current proposal round.
@@ -1207,7 +1210,15 @@ impl Actor for NodeActor {
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut O) {
-        if self.is_disk() || state.exited.is_some() || state.phase != Phase::Idle {
+        if self.is_disk() || state.exited.is_some() {
+            return;
+        }
+        if *timer == Timer::Deadlock {
+            // Kept (re-set) while the lock manager does not run, e.g. during a transition.
+            self.dlm_deadlock_timer(state, o);
+            return;
+        }
+        if state.phase != Phase::Idle {
             return;
         }
         match timer {
@@ -1226,6 +1237,7 @@ impl Actor for NodeActor {
                 }
             }
             Timer::Client(k) => self.dlm_client_step(state, *k as usize, o),
+            Timer::Deadlock => self.dlm_deadlock_timer(state, o),
             Timer::Join => {
                 if state.view.is_some() {
                     return;

@@ -6,8 +6,9 @@
 use crate::cluster_model::{dlm_seen, violation, CheckConfig, ClusterModel, HealMode, State};
 use crate::config::ClusterSpec;
 use crate::dlm::cluster::{usable_mode, Stage};
-use crate::dlm::Mode;
-use crate::node::Msg;
+use crate::dlm::deadlock::{deadlock_possible, on_cycles, queued_waits};
+use crate::dlm::{Matrix, Mode, Resource};
+use crate::node::{Msg, Timer};
 use crate::quorum;
 use stateright::actor::Network;
 use stateright::Property;
@@ -46,11 +47,22 @@ pub const CONVERSION: &str = "a conversion";
 pub const BAST_DELIVERED: &str = "a BAST delivered";
 /// DLM sometimes: a rebuild after a node failure.
 pub const REBUILD_AFTER_FAILURE: &str = "a rebuild after a node failure";
+/// DLM: a deadlock victim was on a wait-for cycle when cancelled.
+pub const VICTIM_IN_CYCLE: &str = "deadlock victim only in a cycle";
+/// DLM: no wait-for cycle survives once the lock manager and its deadlock search are quiet.
+pub const CYCLES_BROKEN: &str = "every cycle is broken";
+/// DLM: no queued request is overtaken by a later incompatible one (except in-place conversions).
+pub const GRANT_ORDER: &str = "grant order";
+/// DLM sometimes: a deadlock victim.
+pub const DEADLOCK_VICTIM: &str = "a deadlock victim";
+/// DLM sometimes: a value block read after an invalidation.
+pub const INVALID_VALUE_READ: &str = "a value block read after an invalidation";
 
 /// The properties that apply to a check with this configuration. The CLUEXIT and rejoin
 /// examples need a heal, so they are listed only when the check heals.
 ///
-/// With lock clients in the cluster file, the lock-manager properties are added.
+/// With lock clients in the cluster file, the lock-manager properties are added ("a deadlock
+/// victim" only if the scripts can deadlock at all, [`deadlock_possible`]).
 pub fn standard(cfg: &CheckConfig, spec: &ClusterSpec) -> Vec<Property<ClusterModel>> {
     let mut v = vec![
         Property::always(NO_SPLIT_BRAIN, no_split_brain),
@@ -71,6 +83,11 @@ pub fn standard(cfg: &CheckConfig, spec: &ClusterSpec) -> Vec<Property<ClusterMo
     }
     if !spec.clients.is_empty() {
         v.extend(dlm());
+        if deadlock_possible(spec) {
+            v.push(Property::sometimes(DEADLOCK_VICTIM, |m, s: &State| {
+                nodes(m).any(|i| m.node(s, i).dlm.last_victim.is_some())
+            }));
+        }
     }
     v
 }
@@ -98,7 +115,123 @@ pub fn dlm() -> Vec<Property<ClusterModel>> {
         Property::sometimes(REBUILD_AFTER_FAILURE, |_, s: &State| {
             s.history.dlm_seen & dlm_seen::REBUILD_AFTER_FAILURE != 0
         }),
+        Property::always(VICTIM_IN_CYCLE, |_, s: &State| {
+            s.history.violations & violation::DLM_FALSE_VICTIM == 0
+        }),
+        Property::always(CYCLES_BROKEN, cycles_broken),
+        Property::always(GRANT_ORDER, |_, s: &State| {
+            s.history.violations & violation::DLM_OVERTAKEN == 0
+        }),
+        // State predicates, not history bits: a bit in `Env` would split otherwise equal states.
+        Property::sometimes(INVALID_VALUE_READ, |m, s: &State| {
+            nodes(m).any(|i| {
+                m.alive(s, i)
+                    && m.node(s, i)
+                        .dlm
+                        .locks
+                        .iter()
+                        .any(|l| matches!(l.value, Some((_, false))))
+            })
+        }),
     ]
+}
+
+/// The processes on a wait-for cycle (bit `p` = process/lock id `p`) of the queues mastered by
+/// the live nodes `masters` accepts, judged by the VMS matrix (see [`crate::dlm::deadlock`]).
+pub fn cycle_processes(m: &ClusterModel, s: &State, masters: impl Fn(usize) -> bool) -> u64 {
+    let mut edges = Vec::new();
+    for j in nodes(m).filter(|&j| m.alive(s, j) && masters(j)) {
+        for r in m.node(s, j).dlm.mastered.values() {
+            edges.extend(queued_waits(r, Matrix::VMS));
+        }
+    }
+    on_cycles(&edges)
+}
+
+/// When the lock manager is quiescent (see [`nothing_lost`]) and no deadlock timer is armed and
+/// no search is running or due, the masters' queues have no wait-for cycle. And on every live
+/// node, `deadlock_armed` says whether its DEADLOCK_WAIT timer is set (an armed flag without a
+/// timer would stop that node's searches for good, and make the first half vacuous).
+pub fn cycles_broken(m: &ClusterModel, s: &State) -> bool {
+    let consistent = nodes(m).filter(|&i| m.alive(s, i)).all(|i| {
+        let timer = s.timers_set[i].iter().any(|t| *t == Timer::Deadlock);
+        m.node(s, i).dlm.deadlock_armed == timer
+    });
+    if !consistent {
+        return false;
+    }
+    let Some(running) = dlm_quiescent(m, s) else {
+        return true;
+    };
+    let idle = running.iter().all(|&i| {
+        let d = &m.node(s, i).dlm;
+        !d.deadlock_armed && d.search.is_none() && !d.search_again
+    });
+    !idle || cycle_processes(m, s, |j| running.contains(&j)) == 0
+}
+
+/// True if a step from `prev` to `next` (one master's resource, outside a rebuild) granted a
+/// request over an earlier queued one whose requested mode it is incompatible with. Allowed:
+/// grants of requests queued before it, and conversions granted in place over new requests, or
+/// (without QUECVT) over queued conversions (vms-protocol.md C.2, 6-3).
+pub fn overtaken(prev: &Resource, next: &Resource) -> bool {
+    // Queue position: (0 converting | 1 waiting, index).
+    let pos = |r: &Resource, id| {
+        let c = r
+            .converting()
+            .iter()
+            .position(|l| l.id == id)
+            .map(|i| (0, i));
+        c.or_else(|| r.waiting().iter().position(|l| l.id == id).map(|i| (1, i)))
+    };
+    for x in next.converting().iter().chain(next.waiting()) {
+        let (Some(want), Some(px)) = (x.requested_mode, pos(prev, x.id)) else {
+            continue;
+        };
+        if prev.lock(x.id).and_then(|l| l.requested_mode) != Some(want) {
+            continue;
+        }
+        for y in next.granted() {
+            let Some(g) = y.granted_mode else { continue };
+            let before = prev.lock(y.id);
+            // A lock back at its old mode had its conversion cancelled (a victim): no grant.
+            let fresh = before.is_none_or(|b| b.granted_mode != Some(g));
+            if !fresh || Mode::compatible(g, want) {
+                continue;
+            }
+            let ok = match before {
+                None => false,
+                Some(b) if b.requested_mode.is_none() => {
+                    px.0 == 1 || !y.flags.contains(crate::dlm::Flags::QUECVT)
+                }
+                Some(_) => pos(prev, y.id).is_some_and(|py| py < px),
+            };
+            if !ok {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// The running nodes if the lock manager is quiescent: every member of the running view runs
+/// it (all in that view), no inbox holds anything and no lock-manager message is in flight.
+fn dlm_quiescent(m: &ClusterModel, s: &State) -> Option<Vec<usize>> {
+    let running: Vec<usize> = nodes(m)
+        .filter(|&i| m.alive(s, i) && m.actor(i).dlm_running(m.node(s, i)))
+        .collect();
+    let &first = running.first()?;
+    let view = m.node(s, first).view?;
+    let all_run = view.members.iter().all(|i| running.contains(&i));
+    let quiet = running.iter().all(|&i| m.node(s, i).dlm.inbox.is_empty());
+    let in_flight = match &s.network {
+        Network::Ordered(map) => map
+            .values()
+            .any(|q| q.iter().any(|x| matches!(x, Msg::Dlm(_)))),
+        _ => false,
+    };
+    let same = running.iter().all(|&i| m.node(s, i).view == Some(view));
+    (all_run && quiet && !in_flight && same).then_some(running)
 }
 
 /// A node whose locks are usable: alive, and active or running its lock manager (in the correct
@@ -132,26 +265,9 @@ pub fn lock_compatibility(m: &ClusterModel, s: &State) -> bool {
 /// granted mode, and pending there iff pending at the owner; and every lock a master holds
 /// belongs to a running node that has its copy (a departed node's locks are gone).
 pub fn nothing_lost(m: &ClusterModel, s: &State) -> bool {
-    let running: Vec<usize> = nodes(m)
-        .filter(|&i| m.alive(s, i) && m.actor(i).dlm_running(m.node(s, i)))
-        .collect();
-    let Some(&first) = running.first() else {
+    let Some(running) = dlm_quiescent(m, s) else {
         return true;
     };
-    let Some(view) = m.node(s, first).view else {
-        return true;
-    };
-    let all_run = view.members.iter().all(|i| running.contains(&i));
-    let quiet = running.iter().all(|&i| m.node(s, i).dlm.inbox.is_empty());
-    let in_flight = match &s.network {
-        Network::Ordered(map) => map
-            .values()
-            .any(|q| q.iter().any(|x| matches!(x, Msg::Dlm(_)))),
-        _ => false,
-    };
-    if !all_run || !quiet || in_flight || running.iter().any(|&i| m.node(s, i).view != Some(view)) {
-        return true;
-    }
     for &i in &running {
         for l in &m.node(s, i).dlm.locks {
             if l.pending.is_some_and(|p| p.stage == Stage::Lookup) {
@@ -276,6 +392,11 @@ mod tests {
             super::CONVERSION,
             super::BAST_DELIVERED,
             super::REBUILD_AFTER_FAILURE,
+            super::VICTIM_IN_CYCLE,
+            super::CYCLES_BROKEN,
+            super::GRANT_ORDER,
+            super::DEADLOCK_VICTIM,
+            super::INVALID_VALUE_READ,
         ] {
             assert!(
                 doc.contains(&format!("### {name}\n")),

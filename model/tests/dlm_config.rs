@@ -48,6 +48,23 @@ fn clients_parse_into_ops_and_resources() {
     assert_eq!(c.script[3].res, 0);
     assert_eq!(s.clients_of(1).len(), 1);
     assert!(s.clients_of(0).is_empty());
+    assert_eq!(c.deadlock_priority, 0);
+}
+
+#[test]
+fn a_client_may_set_its_deadlock_priority() {
+    let s = ClusterSpec::parse(
+        "t.toml",
+        &format!(
+            "{BASE}[[client]]\nnode = \"A\"\nscript = [\"enq r1 EX\"]\ndeadlock_priority = 3\n"
+        ),
+    )
+    .unwrap();
+    assert_eq!(s.clients[0].deadlock_priority, 3);
+    assert!(error_of(
+        "[[client]]\nnode = \"A\"\nscript = [\"enq r1 EX\"]\ndeadlock_priority = -1\n"
+    )
+    .contains("deadlock_priority"));
 }
 
 #[test]
@@ -122,4 +139,29 @@ fn directory_hash_is_fixed_and_spreads_over_members() {
     assert_eq!(dir_node_of("R1", all), Some(name_hash("R1") as usize % 3));
     assert_eq!(dir_node_of("R1", NodeSet::single(2)), Some(2));
     assert_eq!(dir_node_of("R1", NodeSet::EMPTY), None);
+}
+
+#[test]
+fn sublocks_need_their_parent_and_block_its_release() {
+    let s = ClusterSpec::parse(
+        "t.toml",
+        &format!("{BASE}[[client]]\nnode = \"A\"\nscript = [\"enq db NL\", \"enq db/rec1 EX\", \"deq db/rec1\", \"deq db\"]\n"),
+    )
+    .unwrap();
+    assert_eq!(s.resources, ["DB", "DB/REC1"]);
+    assert_eq!(
+        error_of("[[client]]\nnode = \"A\"\nscript = [\"enq db/rec1 EX\"]\n"),
+        "t.toml: client[0].script[0]: \"enq db/rec1 EX\": this client holds no lock on the parent DB"
+    );
+    assert_eq!(
+        error_of(
+            "[[client]]\nnode = \"A\"\nscript = [\"enq db NL\", \"enq db/rec1 EX\", \"deq db\"]\n"
+        ),
+        "t.toml: client[0].script[2]: \"deq db\": this client holds sublocks under DB"
+    );
+    assert!(parse_line("enq db//rec1 EX").is_err());
+    assert!(parse_line("enq /rec1 EX").is_err());
+    // The tree's root decides the directory node.
+    let members = NodeSet::first(3);
+    assert_eq!(dir_node_of("DB/REC1", members), dir_node_of("DB", members));
 }

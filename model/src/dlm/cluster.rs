@@ -29,7 +29,13 @@
 //! Within one view a tree's master never changes. A master keeps a resource (and its value
 //! block) even when its last lock goes, and re-registers it at every rebuild; so the directory
 //! entry lives as long as the master (a simplification: VMS drops both with the last lock —
-//! the handshake that makes that race-free with concurrent lookups is left for later).
+//! the handshake that makes that race-free with concurrent lookups is left for later). Why it
+//! is not a one-liner: a lookup answered "M" just before M's entry is removed sends a request to
+//! M after M dropped the tree; if M then re-creates it while the directory has made another node
+//! master, the tree has two masters. A race-free removal needs M to refuse such a request
+//! ("not master, look up again", costing more than two remote messages for that request, so the
+//! message bound would need that exception) or the directory to hold a tombstone until M
+//! confirms; neither is modelled yet.
 //!
 //! # Master
 //! The master applies the request to its [`Resource`] and sends the completion AST
@@ -75,9 +81,24 @@
 //! master, per view); value block (a valid read at PR or above returns the last value written,
 //! and never a valid value after a PW/EX holder's node failed).
 //!
-//! Not yet: deadlock detection, sublocks (parent locks), remastering by activity, EXPEDITE from
-//! scripts, client reaction to BASTs.
+//! Deadlock detection is in [`super::deadlock`]: masters arm DEADLOCK_WAIT when they queue a
+//! request and record each queued request's instance (the owner's script line, carried by
+//! [`Req::seq`] and [`LockCopy::seq`]) in [`DlmState::seqs`].
+//!
+//! # Resource trees (C.5)
+//! A sub-resource `DB/REC1` is locked under the client's lock on its parent `DB` (the parent
+//! must be granted: a sublock line whose parent is not granted is skipped, SS$_PARNOTGRANT). A
+//! tree is one unit: only the root name is hashed for the directory node ([`dir_node_of`]), the
+//! directory holds (and the rebuild registers) roots only, and a sub-resource's master is its
+//! root's — the owner sends a sublock request straight to the master it knows from the parent
+//! lock (no lookup; a lookup, if ever needed, is for the root, and its answer serves every lock
+//! of the tree). A rebuild moves a tree as a unit (every resource of a tree had the same master,
+//! and a departed master's trees all go to the root's new directory node).
+//!
+//! Not yet: remastering by activity, EXPEDITE from scripts, client reaction to BASTs, removing
+//! directory entries and resources with a tree's last lock (see the Directory section).
 
+use super::deadlock::{Search, Wait, REPORT_WAITS_MAX};
 use super::external::ClientMsg;
 use super::mode::{Flags, Matrix, Mode, Status};
 use super::resource::{Event, LockId, Owner, Resource, ValueBlock};
@@ -108,11 +129,18 @@ pub enum DlmVariant {
     SkipValueInvalidation,
     /// Surviving masters keep the departed nodes' locks.
     KeepFailedLocks,
+    /// No deadlock search: DEADLOCK_WAIT timers are never armed.
+    NoDeadlockSearch,
+    /// The deadlock coordinator trusts its first round of reports (no confirmation round).
+    SinglePhaseSearch,
+    /// A new request compatible with the granted locks is granted at once, even when others
+    /// wait before it.
+    QueueJump,
 }
 
 impl DlmVariant {
     /// Every variant with its command-line name.
-    pub const ALL: [(&'static str, DlmVariant); 5] = [
+    pub const ALL: [(&'static str, DlmVariant); 8] = [
         ("correct", DlmVariant::Correct),
         ("dlm-broken-matrix", DlmVariant::BrokenMatrix),
         ("dlm-grant-while-suspended", DlmVariant::GrantWhileSuspended),
@@ -121,6 +149,9 @@ impl DlmVariant {
             DlmVariant::SkipValueInvalidation,
         ),
         ("dlm-keep-failed-locks", DlmVariant::KeepFailedLocks),
+        ("dlm-no-deadlock-search", DlmVariant::NoDeadlockSearch),
+        ("dlm-single-phase-search", DlmVariant::SinglePhaseSearch),
+        ("dlm-queue-jump", DlmVariant::QueueJump),
     ];
 }
 
@@ -139,6 +170,8 @@ pub struct Req {
     pub write: Option<ValueBlock>,
     /// Remote messages taken so far (lookup + this one).
     pub hops: u8,
+    /// The request instance: the owner's script line (unique per request of a lock).
+    pub seq: u8,
 }
 
 /// An owner's description of one lock, sent to a new master during a rebuild.
@@ -154,6 +187,8 @@ pub struct LockCopy {
     pub pending: Option<(Op, Flags, Option<ValueBlock>)>,
     /// The last value block the owner read or wrote.
     pub value: Option<(ValueBlock, bool)>,
+    /// The pending request's instance (the owner's script line).
+    pub seq: u8,
 }
 
 /// Lock-manager messages (inside [`Msg::Dlm`]).
@@ -213,6 +248,40 @@ pub enum DlmMsg {
     Done {
         /// View number.
         epoch: u32,
+    },
+    /// Master → deadlock coordinator: a request queued here outlived DEADLOCK_WAIT.
+    Suspect {
+        /// View number.
+        epoch: u32,
+    },
+    /// Deadlock coordinator → master: report your queued requests (search phase 1 or 2).
+    Query {
+        /// View number.
+        epoch: u32,
+        /// Search phase.
+        phase: u8,
+    },
+    /// Master → deadlock coordinator: (part of) its queued requests; `last` ends the report.
+    Report {
+        /// View number.
+        epoch: u32,
+        /// Search phase.
+        phase: u8,
+        /// Queued requests.
+        waits: [Option<Wait>; REPORT_WAITS_MAX],
+        /// The last part.
+        last: bool,
+    },
+    /// Deadlock coordinator → master: cancel this request instance with `Deadlock`.
+    Victim {
+        /// View number.
+        epoch: u32,
+        /// Resource.
+        res: u8,
+        /// The victim's lock.
+        lock: LockId,
+        /// Its request instance.
+        seq: u8,
     },
     /// Between the node and its external clients only, never on the network: a request in,
     /// completions and BASTs out (see [`super::external`]).
@@ -285,6 +354,16 @@ pub struct DlmState {
     pub pool: Vec<LockCopy>,
     /// Messages kept while the lock manager does not run: (sender, message).
     pub inbox: Vec<(u8, DlmMsg)>,
+    /// As a master: the instance (owner's script line) of every request queued here.
+    pub seqs: BTreeMap<(u8, LockId), u8>,
+    /// The DEADLOCK_WAIT timer is set ([`Timer::Deadlock`]).
+    pub deadlock_armed: bool,
+    /// As the deadlock coordinator: the search in progress.
+    pub search: Option<Search>,
+    /// As the deadlock coordinator: a `Suspect` arrived during the search; search again.
+    pub search_again: bool,
+    /// As a master: the last request cancelled as a deadlock victim (resource, lock, instance).
+    pub last_victim: Option<(u8, LockId, u8)>,
 }
 
 /// The lock id of local client `client` on node `node`.
@@ -314,13 +393,24 @@ pub fn name_hash(name: &str) -> u16 {
     ((x >> 16) ^ (x & 0xffff)) as u16
 }
 
-/// The directory node of resource `name` among `members` (LOCKDIRWT 1 each).
+/// The root of a resource tree: `DB` for `DB/REC1` (a root is its own root).
+pub fn root_of(name: &str) -> &str {
+    name.split('/').next().unwrap_or(name)
+}
+
+/// The parent resource of a sub-resource: `DB` for `DB/REC1`, `DB/REC1` for `DB/REC1/F`.
+pub fn parent_of(name: &str) -> Option<&str> {
+    name.rsplit_once('/').map(|(p, _)| p)
+}
+
+/// The directory node of resource `name` among `members` (LOCKDIRWT 1 each): only the tree's
+/// root name is hashed, so every resource of a tree has the root's directory node (C.5).
 pub fn dir_node_of(name: &str, members: NodeSet) -> Option<usize> {
     let v: Vec<usize> = members.iter().collect();
     if v.is_empty() {
         return None;
     }
-    Some(v[name_hash(name) as usize % v.len()])
+    Some(v[name_hash(root_of(name)) as usize % v.len()])
 }
 
 /// The set of modes compatible with `m` (VMS matrix) as a bit mask.
@@ -395,9 +485,45 @@ fn stale(m: &DlmMsg, epoch: u32) -> bool {
         DlmMsg::Lookup { epoch: e, .. }
         | DlmMsg::Master { epoch: e, .. }
         | DlmMsg::Register { epoch: e, .. }
-        | DlmMsg::Done { epoch: e } => *e < epoch,
+        | DlmMsg::Done { epoch: e }
+        | DlmMsg::Suspect { epoch: e }
+        | DlmMsg::Query { epoch: e, .. }
+        | DlmMsg::Report { epoch: e, .. }
+        | DlmMsg::Victim { epoch: e, .. } => *e < epoch,
         _ => false,
     }
+}
+
+/// Drops the instances of requests no longer queued at this master.
+fn sync_seqs(d: &mut DlmState) {
+    let mastered = &d.mastered;
+    d.seqs.retain(|&(res, lock), _| {
+        mastered
+            .get(&res)
+            .and_then(|r| r.lock(lock))
+            .is_some_and(|l| l.requested_mode.is_some())
+    });
+}
+
+/// Negative control `QueueJump`: a new request compatible with every granted mode is granted at
+/// once, whatever waits before it. `None`: apply normally.
+fn jump_queue(r: &mut Resource, lock: LockId, op: Op, flags: Flags) -> Option<Vec<Event>> {
+    let Op::Enq(mode) = op else { return None };
+    if r.lock(lock).is_some() || flags.contains(Flags::VALBLK) {
+        return None;
+    }
+    let fits = r
+        .locks()
+        .all(|l| l.granted_mode.is_none_or(|g| Mode::compatible(g, mode)));
+    if !fits || (r.converting().is_empty() && r.waiting().is_empty()) {
+        return None;
+    }
+    r.restore_granted(lock, owner_of(lock), mode);
+    Some(vec![Event::Granted {
+        id: lock,
+        mode,
+        value: None,
+    }])
 }
 
 fn apply_op(
@@ -484,15 +610,35 @@ impl NodeActor {
 
     /// The directory node of resource `res` among `members`.
     pub fn dir_node(&self, res: u8, members: NodeSet) -> usize {
-        let name = self
-            .spec
-            .resources
-            .get(res as usize)
-            .map_or("", |s| s.as_str());
-        dir_node_of(name, members).unwrap_or(self.me)
+        dir_node_of(self.res_name(res), members).unwrap_or(self.me)
     }
 
-    fn dlm_matrix(&self) -> Matrix {
+    fn res_name(&self, res: u8) -> &str {
+        self.spec
+            .resources
+            .get(res as usize)
+            .map_or("", |s| s.as_str())
+    }
+
+    fn res_index(&self, name: &str) -> Option<u8> {
+        self.spec
+            .resources
+            .iter()
+            .position(|r| r == name)
+            .map(|i| i as u8)
+    }
+
+    /// The parent resource of sub-resource `res` (`None` for a root).
+    pub fn parent_res(&self, res: u8) -> Option<u8> {
+        parent_of(self.res_name(res)).and_then(|p| self.res_index(p))
+    }
+
+    /// The root of `res`'s tree (`res` itself for a root).
+    pub fn root_res(&self, res: u8) -> u8 {
+        self.res_index(root_of(self.res_name(res))).unwrap_or(res)
+    }
+
+    pub(crate) fn dlm_matrix(&self) -> Matrix {
         if self.opts.dlm == DlmVariant::BrokenMatrix {
             Matrix::broken_pr_pw()
         } else {
@@ -558,11 +704,40 @@ impl NodeActor {
         s.view.map_or(NodeSet::EMPTY, |v| v.members)
     }
 
-    fn dlm_send(&self, s: &mut NodeState, to: usize, m: DlmMsg, o: &mut O) {
+    pub(crate) fn dlm_send(&self, s: &mut NodeState, to: usize, m: DlmMsg, o: &mut O) {
         if to == self.me {
             self.dlm_handle(s, to, m, o);
         } else {
             o.send(Id::from(to), Msg::Dlm(m));
+        }
+    }
+
+    /// After an operation on resource `res` mastered here: record the subject's instance if it
+    /// was queued (`subject`: lock, op, instance), arm DEADLOCK_WAIT if anything was queued, and
+    /// send the ASTs and BASTs.
+    pub(crate) fn after_master_op(
+        &self,
+        s: &mut NodeState,
+        res: u8,
+        events: &[Event],
+        subject: Option<(LockId, Op, u8)>,
+        o: &mut O,
+    ) {
+        if let Some((lock, _, seq)) = subject {
+            if events.contains(&Event::Queued { id: lock }) {
+                s.dlm.seqs.insert((res, lock), seq);
+            }
+        }
+        sync_seqs(&mut s.dlm);
+        let out = match s.dlm.mastered.get(&res) {
+            Some(r) => notifications(res, r, events, subject.map(|(l, op, _)| (l, op))),
+            None => Vec::new(),
+        };
+        if events.iter().any(|e| matches!(e, Event::Queued { .. })) {
+            self.arm_deadlock(s, o);
+        }
+        for (to, msg) in out {
+            self.dlm_send(s, to as usize, msg, o);
         }
     }
 
@@ -616,8 +791,16 @@ impl NodeActor {
             stage: Stage::Sent,
             hops: 0,
         };
+        // A sublock needs its parent lock granted (SS$_PARNOTGRANT otherwise: the line is
+        // skipped, as after a refused `enq`).
+        let parent_ok = self.parent_res(line.res).is_none_or(|p| {
+            s.dlm
+                .locks
+                .iter()
+                .any(|l| l.client as usize == k && l.res == p && l.granted.is_some())
+        });
         let idx = match (line.op, idx) {
-            (Op::Enq(_), None) => {
+            (Op::Enq(_), None) if parent_ok => {
                 s.dlm.locks.push(LocalLock {
                     res: line.res,
                     client: k as u8,
@@ -642,41 +825,47 @@ impl NodeActor {
         match idx {
             Some(i) => {
                 let id = s.dlm.locks[i].id;
-                self.route(s, id, o);
+                self.route(s, line.res, id, o);
             }
             None => self.client_done(s, k, o),
         }
     }
 
-    /// Sends lock `id`'s pending request towards its master (directory lookup first if needed).
-    pub(crate) fn route(&self, s: &mut NodeState, id: LockId, o: &mut O) {
-        let Some(i) = s.dlm.locks.iter().position(|l| l.id == id) else {
+    /// Sends the pending request of lock `id` on `res` towards its master (directory lookup
+    /// first if needed). A client's locks share its id (one lock per resource): a lock copy is
+    /// named by resource and id.
+    pub(crate) fn route(&self, s: &mut NodeState, res: u8, id: LockId, o: &mut O) {
+        let Some(i) = s.dlm.locks.iter().position(|l| l.id == id && l.res == res) else {
             return;
         };
-        let res = s.dlm.locks[i].res;
-        if let Some(&m) = s.dlm.known.get(&res) {
-            self.send_request(s, id, m as usize, o);
+        // A tree has one master: a sub-resource's is its root's (known while the parent lock
+        // is held), and only the root is looked up in the directory.
+        let root = self.root_res(res);
+        if let Some(&m) = s.dlm.known.get(&res).or(s.dlm.known.get(&root)) {
+            s.dlm.known.insert(res, m);
+            self.send_request(s, res, id, m as usize, o);
             return;
         }
-        let d = self.dir_node(res, Self::members_of(s));
+        let d = self.dir_node(root, Self::members_of(s));
         if d == self.me {
-            let m = *s.dlm.dir.entry(res).or_insert(self.me as u8);
+            let m = *s.dlm.dir.entry(root).or_insert(self.me as u8);
             s.dlm.known.insert(res, m);
-            self.send_request(s, id, m as usize, o);
+            self.send_request(s, res, id, m as usize, o);
         } else {
             if let Some(p) = s.dlm.locks[i].pending.as_mut() {
                 p.stage = Stage::Lookup;
                 p.hops = 1;
             }
             let epoch = s.dlm.epoch;
-            self.dlm_send(s, d, DlmMsg::Lookup { epoch, res }, o);
+            self.dlm_send(s, d, DlmMsg::Lookup { epoch, res: root }, o);
         }
     }
 
-    fn send_request(&self, s: &mut NodeState, id: LockId, m: usize, o: &mut O) {
-        let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id) else {
+    fn send_request(&self, s: &mut NodeState, res: u8, id: LockId, m: usize, o: &mut O) {
+        let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id && l.res == res) else {
             return;
         };
+        let seq = s.dlm.pc.get(l.client as usize).copied().unwrap_or(0);
         let Some(p) = l.pending.as_mut() else { return };
         p.stage = Stage::Sent;
         if m != self.me {
@@ -689,6 +878,7 @@ impl NodeActor {
             flags: p.flags,
             write: p.write,
             hops: p.hops,
+            seq,
         };
         self.dlm_send(s, m, DlmMsg::Request(req), o);
     }
@@ -720,6 +910,16 @@ impl NodeActor {
                 }
             }
             DlmMsg::Lookup { epoch: e, .. } | DlmMsg::Master { epoch: e, .. } if e < epoch => {}
+            DlmMsg::Suspect { epoch: e }
+            | DlmMsg::Query { epoch: e, .. }
+            | DlmMsg::Report { epoch: e, .. }
+            | DlmMsg::Victim { epoch: e, .. }
+                if e != epoch =>
+            {
+                if e > epoch {
+                    s.dlm.inbox.push((p as u8, m));
+                }
+            }
             _ if !running => s.dlm.inbox.push((p as u8, m)),
             _ if !member => {}
             DlmMsg::Lookup { res, .. } => {
@@ -727,19 +927,20 @@ impl NodeActor {
                 self.dlm_send(s, p, DlmMsg::Master { epoch, res, master }, o);
             }
             DlmMsg::Master { res, master, .. } => {
-                let waiting: Vec<LockId> = s
+                // `res` is a tree's root: its master masters the whole tree.
+                let waiting: Vec<(u8, LockId)> = s
                     .dlm
                     .locks
                     .iter()
-                    .filter(|l| l.res == res && l.pending.is_some_and(|q| q.stage == Stage::Lookup))
-                    .map(|l| l.id)
+                    .filter(|l| {
+                        self.root_res(l.res) == res
+                            && l.pending.is_some_and(|q| q.stage == Stage::Lookup)
+                    })
+                    .map(|l| (l.res, l.id))
                     .collect();
-                if waiting.is_empty() {
-                    return;
-                }
-                s.dlm.known.insert(res, master);
-                for id in waiting {
-                    self.send_request(s, id, master as usize, o);
+                for (r, id) in waiting {
+                    s.dlm.known.insert(r, master);
+                    self.send_request(s, r, id, master as usize, o);
                 }
             }
             DlmMsg::Request(req) => {
@@ -749,12 +950,21 @@ impl NodeActor {
                     .mastered
                     .entry(req.res)
                     .or_insert_with(|| Resource::with_matrix(matrix));
-                let events = apply_op(r, req.lock, req.op, req.flags, req.write);
-                let out = notifications(req.res, r, &events, Some((req.lock, req.op)));
-                for (to, msg) in out {
-                    self.dlm_send(s, to as usize, msg, o);
+                let events = if self.opts.dlm == DlmVariant::QueueJump {
+                    jump_queue(r, req.lock, req.op, req.flags)
+                } else {
+                    None
                 }
+                .unwrap_or_else(|| apply_op(r, req.lock, req.op, req.flags, req.write));
+                let subject = Some((req.lock, req.op, req.seq));
+                self.after_master_op(s, req.res, &events, subject, o);
             }
+            DlmMsg::Suspect { .. } => self.on_suspect(s, o),
+            DlmMsg::Query { phase, .. } => self.on_query(s, p, phase, o),
+            DlmMsg::Report {
+                phase, waits, last, ..
+            } => self.on_report(s, p, phase, waits, last, o),
+            DlmMsg::Victim { res, lock, seq, .. } => self.on_victim(s, res, lock, seq, o),
             DlmMsg::Ast {
                 res,
                 lock,
@@ -843,6 +1053,8 @@ impl NodeActor {
         let d = &mut s.dlm;
         d.epoch = e;
         d.rebuilt = false;
+        d.search = None;
+        d.search_again = false;
         d.done_from = NodeSet::EMPTY;
         d.dir.clear();
         d.inbox
@@ -869,22 +1081,29 @@ impl NodeActor {
                         granted: l.granted,
                         pending: l.pending.map(|p| (p.op, p.flags, p.write)),
                         value: l.value,
+                        seq: s.dlm.pc.get(l.client as usize).copied().unwrap_or(0),
                     };
                     sends.push((nm, DlmMsg::Copy(copy)));
                 }
             }
-            sends.push((
-                self.dir_node(res, w),
-                DlmMsg::Register {
-                    epoch: e,
-                    res,
-                    master: nm as u8,
-                },
-            ));
+            // The directory holds roots only (a sub-resource follows its root).
+            if self.parent_res(res).is_none() {
+                sends.push((
+                    self.dir_node(res, w),
+                    DlmMsg::Register {
+                        epoch: e,
+                        res,
+                        master: nm as u8,
+                    },
+                ));
+            }
         }
         // As a master: re-register every tree mastered here (even one with no lock left, whose
         // value block it keeps).
         for &res in s.dlm.mastered.keys() {
+            if self.parent_res(res).is_some() {
+                continue;
+            }
             sends.push((
                 self.dir_node(res, w),
                 DlmMsg::Register {
@@ -1002,22 +1221,34 @@ impl NodeActor {
                     // The value block was settled above: a pending write either is what a PR+
                     // holder knows already, or may have been overtaken by a departed writer.
                     let events = apply_op(r, c.lock, op, flags, None);
+                    if events.contains(&Event::Queued { id: c.lock }) {
+                        s.dlm.seqs.insert((res, c.lock), c.seq);
+                    }
                     sends.extend(notifications(res, r, &events, Some((c.lock, op))));
                 }
             }
         }
+        sync_seqs(&mut s.dlm);
+        let queued = s
+            .dlm
+            .mastered
+            .values()
+            .any(|r| !r.converting().is_empty() || !r.waiting().is_empty());
+        if queued {
+            self.arm_deadlock(s, o);
+        }
         for (to, m) in sends {
             self.dlm_send(s, to as usize, m, o);
         }
-        let lost: Vec<LockId> = s
+        let lost: Vec<(u8, LockId)> = s
             .dlm
             .locks
             .iter()
             .filter(|l| l.pending.is_some_and(|p| p.stage == Stage::Lookup))
-            .map(|l| l.id)
+            .map(|l| (l.res, l.id))
             .collect();
-        for id in lost {
-            self.route(s, id, o);
+        for (res, id) in lost {
+            self.route(s, res, id, o);
         }
     }
 }

@@ -269,7 +269,7 @@ impl NodeActor {
                 l.pending = Some(pending(write));
             }
         }
-        self.route(s, r.lock, o);
+        self.route(s, r.res, r.lock, o);
     }
 
     /// Emits the completion of a request on `lock`, if it is an external client's lock.

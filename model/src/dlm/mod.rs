@@ -1,9 +1,10 @@
 //! Distributed lock manager. [`resource`] is the per-resource lock table (the local, sequential
 //! heart of the DLM, documented below); [`cluster`] is the distributed part the node actor runs
 //! (clients, directory, masters, ASTs/BASTs, rebuild on membership changes — read its module doc
-//! for the algorithm and its invariants); [`script`] is the clients' script grammar;
-//! [`external`] lets clients outside the model (the runtime's control endpoint) use it. Facts from
-//! `shared/reference/vms-protocol.md` section C. Deadlock search is not written yet.
+//! for the algorithm and its invariants); [`deadlock`] is the deadlock search across nodes (wait-for
+//! graph, coordinator, two-phase certification, victim choice); [`script`] is the clients' script
+//! grammar; [`external`] lets clients outside the model (the runtime's control endpoint) use it.
+//! Facts from `shared/reference/vms-protocol.md` section C.
 //!
 //! # Modes
 //! Six modes NL CR CW PR PW EX (codes 0..5, [`Mode`]); which may coexist is the VMS matrix
@@ -93,6 +94,7 @@
 //!   for the tree layer.
 
 pub mod cluster;
+pub mod deadlock;
 pub mod external;
 pub mod mode;
 pub mod resource;

@@ -722,3 +722,68 @@ fn negative_control_broken_matrix_explicit_search() {
     }
     assert_eq!(violations, [(Mode::PR, Mode::PW), (Mode::PW, Mode::PR)]);
 }
+
+// ---------------------------------------------------------------------------------------
+// Grant order and the wait-for graph (the checker's "grant order" and deadlock helpers)
+// ---------------------------------------------------------------------------------------
+
+/// After every operation of the lock table, no queued request was overtaken by a later
+/// incompatible one outside the in-place conversion rule (`properties::overtaken`), and a
+/// conversion deadlock ([`Resource::conversion_deadlock`]) is a cycle of the wait-for graph
+/// (`deadlock::on_cycles`) containing every lock it names.
+fn prop_grant_order_and_cycles(ops: Vec<Op>) -> TestResult {
+    use crate::dlm::deadlock::{on_cycles, queued_waits};
+    let mut r = Resource::new();
+    for (i, op) in ops.iter().take(MAX_OPS).enumerate() {
+        let before = r.clone();
+        apply(&mut r, op);
+        if crate::properties::overtaken(&before, &r) {
+            return TestResult::error(format!("op {i} {op:?} overtook: {before:?} -> {r:?}"));
+        }
+        let cyclic = on_cycles(&queued_waits(&r, Matrix::VMS));
+        for id in r.conversion_deadlock() {
+            if cyclic & (1 << id.0) == 0 {
+                return TestResult::error(format!("op {i}: {id:?} not on a cycle in {r:?}"));
+            }
+        }
+    }
+    TestResult::passed()
+}
+
+#[test]
+fn qc_grant_order_and_conversion_cycles() {
+    QuickCheck::new()
+        .tests(3000)
+        .quickcheck(prop_grant_order_and_cycles as fn(Vec<Op>) -> TestResult);
+}
+
+/// `overtaken` is not vacuous: a new PR granted past a waiting EX (what the negative control
+/// `QueueJump` does) is caught; conversions granted in place (the documented exception) are
+/// not, and with QUECVT the table queues them instead.
+#[test]
+fn overtaking_is_caught() {
+    let mut r = Resource::new();
+    r.enqueue(LockId(1), owner_of(1), Mode::PR, Flags::NONE);
+    r.enqueue(LockId(2), owner_of(2), Mode::EX, Flags::NONE);
+    let before = r.clone();
+    r.restore_granted(LockId(3), owner_of(3), Mode::PR);
+    assert!(crate::properties::overtaken(&before, &r));
+    // In place: lock 1 converts PR -> CR over the waiting EX (compatible with the holders).
+    let mut ok = before.clone();
+    ok.convert(LockId(1), Mode::CR, Flags::NONE, None);
+    assert!(!crate::properties::overtaken(&before, &ok));
+    // Two CR holders, 1 converting to EX (queued, blocked by 2): 2 converting to CW is
+    // granted in place over it; with QUECVT it queues behind it.
+    let mut c = Resource::new();
+    c.enqueue(LockId(1), owner_of(1), Mode::CR, Flags::NONE);
+    c.enqueue(LockId(2), owner_of(2), Mode::CR, Flags::NONE);
+    c.convert(LockId(1), Mode::EX, Flags::NONE, None);
+    let before = c.clone();
+    let mut in_place = before.clone();
+    in_place.convert(LockId(2), Mode::CW, Flags::NONE, None);
+    assert_eq!(in_place.granted()[0].granted_mode, Some(Mode::CW));
+    assert!(!crate::properties::overtaken(&before, &in_place));
+    let mut queued = before.clone();
+    queued.convert(LockId(2), Mode::CW, Flags::QUECVT, None);
+    assert_eq!(queued.converting().len(), 2);
+}
