@@ -1086,28 +1086,33 @@ impl crate::explore::Independence<ClusterModel> for ActorIndependence {
 
     fn local(&self, m: &ClusterModel, prev: &State, actor: u8, next: &State) -> bool {
         let i = actor as usize;
+        // Every environment and history field must be unchanged, except the stepping node's own
+        // `clean` bit and timer count and the sticky `dlm_seen` bits. Comparing the whole `Env`
+        // (not a list of fields) keeps a field added later from being missed.
         let (p, n) = (&prev.history, &next.history);
-        let same_env = p.cut == n.cut
-            && p.applied == n.applied
-            && p.healed == n.healed
-            && p.heal_done == n.heal_done
-            && p.down == n.down
-            && p.fault_down == n.fault_down
-            && p.cluexit == n.cluexit
-            && p.rebooted == n.rebooted
-            && p.late == n.late
-            && p.removed == n.removed
-            && p.clean.without(i) == n.clean.without(i)
-            && p.lvb == n.lvb
-            && p.dlm_view == n.dlm_view
-            && p.dlm_members == n.dlm_members;
-        if !same_env || i >= m.spec.len() {
-            return same_env;
+        let mut expected = p.clone();
+        expected.clean = if n.clean.contains(i) {
+            p.clean.with(i)
+        } else {
+            p.clean.without(i)
+        };
+        if let (Some(e), Some(&k)) = (expected.timers.get_mut(i), n.timers.get(i)) {
+            *e = k;
+        }
+        expected.dlm_seen = n.dlm_seen;
+        if expected != *n {
+            return false;
+        }
+        if i >= m.spec.len() {
+            return true;
         }
         let actor = m.actor(i);
         let (ps, ns) = (&*prev.actor_states[i], &*next.actor_states[i]);
+        // Beginning active reads every node's view (removed-node ghost, value-block ghost);
+        // cancelling a deadlock victim reads every master's queues (victim ghost).
         let began = actor.is_active(ns) && !(actor.is_active(ps) && ps.view == ns.view);
-        !began
+        let victim = ps.dlm.last_victim != ns.dlm.last_victim;
+        !began && !victim
     }
 }
 

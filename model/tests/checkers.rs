@@ -227,3 +227,42 @@ fn whatif_outcomes_are_the_same_under_every_checker() {
         2 * (menu.len() + menu.len() * (menu.len() - 1) / 2)
     );
 }
+
+#[test]
+fn checkers_agree_on_deadlock_detection_and_its_controls() {
+    for (file, variant) in [
+        (
+            "specs/scenarios/dlm-phantom.toml",
+            DlmVariant::SinglePhaseSearch,
+        ),
+        (
+            "specs/scenarios/dlm-grant-order.toml",
+            DlmVariant::QueueJump,
+        ),
+        (
+            "specs/scenarios/dlm-deadlock.toml",
+            DlmVariant::NoDeadlockSearch,
+        ),
+    ] {
+        let spec = load(file);
+        let m = check_model(spec.clone(), 0, false, Variant::Correct);
+        agree(&format!("{file}, no fault"), &m, Strategy::Bfs);
+        let mut cfg = m.cfg.clone();
+        cfg.protocol.dlm = variant;
+        let m = ClusterModel::new(spec, cfg);
+        agree(&format!("{file} {variant:?}"), &m, Strategy::Bfs);
+        let (r, _) = checker::run(&m, Checker::Reduced, Options::default());
+        let failed: Vec<_> = r
+            .properties
+            .iter()
+            .filter(|p| p.expectation == Expectation::Always && !p.holds)
+            .collect();
+        assert!(
+            !failed.is_empty(),
+            "{variant:?}: the reduced search must find a violation"
+        );
+        for p in failed {
+            replays_to_violation(&m, p.name, p.path.as_ref().unwrap());
+        }
+    }
+}
