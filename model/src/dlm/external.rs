@@ -269,7 +269,14 @@ impl NodeActor {
                 l.pending = Some(pending(write));
             }
         }
-        self.route(s, r.res, r.lock, o);
+        // A held lock knows its resource; the request names it only for `Enq`.
+        let res = s
+            .dlm
+            .locks
+            .iter()
+            .find(|l| l.id == r.lock)
+            .map_or(r.res, |l| l.res);
+        self.route(s, res, r.lock, o);
     }
 
     /// Emits the completion of a request on `lock`, if it is an external client's lock.
@@ -455,6 +462,21 @@ resources = ["r0", "r1", "r2", "r3", "r4", "r5", "r6", "r7"]
         assert_eq!(resource_name("db.Root"), Ok("DB.ROOT".into()));
         assert!(resource_name("a b").is_err());
         assert!(resource_name(&"x".repeat(32)).is_err());
+    }
+
+    #[test]
+    fn convert_and_deq_use_the_lock_s_own_resource() {
+        // The control endpoint names only the lock for `convert` and `deq`; the resource index
+        // it sends is a placeholder (found by `vmsc experiment`'s lock load: a deq of a lock on
+        // resource 1 sent with index 0 never completed).
+        let mut net = Net::new();
+        let r = net.res_with(0);
+        let other = (r + 1) % 8;
+        net.request(0, req(id(0, 1), r, Op::Enq(EX), Flags::NONE));
+        let (out, _) = net.request(0, req(id(0, 1), other, Op::Cvt(NL), Flags::NONE));
+        assert_eq!(out, [(0, done(id(0, 1), r, Status::Normal, Some(NL)))]);
+        let (out, _) = net.request(0, req(id(0, 1), other, Op::Deq, Flags::NONE));
+        assert_eq!(out, [(0, done(id(0, 1), r, Status::Normal, None))]);
     }
 
     #[test]
