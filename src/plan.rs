@@ -368,6 +368,7 @@ fn suggestions(spec: &ClusterSpec) -> Vec<(String, ClusterSpec)> {
             system_id: id,
             expected_votes: spec.expected_votes + 1,
             address: None,
+            lockdirwt: 1,
         });
         s.expected_votes += 1;
         for n in &mut s.nodes {

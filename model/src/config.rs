@@ -18,6 +18,7 @@
 //! system_id = 1025
 //! expected_votes = 5           # optional; defaults to cluster.expected_votes
 //! address = "127.0.0.1:7001"   # optional; the runtime's UDP address
+//! lockdirwt = 1                # optional (0-255, default 1); LOCKDIRWT: share of the directory
 //!
 //! [[client]]                   # optional: a lock-manager client process on a node
 //! node = "FRANK1"              # the node it runs on (at most CLIENTS_PER_NODE_MAX per node)
@@ -144,7 +145,11 @@ struct RawNode {
     system_id: i64,
     expected_votes: Option<i64>,
     address: Option<String>,
+    lockdirwt: Option<i64>,
 }
+
+/// Largest LOCKDIRWT.
+pub const LOCKDIRWT_MAX: u8 = 255;
 
 /// A validated cluster description.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -218,6 +223,14 @@ pub struct NodeSpec {
     pub expected_votes: u32,
     /// UDP address for the runtime, if set in the file.
     pub address: Option<SocketAddr>,
+    /// LOCKDIRWT: this node's share of the lock directory (0: it holds no directory entries
+    /// while a member with a positive weight is present). Default 1.
+    #[serde(default = "lockdirwt_default")]
+    pub lockdirwt: u8,
+}
+
+fn lockdirwt_default() -> u8 {
+    1
 }
 
 impl fmt::Display for NodeSpec {
@@ -470,6 +483,13 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
                 )
             })?),
         };
+        let lockdirwt = bounded(
+            file,
+            &f("lockdirwt"),
+            n.lockdirwt.unwrap_or(1),
+            0,
+            LOCKDIRWT_MAX as i64,
+        )? as u8;
         nodes.push(NodeSpec {
             name,
             region,
@@ -477,6 +497,7 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
             system_id,
             expected_votes: node_expected,
             address,
+            lockdirwt,
         });
     }
     let total: u32 =

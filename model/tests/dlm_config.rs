@@ -165,3 +165,44 @@ fn sublocks_need_their_parent_and_block_its_release() {
     let members = NodeSet::first(3);
     assert_eq!(dir_node_of("DB/REC1", members), dir_node_of("DB", members));
 }
+
+#[test]
+fn lockdirwt_weights_the_directory() {
+    use vmsc_model::dlm::cluster::dir_node_weighted;
+    // Parsed from [[node]], default 1, bounded 0..=255 with the field named.
+    let s = ClusterSpec::parse(
+        "t.toml",
+        &BASE.replace("system_id = 1\n", "system_id = 1\nlockdirwt = 0\n"),
+    )
+    .unwrap();
+    assert_eq!(
+        s.nodes.iter().map(|n| n.lockdirwt).collect::<Vec<_>>(),
+        [0, 1]
+    );
+    let e = ClusterSpec::parse(
+        "t.toml",
+        &BASE.replace("system_id = 1\n", "system_id = 1\nlockdirwt = 256\n"),
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(e, "t.toml: node[0].lockdirwt: 256 is out of range 0..=255");
+    let all = NodeSet::first(3);
+    // All weights 1: the unweighted rule.
+    for name in ["R1", "R2", "DB", "ACCOUNTS"] {
+        assert_eq!(dir_node_weighted(name, all, |_| 1), dir_node_of(name, all));
+    }
+    // Weight 0: never a directory node, while someone else can be.
+    let names: Vec<String> = (0..64).map(|k| format!("R{k}")).collect();
+    assert!(names
+        .iter()
+        .all(|n| dir_node_weighted(n, all, |m| u8::from(m != 0)) != Some(0)));
+    // Everyone at 0: every member counts once.
+    assert_eq!(dir_node_weighted("R1", all, |_| 0), dir_node_of("R1", all));
+    // Weight 3 on node 2: the vector is [0, 1, 2, 2, 2].
+    let h = name_hash("R7") as usize;
+    let v = [0, 1, 2, 2, 2];
+    assert_eq!(
+        dir_node_weighted("R7", all, |m| if m == 2 { 3 } else { 1 }),
+        Some(v[h % 5])
+    );
+}

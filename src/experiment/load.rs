@@ -39,7 +39,7 @@ use std::time::{Duration, SystemTime};
 use serde::Serialize;
 use tokio::time::Instant;
 use vmsc_model::config::ClusterSpec;
-use vmsc_model::dlm::cluster::dir_node_of;
+use vmsc_model::dlm::cluster::dir_node_weighted;
 use vmsc_model::dlm::{Flags, LockId, Mode};
 use vmsc_model::nodeset::NodeSet;
 use vmsc_runtime::cluster::control::{ControlClient, Request};
@@ -77,8 +77,11 @@ pub struct LoadResource {
     /// The master's name.
     #[serde(rename = "master")]
     pub master_name: String,
-    /// Its directory node with every node a member (`dir_node_of`).
+    /// Its directory node with every node a member (`dir_node_weighted`, LOCKDIRWT).
     pub directory: String,
+    /// The directory node's index.
+    #[serde(skip)]
+    pub directory_index: usize,
     /// Every load node holds an NL lock on it (the master is known).
     pub known: bool,
 }
@@ -309,8 +312,10 @@ impl LoadSpec {
                     .get(&name)
                     .copied()
                     .unwrap_or(node_indexes[k % node_indexes.len()]);
-                let directory = dir_node_of(&name, all).unwrap_or(0);
+                let weight = |m: usize| spec.nodes[m].lockdirwt;
+                let directory = dir_node_weighted(&name, all, weight).unwrap_or(0);
                 LoadResource {
+                    directory_index: directory,
                     known: known.contains(&name),
                     directory: spec.nodes[directory].name.clone(),
                     master_name: spec.nodes[master].name.clone(),

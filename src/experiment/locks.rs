@@ -11,7 +11,7 @@
 //!
 //! The class comes from the trace — the `hops` the model counts in its `Req` and the peers the
 //! datagrams went to — not from a guess. Next to it stands the class **predicted** from the
-//! layout (master, [`dir_node_of`] with every node a member, the `known` NL locks); the two differ
+//! layout (master, [`dir_node_weighted`] with every node a member, the `known` NL locks); the two differ
 //! when another client of the same node held a lock on the tree at that moment (the node then
 //! knew the master, one message instead of two), which the report counts.
 //!
@@ -21,13 +21,12 @@
 //! in scaled time; real = scaled × time scale. The floor is real (RTTs from the table) and is
 //! divided by the time scale for the scaled column; ratios are the same in both.
 //!
-//! [`dir_node_of`]: vmsc_model::dlm::cluster::dir_node_of
+//! [`dir_node_weighted`]: vmsc_model::dlm::cluster::dir_node_weighted
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vmsc_latency::LatencyHistogram;
-use vmsc_model::dlm::cluster::dir_node_of;
 use vmsc_model::nodeset::NodeSet;
 
 use crate::experiment::error::ExperimentError;
@@ -131,9 +130,9 @@ fn classify(records: &[Record], s: &Sample, res: usize) -> (LockClass, Vec<usize
 
 /// The class the layout predicts for a request from `node` on `r` when no other lock of the
 /// node is on the tree.
-fn predict(load: &LoadSpec, all: NodeSet, node: usize, r: usize) -> LockClass {
+fn predict(load: &LoadSpec, node: usize, r: usize) -> LockClass {
     let res = &load.resources[r];
-    let dir = dir_node_of(&res.name, all).unwrap_or(node);
+    let dir = res.directory_index;
     if node == res.master {
         LockClass::Local
     } else if (res.known && load.node_indexes.contains(&node)) || dir == node {
@@ -155,7 +154,6 @@ pub fn measure_run(
     records: &[Record],
 ) -> Result<Vec<LockRun>, ExperimentError> {
     let spec = &timing.spec;
-    let all: NodeSet = (0..spec.len()).collect();
     let mut out = Vec::with_capacity(samples.len());
     for s in samples {
         let res = &load.resources[s.resource];
@@ -176,7 +174,7 @@ pub fn measure_run(
             resource: res.name.clone(),
             lock_id: s.lock_id,
             class,
-            predicted: predict(load, all, s.node, s.resource),
+            predicted: predict(load, s.node, s.resource),
             via: via.iter().map(|&p| spec.nodes[p].name.clone()).collect(),
             route,
             issued_us: s.issued_us,

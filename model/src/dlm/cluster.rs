@@ -15,10 +15,12 @@
 //! has at most one lock per resource.
 //!
 //! # Directory and master (C.6)
-//! The **directory node** of root resource `r` in a view with members `m0 < m1 < … < mk-1` (node
-//! indexes; LOCKDIRWT is 1 for every node, so each member has one entry in the weight vector) is
-//! `m[h(name) mod k]`, where `h` is FNV-1a 32-bit over the upper-case name's bytes, folded to 16
-//! bits (`(x >> 16) ^ (x & 0xffff)`) — identical on every node ([`dir_node_of`]).
+//! The **directory node** of root resource `r` in a view with members `m0 < m1 < …` (node
+//! indexes) is `w[h(name) mod |w|]`, where the weight vector `w` lists each member LOCKDIRWT
+//! times in node order (`[[node]] lockdirwt`, default 1; weight 0 holds no entries unless every
+//! member has weight 0), and `h` is FNV-1a 32-bit over the upper-case name's bytes, folded to 16
+//! bits (`(x >> 16) ^ (x & 0xffff)`) — identical on every node ([`dir_node_weighted`]; with every
+//! weight 1, [`dir_node_of`]: `m[h mod k]`).
 //! A request whose master this node does not know sends `Lookup` to the directory node (or looks
 //! locally); the directory answers with the master it records, or — no entry — records the
 //! requester as master (the **master is the first node to lock the tree**) and answers that. The
@@ -406,7 +408,25 @@ pub fn parent_of(name: &str) -> Option<&str> {
 /// The directory node of resource `name` among `members` (LOCKDIRWT 1 each): only the tree's
 /// root name is hashed, so every resource of a tree has the root's directory node (C.5).
 pub fn dir_node_of(name: &str, members: NodeSet) -> Option<usize> {
-    let v: Vec<usize> = members.iter().collect();
+    dir_node_weighted(name, members, |_| 1)
+}
+
+/// The directory node with LOCKDIRWT: the weight vector lists each member `weight(member)`
+/// times, in node order, and the root name's hash picks an entry. Members of weight 0 hold no
+/// entries; if every member has weight 0, every member counts once (someone must hold the
+/// directory). With all weights 1 this is [`dir_node_of`].
+pub fn dir_node_weighted(
+    name: &str,
+    members: NodeSet,
+    weight: impl Fn(usize) -> u8,
+) -> Option<usize> {
+    let mut v: Vec<usize> = members
+        .iter()
+        .flat_map(|m| std::iter::repeat_n(m, weight(m) as usize))
+        .collect();
+    if v.is_empty() {
+        v = members.iter().collect();
+    }
     if v.is_empty() {
         return None;
     }
@@ -610,7 +630,8 @@ impl NodeActor {
 
     /// The directory node of resource `res` among `members`.
     pub fn dir_node(&self, res: u8, members: NodeSet) -> usize {
-        dir_node_of(self.res_name(res), members).unwrap_or(self.me)
+        let weight = |m: usize| self.spec.nodes.get(m).map_or(0, |n| n.lockdirwt);
+        dir_node_weighted(self.res_name(res), members, weight).unwrap_or(self.me)
     }
 
     fn res_name(&self, res: u8) -> &str {
