@@ -449,27 +449,7 @@ pub fn render(report: &Report) -> String {
                 m.floor_real.map_or("-".into(), real),
             ]);
         }
-        let mut widths = header.map(str::len);
-        for r in &rows {
-            for (w, c) in widths.iter_mut().zip(r) {
-                *w = (*w).max(c.len());
-            }
-        }
-        let line = |cells: &[String]| {
-            let mut l = String::from("  ");
-            for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
-                if i == 0 {
-                    l.push_str(&format!("{c:<w$}"));
-                } else {
-                    l.push_str(&format!("  {c:>w$}"));
-                }
-            }
-            l.trim_end().to_string() + "\n"
-        };
-        out.push_str(&line(&header.map(String::from)));
-        for r in &rows {
-            out.push_str(&line(r));
-        }
+        out.push_str(&aligned(&header, &rows));
         if let Some(f) = &e.floor {
             let terms: Vec<String> = f
                 .terms
@@ -561,13 +541,23 @@ fn render_locks(out: &mut String, report: &Report) {
             rows.push(row(format!("  {}", r.route), String::new(), &r.figures));
         }
     }
+    out.push_str(&aligned(&header, &rows));
+    out.push_str(
+        "  floor (real ms): local 0; remote 1 x RTT to the peer; directory_remote RTT to the \
+         directory + RTT to the master (routes by region: requester>directory>master)\n",
+    );
+}
+
+/// A table indented by two spaces: the first column left-aligned, the others right-aligned,
+/// every column as wide as its widest cell, trailing blanks trimmed.
+fn aligned<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
     let mut widths = header.map(str::len);
-    for r in &rows {
+    for r in rows {
         for (w, c) in widths.iter_mut().zip(r) {
             *w = (*w).max(c.len());
         }
     }
-    let line = |cells: &[String]| {
+    let line = |cells: &[String; N]| {
         let mut l = String::from("  ");
         for (i, (c, w)) in cells.iter().zip(widths).enumerate() {
             if i == 0 {
@@ -578,12 +568,9 @@ fn render_locks(out: &mut String, report: &Report) {
         }
         l.trim_end().to_string() + "\n"
     };
-    out.push_str(&line(&header.map(String::from)));
-    for r in &rows {
+    let mut out = line(&header.map(String::from));
+    for r in rows {
         out.push_str(&line(r));
     }
-    out.push_str(
-        "  floor (real ms): local 0; remote 1 x RTT to the peer; directory_remote RTT to the \
-         directory + RTT to the master (routes by region: requester>directory>master)\n",
-    );
+    out
 }
