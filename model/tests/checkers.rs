@@ -109,6 +109,23 @@ fn checkers_agree_on_the_negative_controls_and_counterexamples_replay() {
     }
 }
 
+/// The reduced search finds some always-property violated, and each counterexample replays.
+fn reduced_finds_violations(label: &str, m: &ClusterModel, opts: Options<'_, '_, State>) {
+    let (r, _) = checker::run(m, Checker::Reduced, opts);
+    let failed: Vec<_> = r
+        .properties
+        .iter()
+        .filter(|p| p.expectation == Expectation::Always && !p.holds)
+        .collect();
+    assert!(
+        !failed.is_empty(),
+        "{label}: the reduced search must find a violation"
+    );
+    for p in failed {
+        replays_to_violation(m, p.name, p.path.as_ref().unwrap());
+    }
+}
+
 /// The counterexample's action indices name a Stateright `Path` (what the Explorer's
 /// `#/steps/…` link opens) whose last state violates `property`.
 fn replays_to_violation(m: &ClusterModel, property: &str, indices: &[usize]) {
@@ -157,19 +174,7 @@ fn checkers_agree_on_the_lock_manager_and_its_controls() {
             states_max: 300_000,
             ..Options::default()
         };
-        let (r, _) = checker::run(&m, Checker::Reduced, opts);
-        let failed: Vec<_> = r
-            .properties
-            .iter()
-            .filter(|p| p.expectation == Expectation::Always && !p.holds)
-            .collect();
-        assert!(
-            !failed.is_empty(),
-            "{variant:?}: the reduced search must find a violation"
-        );
-        for p in failed {
-            replays_to_violation(&m, p.name, p.path.as_ref().unwrap());
-        }
+        reduced_finds_violations(&format!("{variant:?}"), &m, opts);
     }
 }
 
@@ -251,18 +256,6 @@ fn checkers_agree_on_deadlock_detection_and_its_controls() {
         cfg.protocol.dlm = variant;
         let m = ClusterModel::new(spec, cfg);
         agree(&format!("{file} {variant:?}"), &m, Strategy::Bfs);
-        let (r, _) = checker::run(&m, Checker::Reduced, Options::default());
-        let failed: Vec<_> = r
-            .properties
-            .iter()
-            .filter(|p| p.expectation == Expectation::Always && !p.holds)
-            .collect();
-        assert!(
-            !failed.is_empty(),
-            "{variant:?}: the reduced search must find a violation"
-        );
-        for p in failed {
-            replays_to_violation(&m, p.name, p.path.as_ref().unwrap());
-        }
+        reduced_finds_violations(&format!("{variant:?}"), &m, Options::default());
     }
 }
