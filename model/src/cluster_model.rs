@@ -1170,16 +1170,12 @@ pub fn hang_possible(spec: &ClusterSpec, plan: &FaultPlan) -> bool {
 /// elements' hashes without its length, so the timer vector `[{Recnx}, {}]` hashes exactly like
 /// `[{}, {Recnx}]` and two states differing only in *which* node has a timer set collide (measured
 /// here: Stateright's own DFS and BFS then visit different numbers of states on the same model).
-/// This fingerprint hashes the state and then every node's timer count, which removes the
-/// ambiguity.
+/// The history carries every node's timer count ([`Env::timers`], kept up to date by
+/// `init_states` and `next_state`), which removes the ambiguity from the state's own `Hash`; so
+/// this fingerprint is that hash (fixed-seed aHash), and Stateright's checkers see the same
+/// distinctions.
 pub fn fingerprint(s: &State) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = crate::explore::hasher();
-    s.hash(&mut h);
-    for t in &s.timers_set {
-        h.write_usize(t.iter().count());
-    }
-    h.finish()
+    crate::explore::fp(s)
 }
 
 /// Runs an actor handler outside the model (used by tests).

@@ -261,7 +261,7 @@ where
         let a = fr.actions[i].clone();
         let (only, depth) = (fr.only, fr.depth);
         let mut sleep = fr.sleep;
-        let outcome = step(model, indep, &fr.state, i, a, only, &mut sleep, &mut stats);
+        let outcome = step(model, indep, &fr.state, a, only, &mut sleep, &mut stats);
         frames[top].sleep = sleep;
         let f = frames[top].fp;
         let Some((next, local_actor_sleep)) = outcome else {
@@ -397,15 +397,13 @@ impl<M: Model> Frame<M> {
     }
 }
 
-/// Executes action `i` (`a`) from `s` unless it is asleep or outside a re-expansion's `only`
+/// Executes action `a` from `s` unless it is asleep or outside a re-expansion's `only`
 /// slots; returns the successor and the sleep set it inherits, and adds the action to `sleep`
 /// if it was local (later siblings need not execute it again after theirs).
-#[allow(clippy::too_many_arguments)]
 fn step<M: Model>(
     model: &M,
     indep: Option<&dyn Independence<M>>,
     s: &M::State,
-    _i: usize,
     a: M::Action,
     only: Option<u128>,
     sleep: &mut u128,

@@ -27,7 +27,6 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 use vmsc_latency::LatencyHistogram;
-use vmsc_model::nodeset::NodeSet;
 
 use crate::experiment::error::ExperimentError;
 use crate::experiment::floor::Timing;
