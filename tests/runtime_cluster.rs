@@ -334,9 +334,23 @@ struct Control {
 }
 
 impl Control {
+    /// Connects to a node's control endpoint. A freshly spawned `vmsc node` binds it a moment
+    /// after the process starts, so a refused connection is retried until [`EVENT_MAX`].
     fn connect(addr: SocketAddr) -> Self {
-        let stream =
-            TcpStream::connect_timeout(&addr, EVENT_MAX).expect("control endpoint answers");
+        let deadline = Instant::now() + EVENT_MAX;
+        let stream = loop {
+            match TcpStream::connect_timeout(&addr, EVENT_MAX) {
+                Ok(stream) => break stream,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                    assert!(
+                        Instant::now() < deadline,
+                        "control endpoint {addr} refused connections for {EVENT_MAX:?}"
+                    );
+                    thread::sleep(Duration::from_millis(10));
+                }
+                Err(e) => panic!("control endpoint {addr}: {e}"),
+            }
+        };
         stream.set_read_timeout(Some(EVENT_MAX)).expect("timeout");
         Self {
             reader: BufReader::new(stream.try_clone().expect("clone")),
