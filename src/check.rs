@@ -137,6 +137,12 @@ pub struct CheckArgs {
     /// Give up after this many unique states (the run is then incomplete).
     #[arg(long, default_value_t = 50_000_000)]
     pub states_max: usize,
+    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 = one per core. With 1 (the
+    /// default) the search is sequential and its counterexamples are reproducible (and
+    /// shortest for `check`); with more, the verdicts, state counts and outcomes are the same
+    /// but which counterexample is reported may vary from run to run.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
 }
 
 /// Arguments of `vmsc whatif`.
@@ -162,6 +168,21 @@ pub struct WhatifArgs {
     /// The search (all visit the same states; see specs/checker.md).
     #[arg(long, value_enum, default_value = "reduced")]
     pub checker: CheckerArg,
+    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 = one per core. With 1 (the
+    /// default) the search is sequential and its counterexamples are reproducible (and
+    /// shortest for `check`); with more, the verdicts, state counts and outcomes are the same
+    /// but which counterexample is reported may vary from run to run.
+    #[arg(long, default_value_t = 1)]
+    pub threads: usize,
+}
+
+/// `--threads`: 0 means one worker per core.
+pub fn threads(n: usize) -> usize {
+    if n == 0 {
+        std::thread::available_parallelism().map_or(1, |n| n.get())
+    } else {
+        n
+    }
 }
 
 /// Loads the cluster file, or the embedded seed topology.
@@ -258,7 +279,7 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let timeout = a.timeout_s.map(Duration::from_secs);
     let mut progress = progress_printer(a.json);
-    let (report, _) = checker::run(
+    let (report, _) = checker::run_threads(
         &m,
         a.checker.into(),
         explore::Options {
@@ -269,6 +290,7 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
             visit: None,
             fingerprint: None,
         },
+        threads(a.threads),
     );
     let (complete, states, results) = (report.complete, report.states, report.properties);
     let seconds = start.elapsed().as_secs_f64();
@@ -386,6 +408,7 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
         Limits {
             timeout: a.timeout_s.map(Duration::from_secs),
             checker: a.checker.into(),
+            threads: threads(a.threads),
             ..Default::default()
         },
         Some(&mut progress),

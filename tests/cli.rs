@@ -200,6 +200,39 @@ fn check_seed_topology_one_fault_is_exhaustive() {
 }
 
 #[test]
+fn check_on_two_threads_visits_the_same_states_and_finds_the_same_split_brain() {
+    let (code, v) = check(&["--max-faults", "1", "--threads", "2"]);
+    assert_eq!(code, 0, "{v}");
+    assert_eq!(
+        (&v["complete"], &v["states"]),
+        (&true.into(), &93_788.into())
+    );
+    // A negative control: the violation is found on 2 threads as on 1 (the path may differ).
+    let (code, v) = check(&[
+        TRI,
+        "--max-faults",
+        "2",
+        "--variant",
+        "half-quorum",
+        "--threads",
+        "2",
+    ]);
+    assert_eq!(code, 1, "{v}");
+    assert_eq!(
+        v["states"],
+        check(&[TRI, "--max-faults", "2", "--variant", "half-quorum"]).1["states"]
+    );
+    let p = property(&v, "no split-brain");
+    assert_eq!(p["holds"], false, "{p}");
+    assert!(
+        p["explorer_path"]
+            .as_str()
+            .is_some_and(|e| e.starts_with("0/")),
+        "{p}"
+    );
+}
+
+#[test]
 fn check_with_heal_reaches_cluexit_and_rejoin() {
     let (code, v) = check(&[TRI, "--max-faults", "1", "--heal"]);
     assert_eq!(code, 0, "{v}");

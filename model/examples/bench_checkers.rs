@@ -1,6 +1,6 @@
-//! Benchmark: the checkers side by side on the same models — unique states, transitions
-//! executed, states per second, wall time and peak memory — plus the sleep-set counts. Not a
-//! test: it prints a table.
+//! Benchmark: the checkers side by side on the same models (vmsc's reduced search on 1 and 2
+//! threads) — unique states, transitions executed, states per second, wall time and peak memory
+//! — plus the sleep-set counts. Not a test: it prints a table.
 //!
 //! `cargo run --release -p vmsc-model --example bench_checkers [TIMEOUT_S] [CONFIG_FILTER]`
 //!
@@ -59,9 +59,14 @@ fn main() {
             continue;
         }
         let m = check_model(load(file), faults, heal, Variant::Correct);
-        for c in [Checker::Reduced, Checker::Explorer, Checker::StaterightDfs] {
+        for (c, threads) in [
+            (Checker::Reduced, 1),
+            (Checker::Reduced, 2),
+            (Checker::Explorer, 1),
+            (Checker::StaterightDfs, 2),
+        ] {
             let start = Instant::now();
-            let (r, sleep) = checker::run(
+            let (r, sleep) = checker::run_threads(
                 &m,
                 c,
                 Options {
@@ -69,10 +74,11 @@ fn main() {
                     deadline: Some(start + Duration::from_secs(timeout)),
                     ..Default::default()
                 },
+                threads,
             );
             let s = start.elapsed().as_secs_f64();
             println!(
-                "| {label} | {} | {} | {} | {:.1} | {:.0} | {} | {} | {} | {:.0} |",
+                "| {label} | {} ×{threads} | {} | {} | {:.1} | {:.0} | {} | {} | {} | {:.0} |",
                 c.name(),
                 r.states,
                 r.transitions,

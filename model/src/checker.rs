@@ -60,10 +60,27 @@ pub const EXHAUSTIVE: &str = "(visit every state)";
 pub fn run(
     m: &ClusterModel,
     checker: Checker,
+    opts: Options<'_, '_, State>,
+) -> (Report, SleepStats) {
+    run_threads(m, checker, opts, 1)
+}
+
+/// [`run`] with vmsc's explorer on `threads` workers ([`crate::parallel`]; 1 = the sequential,
+/// deterministic search). Stateright's checkers always use their own 2 threads.
+pub fn run_threads(
+    m: &ClusterModel,
+    checker: Checker,
     mut opts: Options<'_, '_, State>,
+    threads: usize,
 ) -> (Report, SleepStats) {
     opts.fingerprint = Some(fingerprint);
     match checker {
+        Checker::Reduced if threads > 1 => {
+            crate::parallel::explore_parallel(m, opts, Some(&ActorIndependence), threads)
+        }
+        Checker::Explorer if threads > 1 => {
+            crate::parallel::explore_parallel(m, opts, None, threads)
+        }
         Checker::Reduced => explore::explore_with(m, opts, Some(&ActorIndependence)),
         Checker::Explorer => explore::explore_with(m, opts, None),
         Checker::StaterightBfs | Checker::StaterightDfs => {

@@ -8,11 +8,14 @@
 //! * [`cluster_model`]: the node actors inside Stateright with faults injected.
 //! * [`properties`]: the named invariants.
 //! * [`explore`]: exhaustive exploration that collects `whatif` outcomes, with sleep sets.
+//! * [`parallel`]: the same exploration on several threads (`--threads`).
 //! * [`checker`]: the checkers behind `--checker` (reduced, explorer, Stateright BFS/DFS).
 //! * [`explorer_view`]: what Stateright's Explorer shows (step reports, sequence diagrams).
 //!
-//! Nothing in this crate reads a clock, opens a socket or spawns a thread (except the optional
-//! checker threads Stateright itself starts).
+//! The protocol modules (`node`, `quorum`, `cluexit`, `dlm`, `config`) never read a clock, open a
+//! socket or spawn a thread: time enters as timers and everything the actor does is returned as
+//! commands. Only the search drivers (`explore`, `parallel`, `checker`) read the clock (for
+//! deadlines) and start threads (`parallel`, and Stateright's own checkers).
 pub mod checker;
 pub mod cluexit;
 pub mod cluster_model;
@@ -23,6 +26,7 @@ pub mod explore;
 pub mod explorer_view;
 pub mod node;
 pub mod nodeset;
+pub mod parallel;
 pub mod properties;
 pub mod quorum;
 pub mod whatif;

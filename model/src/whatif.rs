@@ -92,6 +92,8 @@ pub struct Limits {
     pub timeout: Option<Duration>,
     /// The search.
     pub checker: Checker,
+    /// Workers of vmsc's explorer (1: sequential and deterministic; see [`crate::parallel`]).
+    pub threads: usize,
 }
 
 impl Default for Limits {
@@ -100,6 +102,7 @@ impl Default for Limits {
             states_max: 50_000_000,
             timeout: None,
             checker: Checker::Reduced,
+            threads: 1,
         }
     }
 }
@@ -155,7 +158,7 @@ pub fn whatif(
             outcomes.insert(outcome_of(&m, s));
         }
     };
-    let (report, _) = crate::checker::run(
+    let (report, _) = crate::checker::run_threads(
         &m,
         limits.checker,
         Options {
@@ -166,6 +169,7 @@ pub fn whatif(
             visit: Some(&mut visit),
             fingerprint: Some(crate::cluster_model::fingerprint),
         },
+        limits.threads,
     );
     let violations = report
         .properties

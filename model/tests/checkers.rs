@@ -1,5 +1,5 @@
 //! The cross-check (issue 7): on every configuration small enough for a full search, the
-//! `reduced` checker (sleep sets), vmsc's unreduced explorer and Stateright's own BFS and DFS
+//! `reduced` checker (sleep sets, sequential and on 2 threads), vmsc's unreduced explorer and Stateright's own BFS and DFS
 //! checkers visit exactly the same number of unique states, give the same verdict for every
 //! property, and (for `whatif`) exactly the same set of settled outcomes. The negative controls
 //! still produce counterexamples under the reduced search, and each counterexample replays as a
@@ -48,7 +48,22 @@ fn agree(label: &str, m: &ClusterModel, strategy: Strategy) -> usize {
         let verdicts = r.properties.iter().map(|p| (p.name, p.holds)).collect();
         seen.push((c, r.states, verdicts));
     }
+    // The same explorer on two workers (`--threads 2`).
+    let (r, _) = checker::run_threads(m, Checker::Reduced, Options::default(), 2);
+    assert!(r.complete, "{label}: reduced on 2 threads did not finish");
+    let parallel = (
+        r.states,
+        r.properties
+            .iter()
+            .map(|p| (p.name, p.holds))
+            .collect::<Vec<_>>(),
+    );
     let (_, states, verdicts) = &seen[0];
+    assert_eq!(
+        (&parallel.0, &parallel.1),
+        (states, verdicts),
+        "{label}: 2 threads differ from 1"
+    );
     for (c, s, v) in &seen[1..] {
         assert_eq!(
             s,
@@ -95,17 +110,19 @@ fn checkers_agree_on_the_negative_controls_and_counterexamples_replay() {
         let m = check_model(spec, faults, false, variant);
         let label = format!("{} {variant:?}", m.spec.name);
         agree(&label, &m, Strategy::Bfs);
-        let (r, _) = checker::run(&m, Checker::Reduced, Options::default());
-        let p = r
-            .properties
-            .iter()
-            .find(|p| p.name == "no split-brain")
-            .expect("property");
-        assert!(
-            !p.holds,
-            "{label}: the reduced search must find the split-brain"
-        );
-        replays_to_violation(&m, p.name, p.path.as_ref().expect("a counterexample"));
+        for threads in [1, 2] {
+            let (r, _) = checker::run_threads(&m, Checker::Reduced, Options::default(), threads);
+            let p = r
+                .properties
+                .iter()
+                .find(|p| p.name == "no split-brain")
+                .expect("property");
+            assert!(
+                !p.holds,
+                "{label}: the reduced search on {threads} thread(s) must find the split-brain"
+            );
+            replays_to_violation(&m, p.name, p.path.as_ref().expect("a counterexample"));
+        }
     }
 }
 
@@ -183,6 +200,7 @@ fn outcomes(
     faults: &[Fault],
     heal: bool,
     c: Checker,
+    threads: usize,
 ) -> BTreeSet<Outcome> {
     let w = whatif::whatif(
         spec.clone(),
@@ -191,6 +209,7 @@ fn outcomes(
         Variant::Correct,
         Limits {
             checker: c,
+            threads,
             ..Default::default()
         },
         None,
@@ -214,11 +233,16 @@ fn whatif_outcomes_are_the_same_under_every_checker() {
     let mut compared = 0;
     for faults in &sets {
         for heal in [false, true] {
-            let reference = outcomes(&tri, faults, heal, Checker::Reduced);
+            let reference = outcomes(&tri, faults, heal, Checker::Reduced, 1);
             assert!(!reference.is_empty());
+            assert_eq!(
+                outcomes(&tri, faults, heal, Checker::Reduced, 2),
+                reference,
+                "{faults:?} heal {heal}: 2 threads' outcomes differ"
+            );
             for c in &ALL[1..] {
                 assert_eq!(
-                    outcomes(&tri, faults, heal, *c),
+                    outcomes(&tri, faults, heal, *c, 1),
                     reference,
                     "{faults:?} heal {heal}: {} outcomes differ",
                     c.name()
