@@ -229,16 +229,25 @@ where
     // every pending sibling.
     let mut frames: Vec<Frame<M>> = Vec::new();
     let mut cut = false;
+    let mut polled = 0u32;
     loop {
-        if seen.len() >= opts.states_max || opts.deadline.is_some_and(|d| Instant::now() >= d) {
+        if seen.len() >= opts.states_max {
             cut = true;
             break;
         }
-        if last_progress.elapsed() >= Duration::from_secs(1) {
-            last_progress = Instant::now();
-            let depth = if dfs { frames.len() } else { max_depth };
-            if let Some(p) = opts.progress.as_mut() {
-                p(seen.len(), depth, start.elapsed());
+        // The clock is read once every 256 steps (reading it every step cost ~2 % of the run).
+        polled = polled.wrapping_add(1);
+        if polled % 256 == 0 {
+            if opts.deadline.is_some_and(|d| Instant::now() >= d) {
+                cut = true;
+                break;
+            }
+            if last_progress.elapsed() >= Duration::from_secs(1) {
+                last_progress = Instant::now();
+                let depth = if dfs { frames.len() } else { max_depth };
+                if let Some(p) = opts.progress.as_mut() {
+                    p(seen.len(), depth, start.elapsed());
+                }
             }
         }
         if frames.is_empty()
