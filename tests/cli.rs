@@ -196,7 +196,7 @@ fn check_seed_topology_one_fault_is_exhaustive() {
     let (code, v) = check(&["--max-faults", "1"]);
     assert_eq!(code, 0, "{v}");
     assert_eq!(v["complete"], true);
-    assert_eq!(v["states"], 93_788);
+    assert_eq!(v["states"], 88_428);
 }
 
 #[test]
@@ -205,7 +205,7 @@ fn check_on_two_threads_visits_the_same_states_and_finds_the_same_split_brain() 
     assert_eq!(code, 0, "{v}");
     assert_eq!(
         (&v["complete"], &v["states"]),
-        (&true.into(), &93_788.into())
+        (&true.into(), &88_428.into())
     );
     // A negative control: the violation is found on 2 threads as on 1 (the path may differ).
     let (code, v) = check(&[

@@ -309,7 +309,8 @@ pub struct NodeState {
     pub refused: Option<Refusal>,
     /// A member asked this node (its coordinator-elect) for a transition while it was busy.
     pub requested: bool,
-    /// This node asked its coordinator-elect for a transition and has seen no proposal since.
+    /// This node asked its coordinator-elect for a transition and has seen no proposal from it,
+    /// no new view and no circuit change since (at most one NeedTransition is outstanding).
     pub asked: bool,
     /// The lock manager (empty and constant without clients).
     pub dlm: DlmState,
@@ -646,8 +647,9 @@ impl NodeActor {
         s.phase = phase;
         s.refused = None;
         // A transition just completed with every member this node could reach: requests made
-        // before it are answered by it.
+        // before it are answered by it, and so is this node's own request to its elect.
         s.requested = false;
+        s.asked = false;
         s.members_seen = NodeSet::EMPTY;
         s.member_views.clear();
         s.joiners_seen = NodeSet::EMPTY;
@@ -1027,7 +1029,12 @@ impl NodeActor {
     }
 
     fn on_propose(&self, s: &mut NodeState, p: usize, prop: Proposal, o: &mut O) {
-        s.asked = false;
+        // Only the node this one asked answers its NeedTransition. (Reset on any proposal, a
+        // node that kept refusing another coordinator's rounds asked its busy elect again after
+        // each: an unbounded stream of NeedTransition, found by `plan --suggest`.)
+        if p == self.coordinator_elect(s) {
+            s.asked = false;
+        }
         let locked_to_p =
             matches!(s.phase, Phase::Locked { coordinator, .. } if coordinator as usize == p);
         let verdict = if !locked_to_p && s.phase != Phase::Idle {
