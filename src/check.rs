@@ -143,7 +143,14 @@ pub struct CheckArgs {
     /// but which counterexample is reported may vary from run to run.
     #[arg(long, default_value_t = 1)]
     pub threads: usize,
+    /// The address the Explorer will serve on, as `vmsc explore --addr` takes it: used in the
+    /// printed `vmsc explore` command and deep link of each counterexample.
+    #[arg(long, default_value = DEFAULT_EXPLORER_ADDR)]
+    pub explorer_addr: String,
 }
+
+/// `vmsc explore`'s default `--addr`, and `vmsc check`'s default `--explorer-addr`.
+pub const DEFAULT_EXPLORER_ADDR: &str = "127.0.0.1:3000";
 
 /// Arguments of `vmsc whatif`.
 #[derive(Args, Debug)]
@@ -368,16 +375,22 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
                     DlmVariantArg::Correct => String::new(),
                     v => format!(" --dlm-variant {}", name(v.to_possible_value())),
                 };
+                // The default address is left out of the command (it is `explore`'s default).
+                let addr = match a.explorer_addr.as_str() {
+                    DEFAULT_EXPLORER_ADDR => String::new(),
+                    x => format!(" --addr {x}"),
+                };
                 let _ = writeln!(
                     out,
-                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {}{dlm} --path {enc}",
+                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {}{dlm}{addr} --path {enc}",
                     a.max_faults,
                     if a.heal { " --heal" } else { "" },
                     name(a.variant.to_possible_value()),
                 );
                 let _ = writeln!(
                     out,
-                    "         then open http://127.0.0.1:3000/#/steps/{enc}"
+                    "         then open http://{}/#/steps/{enc}",
+                    a.explorer_addr
                 );
             }
         }

@@ -17,7 +17,7 @@ pub struct ExploreArgs {
     pub cluster: Option<PathBuf>,
     /// Address for the Explorer's web server; port 0 picks a free port (the URL printed names
     /// it).
-    #[arg(long, default_value = "127.0.0.1:3000")]
+    #[arg(long, default_value = crate::check::DEFAULT_EXPLORER_ADDR)]
     pub addr: String,
     /// Faults that hit the formed cluster together, as in `vmsc whatif` (`link:A-B`, `node:NAME`). Without any, the model of `vmsc check` with `--max-faults` is served.
     #[arg(long = "fail")]

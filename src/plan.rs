@@ -5,6 +5,7 @@ use crate::check::load_spec;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
+use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -77,8 +78,15 @@ pub struct Row {
     pub violations: Vec<String>,
     /// Exploration finished.
     pub complete: bool,
-    /// States explored.
+    /// States explored. For a reused row (`reused_from`), the count of the explored set, which
+    /// is exactly this set's own count (the two state spaces correspond one to one).
     pub states: usize,
+    /// Wall time spent exploring this set (0 for a reused row).
+    pub seconds: f64,
+    /// Not explored: the answer is that of the set named here, whose state after the faults is
+    /// the same up to crashed nodes (see [`whatif::ReuseKey`]). Absent for explored rows.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reused_from: Option<Vec<String>>,
 }
 
 /// The matrix and its summary.
@@ -92,6 +100,8 @@ pub struct Plan {
     pub summary: String,
     /// Wall time.
     pub seconds: f64,
+    /// Rows answered by reuse, without exploring (see [`Row::reused_from`]).
+    pub reused: usize,
 }
 
 fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
@@ -134,10 +144,12 @@ pub fn plan_with(
     let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
         .flat_map(|k| combinations(menu.len(), k))
         .collect();
+    let same_as = equivalent_sets(&spec, &menu, &sets);
+    let work: Vec<usize> = (0..sets.len()).filter(|&k| same_as[k].is_none()).collect();
     // Fault sets are independent: one worker per core takes the next set until none is left.
     let workers = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
-        .min(sets.len())
+        .min(work.len())
         .max(1);
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
@@ -145,8 +157,10 @@ pub fn plan_with(
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| loop {
-                let k = next.fetch_add(1, Ordering::Relaxed);
-                let Some(set) = sets.get(k) else { break };
+                let Some(&k) = work.get(next.fetch_add(1, Ordering::Relaxed)) else {
+                    break;
+                };
+                let set = &sets[k];
                 let row = plan_row(&spec, &menu, set, timeout, checker, &|states| {
                     if progress {
                         // On a TTY: sets finished, the set this worker explores and how many
@@ -154,7 +168,7 @@ pub fn plan_with(
                         eprint!(
                             "\rplan: {}/{} fault sets done; set {} at {states} states; {:.0} s   ",
                             done.load(Ordering::Relaxed),
-                            sets.len(),
+                            work.len(),
                             k + 1,
                             start.elapsed().as_secs_f64()
                         );
@@ -166,22 +180,61 @@ pub fn plan_with(
             });
         }
     });
+    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    for k in 0..sets.len() {
+        if let Some(j) = same_as[k] {
+            let from = results[j]
+                .clone()
+                .expect("a reused set's equivalent is explored");
+            let faults = sets[k].iter().map(|&i| menu[i].describe(&spec)).collect();
+            results[k] = Some(Row {
+                faults,
+                seconds: 0.0,
+                reused_from: Some(from.faults.clone()),
+                ..from
+            });
+        }
+    }
     let rows: Vec<Row> = results
-        .into_inner()
-        .unwrap_or_else(|e| e.into_inner())
         .into_iter()
-        .map(|r| r.expect("every fault set is explored"))
+        .map(|r| r.expect("every fault set is explored or reused"))
         .collect();
     if progress {
         eprint!("\r{:100}\r", "");
     }
-    let summary = summarize(&rows, max_faults);
+    let summary = summarize(&rows, max_faults, timeout);
     Plan {
         cluster: spec.name.clone(),
         rows,
         summary,
         seconds: start.elapsed().as_secs_f64(),
+        reused: sets.len() - work.len(),
     }
+}
+
+/// For each fault set, the earlier set whose answer it reuses, if any: the first set with the
+/// same [`whatif::ReuseKey`] (the state after the faults, up to crashed nodes). Computing a key
+/// takes one step of the model per set.
+fn equivalent_sets(
+    spec: &Arc<ClusterSpec>,
+    menu: &[Fault],
+    sets: &[Vec<usize>],
+) -> Vec<Option<usize>> {
+    let mut first: HashMap<whatif::ReuseKey, usize> = HashMap::new();
+    sets.iter()
+        .enumerate()
+        .map(|(k, set)| {
+            let faults = set.iter().map(|&i| menu[i].clone()).collect();
+            let key = whatif::reuse_key(spec.clone(), faults, false, Variant::Correct)?;
+            match first.entry(key) {
+                Entry::Occupied(e) => Some(*e.get()),
+                Entry::Vacant(e) => {
+                    e.insert(k);
+                    None
+                }
+            }
+        })
+        .collect()
 }
 
 /// One row: `whatif` for the fault set `set` (indices into `menu`).
@@ -193,6 +246,7 @@ fn plan_row(
     checker: Checker,
     heartbeat: &(dyn Fn(usize) + Sync),
 ) -> Row {
+    let start = Instant::now();
     let faults: Vec<Fault> = set.iter().map(|&i| menu[i].clone()).collect();
     let mut progress = |states: usize, _depth: usize, _elapsed: Duration| heartbeat(states);
     let w = whatif::whatif(
@@ -222,10 +276,21 @@ fn plan_row(
         violations: w.violations,
         complete: w.complete,
         states: w.states,
+        seconds: start.elapsed().as_secs_f64(),
+        reused_from: None,
     }
 }
 
-fn summarize(rows: &[Row], max_faults: usize) -> String {
+/// A row's verdict is final: its exploration finished, or it already found a quorate and a
+/// hung outcome (more outcomes cannot change "depends").
+fn decided(r: &Row) -> bool {
+    r.complete || r.verdict == Verdict::Depends
+}
+
+/// The summary line. A fault set counts as survived only if it was explored to the end; the
+/// undecided ones (cut by the timeout before either finishing or finding both kinds of outcome)
+/// are counted separately, so an incomplete search never reads as survival.
+fn summarize(rows: &[Row], max_faults: usize, timeout: Duration) -> String {
     let mut parts = Vec::new();
     for k in 1..=max_faults {
         let of_k: Vec<&Row> = rows.iter().filter(|r| r.faults.len() == k).collect();
@@ -234,13 +299,22 @@ fn summarize(rows: &[Row], max_faults: usize) -> String {
         }
         let ok = of_k
             .iter()
-            .filter(|r| r.verdict == Verdict::Survives)
+            .filter(|r| r.complete && r.verdict == Verdict::Survives)
             .count();
-        parts.push(if ok == of_k.len() {
+        let undecided = of_k.iter().filter(|r| !decided(r)).count();
+        let mut part = if ok == of_k.len() {
             format!("survives every {} fault", ordinal(k))
         } else {
             format!("survives {ok} of {} {} faults", of_k.len(), ordinal(k))
-        });
+        };
+        if undecided > 0 {
+            let _ = write!(
+                part,
+                " ({undecided} undecided within {} s)",
+                timeout.as_secs()
+            );
+        }
+        parts.push(part);
     }
     let split: Vec<String> = rows
         .iter()
@@ -390,17 +464,25 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if a.format != Format::Json {
         let _ = writeln!(
             out,
-            "{} fault sets over {} faults (inter-region links and nodes), {:.1} s",
+            "{} fault sets over {} faults (inter-region links and nodes), {:.1} s; {} answered by an equivalent set (same state after the faults up to crashed nodes)",
             p.rows.len(),
             Fault::menu(&spec).len(),
-            p.seconds
+            p.seconds,
+            p.reused
         );
     }
     if a.suggest {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
             let q = plan_with(Arc::new(s), a.max_faults, timeout, tty, checker);
-            let _ = writeln!(out, "  {what}: {} ({:.1} s)", q.summary, q.seconds);
+            let _ = writeln!(
+                out,
+                "  {what}: {} ({:.1} s; {} of {} fault sets reused)",
+                q.summary,
+                q.seconds,
+                q.reused,
+                q.rows.len()
+            );
         }
     }
     let mut stdout = std::io::stdout().lock();
@@ -411,4 +493,143 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Explores `faults` afresh, as a row that was not reused would be.
+    fn fresh(spec: &Arc<ClusterSpec>, faults: Vec<Fault>) -> whatif::WhatIf {
+        whatif::whatif(
+            spec.clone(),
+            faults,
+            false,
+            Variant::Correct,
+            Limits::default(),
+            None,
+        )
+    }
+
+    #[test]
+    fn seed_plan_reuses_exactly_the_crashed_tie_breakers_link_cuts() {
+        let spec = Arc::new(ClusterSpec::seed());
+        let p = plan_with(
+            spec.clone(),
+            2,
+            Duration::from_secs(600),
+            false,
+            Checker::Reduced,
+        );
+        let reused: Vec<(String, String)> = p
+            .rows
+            .iter()
+            .filter_map(|r| Some((r.faults.join(" + "), r.reused_from.as_ref()?.join(" + "))))
+            .collect();
+        let want = [
+            ("cut FRA-LHR + crash UK1", "crash UK1"),
+            ("cut LHR-ORD + crash UK1", "crash UK1"),
+        ];
+        let want: Vec<(String, String)> = want
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        assert_eq!(reused, want);
+        assert_eq!(p.reused, 2);
+        let menu = Fault::menu(&spec);
+        for r in p.rows.iter().filter(|r| r.reused_from.is_some()) {
+            let faults = r
+                .faults
+                .iter()
+                .map(|d| {
+                    menu.iter()
+                        .find(|f| f.describe(&spec) == *d)
+                        .unwrap()
+                        .clone()
+                })
+                .collect();
+            let w = fresh(&spec, faults);
+            assert_eq!(
+                (&r.outcomes, &r.violations, r.complete, r.states),
+                (&w.outcomes, &w.violations, w.complete, w.states),
+                "{:?}",
+                r.faults
+            );
+        }
+    }
+
+    /// On the tie-breaker suggestion (six nodes, two single-node regions), every pair of fault
+    /// sets `equivalent_sets` matches gives the same answer when both are explored.
+    #[test]
+    fn reused_sets_of_the_tie_breaker_topology_explore_identically() {
+        let seed = ClusterSpec::seed();
+        let (what, spec) = suggestions(&seed).pop().unwrap();
+        assert_eq!(what, "tie-breaker node TIEBRK in IAD");
+        let spec = Arc::new(spec);
+        let menu = Fault::menu(&spec);
+        let sets: Vec<Vec<usize>> = (1..=2).flat_map(|k| combinations(menu.len(), k)).collect();
+        let same_as = equivalent_sets(&spec, &menu, &sets);
+        let pairs: Vec<(usize, usize)> = same_as
+            .iter()
+            .enumerate()
+            .filter_map(|(k, j)| Some((k, (*j)?)))
+            .collect();
+        let name = |k: usize| {
+            let v: Vec<String> = sets[k].iter().map(|&i| menu[i].describe(&spec)).collect();
+            v.join(" + ")
+        };
+        let named: Vec<String> = pairs
+            .iter()
+            .map(|&(k, j)| format!("{} = {}", name(k), name(j)))
+            .collect();
+        assert_eq!(
+            named,
+            [
+                "cut FRA-LHR + crash UK1 = crash UK1",
+                "cut FRA-IAD + crash TIEBRK = crash TIEBRK",
+                "cut LHR-ORD + crash UK1 = crash UK1",
+                "cut LHR-IAD + crash UK1 = crash UK1",
+                "cut LHR-IAD + crash TIEBRK = crash TIEBRK",
+                "cut ORD-IAD + crash TIEBRK = crash TIEBRK",
+            ]
+        );
+        let faults = |k: usize| sets[k].iter().map(|&i| menu[i].clone()).collect();
+        for &(k, j) in &pairs {
+            let (a, b) = (fresh(&spec, faults(k)), fresh(&spec, faults(j)));
+            assert!(a.complete && b.complete);
+            assert_eq!(
+                (&a.outcomes, &a.violations, a.states),
+                (&b.outcomes, &b.violations, b.states),
+                "{}",
+                name(k)
+            );
+        }
+    }
+
+    #[test]
+    fn an_incomplete_row_is_undecided_unless_it_already_depends() {
+        let row = |faults: usize, verdict, complete| Row {
+            faults: vec!["x".into(); faults],
+            verdict,
+            outcomes: Vec::new(),
+            violations: Vec::new(),
+            complete,
+            states: 0,
+            seconds: 0.0,
+            reused_from: None,
+        };
+        let rows = [
+            row(1, Verdict::Survives, true),
+            row(1, Verdict::Survives, false),
+            row(2, Verdict::Survives, true),
+            row(2, Verdict::Depends, false),
+            row(2, Verdict::Hangs, false),
+        ];
+        assert_eq!(
+            summarize(&rows, 2, Duration::from_secs(120)),
+            "survives 1 of 2 single faults (1 undecided within 120 s); \
+             survives 1 of 3 double faults (1 undecided within 120 s); never split-brain; \
+             3 fault set(s) not explored to the end"
+        );
+    }
 }

@@ -255,6 +255,47 @@ fn negative_control_half_quorum_splits() {
     assert_eq!(p["explorer_path"], "0/0/0/6/0");
 }
 
+/// The text report names the `vmsc explore` command and deep link of each counterexample; the
+/// default address is `explore`'s own (not repeated in the command), `--explorer-addr` changes
+/// both.
+#[test]
+fn check_prints_the_explorer_command_and_deep_link_at_the_explorer_address() {
+    let lines = |extra: &[&str]| -> Vec<String> {
+        let mut args = vec![
+            "check",
+            TRI,
+            "--max-faults",
+            "2",
+            "--variant",
+            "half-quorum",
+        ];
+        args.extend_from_slice(extra);
+        let out = vmsc(&args);
+        assert_eq!(out.status.code(), Some(1));
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains("explore it:") || l.contains("then open"))
+            .map(|l| l.trim().to_string())
+            .take(2) // the first counterexample: no split-brain
+            .collect()
+    };
+    assert_eq!(
+        lines(&[]),
+        [
+            "explore it: vmsc explore specs/scenarios/three-regions.toml --max-faults 2 --variant half-quorum --path 0/0/0/6/0",
+            "then open http://127.0.0.1:3000/#/steps/0/0/0/6/0",
+        ]
+    );
+    assert_eq!(
+        lines(&["--explorer-addr", "192.0.2.7:8080"]),
+        [
+            "explore it: vmsc explore specs/scenarios/three-regions.toml --max-faults 2 --variant half-quorum --addr 192.0.2.7:8080 --path 0/0/0/6/0",
+            "then open http://192.0.2.7:8080/#/steps/0/0/0/6/0",
+        ]
+    );
+}
+
 #[test]
 fn negative_control_two_node_shortcut_splits() {
     let two = "tests/data/two-node.toml";

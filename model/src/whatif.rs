@@ -5,10 +5,11 @@
 //! outcomes come from the explorer visiting every reachable state — never from a formula.
 
 use crate::checker::Checker;
-use crate::cluster_model::{CheckConfig, ClusterModel, Fault, FaultPlan, HealMode, State};
+use crate::cluster_model::{Action, CheckConfig, ClusterModel, Fault, FaultPlan, HealMode, State};
 use crate::config::ClusterSpec;
 use crate::explore::{self, Options, Report};
 use crate::node::ProtocolOptions;
+use crate::nodeset::NodeSet;
 use crate::quorum::QuorumRule;
 use serde::Serialize;
 use std::collections::BTreeSet;
@@ -187,6 +188,91 @@ pub fn whatif(
     }
 }
 
+/// What a `whatif` without heal depends on, up to bookkeeping that cannot influence it: two
+/// fault sets with equal keys have the same outcomes, violations, completeness and state count,
+/// so `vmsc plan` explores one of them and reuses its answer for the other.
+///
+/// **The key.** The model applies the whole fault set in one step ([`FaultPlan::Exact`]) from the
+/// formed cluster. The key is the state right after that step, *normalised*: for every node that
+/// is down in it (crashed by the faults, or crashed by a CLUEXIT the faults caused in that same
+/// step), its actor state, storage and timers are replaced by fixed values, its row and column of
+/// `Env::cut` are cleared, and so are its `removed` and `clean` entries; `Env::applied` (which
+/// fault of the menu is which) is cleared. The key also holds the names of the properties, which
+/// depend on the fault set (a quorum hang is listed only if one is possible).
+///
+/// **Why equal keys give equal answers.** Without heal no step ever brings a node back up: the
+/// only ways out of `Env::down` are `Heal`, `HealAll` and `Reboot`, which [`HealMode::Never`] never
+/// enables, so a node down after the fault step stays down in every reachable state. A down node
+/// then influences nothing: its deliveries and timeouts are not enabled (`actions` keeps only live
+/// actors), flows to and from it are purged after every step and `deliver_env` drops messages to
+/// it, `crash` returns at once for it, `record_history` only reads nodes whose state changed (a
+/// down node's never does) and writes `removed` only for live ones, a cut touching it is read only
+/// through `connected`, which is false for it anyway, and every property and [`outcome_of`] read a
+/// node's state or cut only through `alive`/`active`. The applied-fault bits are read, in an exact
+/// plan, only as "none applied" (before the fault step) and "all applied" (after it). The
+/// remaining place, `within_boundary`, reads every node's transition number; the dead nodes'
+/// part is constant, so the key requires it to hold in the post-fault state. Hence the map that
+/// normalises a state is a bijection between the states reachable in the two models after the
+/// fault step that preserves actions (in the same order), successors, properties and outcomes,
+/// and the initial state is the same. The lock manager's ghosts *do* read departed nodes' lock
+/// tables, so clusters with lock clients get no key, nor do heals, a protocol variant without the
+/// timing assumption (late notices of a down node's failure stay in the state) or a model whose
+/// initial state allows any step besides the fault step. `None` means "explore it".
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ReuseKey {
+    state: State,
+    properties: Vec<&'static str>,
+}
+
+/// The [`ReuseKey`] of `whatif(spec, faults, heal, variant, ..)`, or `None` if the reuse argument
+/// does not apply to it.
+pub fn reuse_key(
+    spec: Arc<ClusterSpec>,
+    faults: Vec<Fault>,
+    heal: bool,
+    variant: Variant,
+) -> Option<ReuseKey> {
+    use stateright::Model;
+    if heal || faults.is_empty() || !spec.clients.is_empty() {
+        return None;
+    }
+    let m = whatif_model(spec, faults, heal, variant);
+    if !m.cfg.timing_assumption {
+        return None;
+    }
+    let init = match m.init_states().as_slice() {
+        [one] => one.clone(),
+        _ => return None,
+    };
+    let mut enabled = Vec::new();
+    m.actions(&init, &mut enabled);
+    if enabled != [Action::FaultSet] {
+        return None;
+    }
+    let mut s = m.next_state(&init, Action::FaultSet)?;
+    if !m.within_boundary(&s) || !s.history.late.is_empty() {
+        return None;
+    }
+    let down = s.history.down;
+    for d in down.iter() {
+        s.actor_states[d] = init.actor_states[d].clone();
+        s.actor_storages[d] = None;
+        s.timers_set[d].cancel_all();
+        s.history.timers[d] = 0;
+        s.history.cut[d] = NodeSet::EMPTY;
+        s.history.removed[d] = None;
+        s.history.clean.remove(d);
+    }
+    for row in &mut s.history.cut {
+        *row = row.minus(down);
+    }
+    s.history.applied = 0;
+    Some(ReuseKey {
+        state: s,
+        properties: m.properties().iter().map(|p| p.name).collect(),
+    })
+}
+
 /// Builds the model for `check`.
 pub fn check_model(
     spec: Arc<ClusterSpec>,
@@ -209,4 +295,46 @@ pub fn check_model(
     );
     variant.configure(&mut cfg);
     ClusterModel::new(spec, cfg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(faults: &[&str], heal: bool, variant: Variant) -> Option<ReuseKey> {
+        let spec = Arc::new(ClusterSpec::seed());
+        let faults = faults
+            .iter()
+            .map(|f| Fault::parse(&spec, f).unwrap())
+            .collect();
+        reuse_key(spec, faults, heal, variant)
+    }
+
+    #[test]
+    fn a_cut_that_only_isolates_a_crashed_node_does_not_change_the_key() {
+        let uk1 = key(&["node:UK1"], false, Variant::Correct).unwrap();
+        let cut = key(&["link:FRA-LHR", "node:UK1"], false, Variant::Correct).unwrap();
+        assert_eq!(uk1, cut);
+        // FRANK2 still sits behind the cut: a different cluster.
+        let frank1 = key(&["node:FRANK1"], false, Variant::Correct).unwrap();
+        let cut = key(&["link:FRA-LHR", "node:FRANK1"], false, Variant::Correct).unwrap();
+        assert_ne!(frank1, cut);
+        assert_ne!(uk1, frank1);
+    }
+
+    #[test]
+    fn no_key_where_the_argument_does_not_hold() {
+        assert!(key(&["node:UK1"], true, Variant::Correct).is_none());
+        assert!(key(&["node:UK1"], false, Variant::NoTimingAssumption).is_none());
+        assert!(key(&[], false, Variant::Correct).is_none());
+        let spec = Arc::new(
+            ClusterSpec::load(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../specs/scenarios/dlm-three-nodes.toml"
+            )))
+            .unwrap(),
+        );
+        let f = vec![Fault::Crash(0)];
+        assert!(reuse_key(spec, f, false, Variant::Correct).is_none());
+    }
 }
