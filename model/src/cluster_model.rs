@@ -670,9 +670,10 @@ impl ClusterModel {
             Some(DlmNote::Msg(DlmMsg::Bast { .. })) => s.history.dlm_seen |= dlm_seen::BAST,
             Some(DlmNote::Client(i, k)) => {
                 if let Some((res, v)) = self.actor(i).client_write(&prev.actor_states[i], k) {
-                    // Only if the client issued it: its timer also fires (and does nothing)
-                    // while the lock manager does not run. Issued means pending with the value,
-                    // or already completed (local master: the script moved on).
+                    // Only if the client issued it (a timer firing while the lock manager does
+                    // not run is set again and issues nothing; the checker sees no step, but the
+                    // runtime's driver would). Issued means pending with the value, or already
+                    // completed (local master: the script moved on).
                     let n = &s.actor_states[i].dlm;
                     let moved = n.pc.get(k) != prev.actor_states[i].dlm.pc.get(k);
                     let pending = n.locks.iter().any(|l| {
@@ -1315,6 +1316,58 @@ mod tests {
         issued.actor_states[0] = Arc::new(n);
         m.record_dlm(&prev, &mut issued, Some(DlmNote::Client(0, 0)));
         assert_eq!(issued.history.lvb[0], Some(v));
+    }
+
+    /// Regression: a lock client's timer that fires while its node's lock manager does not run
+    /// (a transition in progress, or the rebuild for the view not finished) was consumed and
+    /// never set again, so the client stalled for good. It is set again instead; the checker
+    /// then sees no step at all (unchanged state, the same timer set).
+    #[test]
+    fn a_client_timer_firing_while_the_lock_manager_does_not_run_is_kept() {
+        use stateright::actor::Command;
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../specs/scenarios/dlm-deadlock.toml"
+        );
+        let spec = Arc::new(ClusterSpec::load(std::path::Path::new(path)).unwrap());
+        let menu = Fault::menu(&spec);
+        let m = ClusterModel::new(
+            spec,
+            CheckConfig::new(FaultPlan::Budget { max: 0, menu }, HealMode::Never),
+        );
+        let init = m.init_states().remove(0);
+        let fire = Action::Actor(ActorModelAction::Timeout(Id::from(0), Timer::Client(0)));
+        assert!(init.timers_set[0].iter().any(|t| *t == Timer::Client(0)));
+        // Running, the client issues its first line (`enq r1 EX VALBLK`).
+        let issued = m.next_state(&init, fire.clone()).unwrap();
+        assert!(issued.actor_states[0].dlm.locks[0].pending.is_some());
+        let view = init.actor_states[0].view.unwrap();
+        let stops: [fn(&mut NodeState, View); 2] = [
+            |n, view| {
+                n.phase = Phase::Locked {
+                    coordinator: 1,
+                    view,
+                }
+            },
+            |n, _| n.dlm.rebuilt = false,
+        ];
+        for (i, stop) in stops.iter().enumerate() {
+            let mut s = init.clone();
+            let mut n = (*s.actor_states[0]).clone();
+            stop(&mut n, view);
+            s.actor_states[0] = Arc::new(n);
+            assert!(!m.actor(0).dlm_running(&s.actor_states[0]), "case {i}");
+            let mut st = Cow::Borrowed(&*s.actor_states[0]);
+            let mut o = Out::new();
+            m.actor(0)
+                .on_timeout(Id::from(0), &mut st, &Timer::Client(0), &mut o);
+            assert!(matches!(st, Cow::Borrowed(_)), "case {i}: state changed");
+            assert!(
+                matches!(&o[..], [Command::SetTimer(Timer::Client(0), _)]),
+                "case {i}: {o:?}"
+            );
+            assert!(m.next_state(&s, fire.clone()).is_none(), "case {i}");
+        }
     }
 
     /// Negative control for "removed node never acts as a member": a node recorded as removed

@@ -1220,10 +1220,13 @@ impl Actor for NodeActor {
         if self.is_disk() || state.exited.is_some() {
             return;
         }
-        if *timer == Timer::Deadlock {
-            // Kept (re-set) while the lock manager does not run, e.g. during a transition.
-            self.dlm_deadlock_timer(state, o);
-            return;
+        // The lock manager's timers are kept (set again) while it does not run, e.g. during a
+        // transition: consumed there, nothing would set them again (a stalled client, a
+        // deadlock search never run).
+        match timer {
+            Timer::Deadlock => return self.dlm_deadlock_timer(state, o),
+            Timer::Client(k) => return self.dlm_client_step(state, *k as usize, o),
+            _ => {}
         }
         if state.phase != Phase::Idle {
             return;
@@ -1243,8 +1246,7 @@ impl Actor for NodeActor {
                     o.send(id(elect), Msg::NeedTransition);
                 }
             }
-            Timer::Client(k) => self.dlm_client_step(state, *k as usize, o),
-            Timer::Deadlock => self.dlm_deadlock_timer(state, o),
+            Timer::Client(_) | Timer::Deadlock => {}
             Timer::Join => {
                 if state.view.is_some() {
                     return;

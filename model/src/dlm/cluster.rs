@@ -8,8 +8,9 @@
 //! # Clients
 //! A client is a process on a node (at most [`CLIENTS_PER_NODE_MAX`]); its script position lives
 //! in the node state ([`DlmState::pc`]). Its next request is issued when its timer
-//! [`Timer::Client`]`(k)` fires while the node's lock manager runs; it then waits for the
-//! completion AST ($ENQW) before the timer is set again. Its lock **copies** (the process copies
+//! [`Timer::Client`]`(k)` fires while the node's lock manager runs (firing while it does not,
+//! the timer is set again); it then waits for the completion AST ($ENQW) before the timer is set
+//! again. Its lock **copies** (the process copies
 //! of the LKBs, [`LocalLock`]) stay on its node: granted mode, the pending request, the last value
 //! block read or written, and whether a BAST arrived. Lock ids are `node × 2 + client`; a client
 //! has at most one lock per resource.
@@ -777,9 +778,13 @@ impl NodeActor {
     }
 
     /// Client `k`'s timer: issue its next request if the lock manager runs and it waits for
-    /// nothing.
+    /// nothing. While the lock manager does not run (a transition, an unfinished rebuild) the
+    /// timer is set again: nothing else would set it (only a completion does), and the client
+    /// would stall for good. In the checker such a step is no step at all (unchanged state, the
+    /// same timer set).
     pub(crate) fn dlm_client_step(&self, state: &mut Cow<NodeState>, k: usize, o: &mut O) {
         if !self.dlm_running(state) {
+            o.set_timer(Timer::Client(k as u8), self.client_delay());
             return;
         }
         let clients = self.spec.clients_of(self.me);
