@@ -333,9 +333,11 @@ fn summarize(rows: &[Row], max_faults: usize, timeout: Duration) -> String {
     parts.join("; ")
 }
 
-fn outcome_cells(r: &Row) -> [String; 3] {
+/// The members, hung and CLUEXIT cells of a row; a row with several outcomes lists them in the
+/// same order in every cell, separated by `sep`.
+fn outcome_cells(r: &Row, sep: &str) -> [String; 3] {
     let join =
-        |f: &dyn Fn(&Outcome) -> String| r.outcomes.iter().map(f).collect::<Vec<_>>().join(" | ");
+        |f: &dyn Fn(&Outcome) -> String| r.outcomes.iter().map(f).collect::<Vec<_>>().join(sep);
     let list = |v: &[String]| {
         if v.is_empty() {
             "-".to_string()
@@ -364,7 +366,8 @@ fn render(p: &Plan, format: Format) -> String {
             let _ = writeln!(out, "| faults | verdict | members | hung | CLUEXIT |");
             let _ = writeln!(out, "|---|---|---|---|---|");
             for r in &p.rows {
-                let [m, h, c] = outcome_cells(r);
+                // A `|` would end the cell: several outcomes go on separate lines of one cell.
+                let [m, h, c] = outcome_cells(r, "<br>");
                 let _ = writeln!(
                     out,
                     "| {} | {:?} | {m} | {h} | {c} |",
@@ -388,7 +391,7 @@ fn render(p: &Plan, format: Format) -> String {
                 "faults", "verdict", "members", "hung"
             );
             for r in &p.rows {
-                let [m, h, c] = outcome_cells(r);
+                let [m, h, c] = outcome_cells(r, " | ");
                 let v = format!("{:?}", r.verdict).to_lowercase();
                 let _ = writeln!(
                     out,
@@ -498,6 +501,46 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A row with two outcomes stays one Markdown row of five cells: the outcomes are separated
+    /// by `<br>` inside each cell (a `|` would end the cell and shift the columns).
+    #[test]
+    fn markdown_keeps_several_outcomes_in_their_cells() {
+        let o = |m: &[&str], h: &[&str], c: &[&str]| Outcome {
+            members: m.iter().map(|s| s.to_string()).collect(),
+            hung: h.iter().map(|s| s.to_string()).collect(),
+            cluexit: c.iter().map(|s| s.to_string()).collect(),
+            down: Vec::new(),
+        };
+        let row = Row {
+            faults: vec!["cut A-B".into()],
+            verdict: Verdict::Depends,
+            outcomes: vec![
+                o(&["N1", "N2"], &[], &["N3"]),
+                o(&["N3"], &["N4"], &["N1", "N2"]),
+            ],
+            violations: Vec::new(),
+            complete: true,
+            states: 7,
+            seconds: 0.0,
+            reused_from: None,
+        };
+        let p = Plan {
+            cluster: "c".into(),
+            rows: vec![row],
+            summary: "s".into(),
+            seconds: 0.0,
+            reused: 0,
+        };
+        let md = render(&p, Format::Markdown);
+        let line = md.lines().nth(2).unwrap();
+        assert_eq!(
+            line,
+            "| cut A-B | Depends | N1 N2<br>N3 | -<br>N4 | N3<br>N1 N2 |"
+        );
+        let table = render(&p, Format::Table);
+        assert!(table.contains("N1 N2 | N3"), "{table}");
+    }
 
     /// Explores `faults` afresh, as a row that was not reused would be.
     fn fresh(spec: &Arc<ClusterSpec>, faults: Vec<Fault>) -> whatif::WhatIf {
