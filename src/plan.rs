@@ -45,6 +45,10 @@ pub struct PlanArgs {
     /// tie-breaker node in another region) and show how the summary changes.
     #[arg(long)]
     pub suggest: bool,
+    /// Once a fault set has settled, restore every link and reboot every crashed node once (as
+    /// `whatif --heal`): the matrix then shows who is a member after the repair.
+    #[arg(long)]
+    pub heal: bool,
     /// Give up on a fault set after this many seconds (it is then reported incomplete).
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
@@ -94,6 +98,8 @@ pub struct Row {
 pub struct Plan {
     /// The cluster's name.
     pub cluster: String,
+    /// Every fault set was healed once settled (`--heal`): the outcomes are after the repair.
+    pub heal: bool,
     /// One row per fault set.
     pub rows: Vec<Row>,
     /// The one-line summary.
@@ -135,6 +141,7 @@ fn ordinal(k: usize) -> String {
 pub fn plan_with(
     spec: Arc<ClusterSpec>,
     max_faults: usize,
+    heal: bool,
     timeout: Duration,
     progress: bool,
     checker: Checker,
@@ -144,7 +151,7 @@ pub fn plan_with(
     let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
         .flat_map(|k| combinations(menu.len(), k))
         .collect();
-    let same_as = equivalent_sets(&spec, &menu, &sets);
+    let same_as = equivalent_sets(&spec, &menu, &sets, heal);
     let work: Vec<usize> = (0..sets.len()).filter(|&k| same_as[k].is_none()).collect();
     // Fault sets are independent: one worker per core takes the next set until none is left.
     let workers = std::thread::available_parallelism()
@@ -161,7 +168,7 @@ pub fn plan_with(
                     break;
                 };
                 let set = &sets[k];
-                let row = plan_row(&spec, &menu, set, timeout, checker, &|states| {
+                let row = plan_row(&spec, &menu, set, heal, timeout, checker, &|states| {
                     if progress {
                         // On a TTY: sets finished, the set this worker explores and how many
                         // states it has visited (refreshed about once a second), elapsed time.
@@ -205,6 +212,7 @@ pub fn plan_with(
     let summary = summarize(&rows, max_faults, timeout);
     Plan {
         cluster: spec.name.clone(),
+        heal,
         rows,
         summary,
         seconds: start.elapsed().as_secs_f64(),
@@ -219,13 +227,14 @@ fn equivalent_sets(
     spec: &Arc<ClusterSpec>,
     menu: &[Fault],
     sets: &[Vec<usize>],
+    heal: bool,
 ) -> Vec<Option<usize>> {
     let mut first: HashMap<whatif::ReuseKey, usize> = HashMap::new();
     sets.iter()
         .enumerate()
         .map(|(k, set)| {
             let faults = set.iter().map(|&i| menu[i].clone()).collect();
-            let key = whatif::reuse_key(spec.clone(), faults, false, Variant::Correct)?;
+            let key = whatif::reuse_key(spec.clone(), faults, heal, Variant::Correct)?;
             match first.entry(key) {
                 Entry::Occupied(e) => Some(*e.get()),
                 Entry::Vacant(e) => {
@@ -242,6 +251,7 @@ fn plan_row(
     spec: &Arc<ClusterSpec>,
     menu: &[Fault],
     set: &[usize],
+    heal: bool,
     timeout: Duration,
     checker: Checker,
     heartbeat: &(dyn Fn(usize) + Sync),
@@ -252,7 +262,7 @@ fn plan_row(
     let w = whatif::whatif(
         spec.clone(),
         faults.clone(),
-        false,
+        heal,
         Variant::Correct,
         Limits {
             timeout: Some(timeout),
@@ -462,14 +472,15 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let timeout = Duration::from_secs(a.timeout_s);
     let checker: Checker = a.checker.into();
-    let p = plan_with(spec.clone(), a.max_faults, timeout, tty, checker);
+    let p = plan_with(spec.clone(), a.max_faults, a.heal, timeout, tty, checker);
     let mut out = render(&p, a.format);
     if a.format != Format::Json {
         let _ = writeln!(
             out,
-            "{} fault sets over {} faults (inter-region links and nodes), {:.1} s; {} answered by an equivalent set (same state after the faults up to crashed nodes)",
+            "{} fault sets over {} faults (inter-region links and nodes){}, {:.1} s; {} answered by an equivalent set (same state after the faults up to crashed nodes)",
             p.rows.len(),
             Fault::menu(&spec).len(),
+            if p.heal { ", each healed once settled" } else { "" },
             p.seconds,
             p.reused
         );
@@ -477,7 +488,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if a.suggest {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
-            let q = plan_with(Arc::new(s), a.max_faults, timeout, tty, checker);
+            let q = plan_with(Arc::new(s), a.max_faults, a.heal, timeout, tty, checker);
             let _ = writeln!(
                 out,
                 "  {what}: {} ({:.1} s; {} of {} fault sets reused)",
@@ -527,6 +538,7 @@ mod tests {
         };
         let p = Plan {
             cluster: "c".into(),
+            heal: false,
             rows: vec![row],
             summary: "s".into(),
             seconds: 0.0,
@@ -560,6 +572,7 @@ mod tests {
         let p = plan_with(
             spec.clone(),
             2,
+            false,
             Duration::from_secs(600),
             false,
             Checker::Reduced,
@@ -611,7 +624,7 @@ mod tests {
         let spec = Arc::new(spec);
         let menu = Fault::menu(&spec);
         let sets: Vec<Vec<usize>> = (1..=2).flat_map(|k| combinations(menu.len(), k)).collect();
-        let same_as = equivalent_sets(&spec, &menu, &sets);
+        let same_as = equivalent_sets(&spec, &menu, &sets, false);
         let pairs: Vec<(usize, usize)> = same_as
             .iter()
             .enumerate()

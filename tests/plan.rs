@@ -28,3 +28,42 @@ fn seed_plan_matches_golden_matrix() {
         "**survives every single fault; survives 27 of 28 double faults; never split-brain**"
     ));
 }
+
+/// `plan --heal`: every fault set of the three-region topology is repaired once settled, and
+/// then every node is a member again (the nodes that took a CLUEXIT rebooted and rejoined);
+/// every set is explored to the end.
+#[test]
+fn three_region_plan_with_heal_brings_every_node_back() {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmsc"))
+        .args([
+            "plan",
+            "specs/scenarios/three-regions.toml",
+            "--heal",
+            "--format",
+            "json",
+        ])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run vmsc plan");
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["heal"], true);
+    let rows = v["rows"].as_array().unwrap();
+    assert_eq!(rows.len(), 21);
+    for r in rows {
+        assert_eq!(r["complete"], true, "{r}");
+        let outcomes = r["outcomes"].as_array().unwrap();
+        assert!(!outcomes.is_empty(), "{r}");
+        for o in outcomes {
+            assert_eq!(
+                o["members"],
+                serde_json::json!(["CHIC1", "FRANK1", "UK1"]),
+                "{r}"
+            );
+        }
+    }
+    assert_eq!(
+        v["summary"],
+        "survives every single fault; survives every double fault; never split-brain"
+    );
+}

@@ -330,6 +330,9 @@ impl fmt::Debug for NodeState {
         if self.asked {
             d.field("asked", &self.asked);
         }
+        if let Some((j, _)) = self.join_asked {
+            d.field("join_asked", &Named(display_name(j as usize)));
+        }
         if self.dlm != crate::dlm::DlmState::default() {
             d.field("dlm", &self.dlm);
         }

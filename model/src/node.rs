@@ -48,7 +48,11 @@
 //! installing keeps the new view.
 //!
 //! *Joining and forming.* A non-member learns from hellos which connected peers are members. When
-//! its Join timer fires it sends a membership request to the member with the lowest system id; the
+//! its Join timer fires it sends a membership request to one member (of the cluster that ran most
+//! recently, then the lowest system id) and asks no other until that member answers — a refusal or
+//! a proposal — or the circuit to it changes (Davis pp. 7-37/38: the joiner asks ONE member; two
+//! requests in flight would start two join transitions that refuse each other); a refusal for
+//! want of a circuit lasts only if the joiner's circuits are still those its request reported. The
 //! member refuses if it is busy, if the joiner lacks a circuit to any member, or if admitting it
 //! would raise the quorum above the votes present ("disruptive joiner"); otherwise it coordinates
 //! a transition that adds the joiner. With no member in sight, the joiner with the lowest system
@@ -312,6 +316,12 @@ pub struct NodeState {
     /// This node asked its coordinator-elect for a transition and has seen no proposal from it,
     /// no new view and no circuit change since (at most one NeedTransition is outstanding).
     pub asked: bool,
+    /// Non-member: the member this node sent its membership request to, while that request is
+    /// unanswered — no refusal, no proposal from it, no circuit change and no new view since. A
+    /// joiner asks one member at a time (Davis pp. 7-37/38); a second request to another member
+    /// would start a second, colliding join transition. With it, the circuits the request
+    /// reported: a refusal for want of a circuit that has come up since is stale.
+    pub join_asked: Option<(u8, NodeSet)>,
     /// The lock manager (empty and constant without clients).
     pub dlm: DlmState,
 }
@@ -483,6 +493,7 @@ impl NodeActor {
             refused: None,
             requested: false,
             asked: false,
+            join_asked: None,
             dlm: self.dlm_initial(false),
         }
     }
@@ -650,6 +661,7 @@ impl NodeActor {
         // before it are answered by it, and so is this node's own request to its elect.
         s.requested = false;
         s.asked = false;
+        s.join_asked = None;
         s.members_seen = NodeSet::EMPTY;
         s.member_views.clear();
         s.joiners_seen = NodeSet::EMPTY;
@@ -877,6 +889,9 @@ impl NodeActor {
 
     fn on_circuit_up(&self, s: &mut NodeState, p: usize, o: &mut O) {
         s.asked = false;
+        if s.join_asked.is_some_and(|(t, _)| t as usize == p) {
+            s.join_asked = None;
+        }
         if Some(p) == self.spec.disk_index() {
             s.disk = true;
             return;
@@ -898,6 +913,13 @@ impl NodeActor {
 
     fn on_circuit_down(&self, s: &mut NodeState, p: usize, o: &mut O) {
         s.asked = false;
+        if s.join_asked.is_some_and(|(t, _)| t as usize == p) {
+            s.join_asked = None;
+            if s.view.is_none() && s.phase == Phase::Idle {
+                // The request died with the circuit: ask again (another member, or form).
+                o.set_timer(Timer::Join, self.join_delay());
+            }
+        }
         if Some(p) == self.spec.disk_index() {
             s.disk = false;
             if let Phase::Claiming(c) = &s.phase {
@@ -1035,6 +1057,11 @@ impl NodeActor {
         if p == self.coordinator_elect(s) {
             s.asked = false;
         }
+        // The member asked to admit this node answers with a proposal.
+        let answers_join = s.join_asked.is_some_and(|(t, _)| t as usize == p);
+        if answers_join {
+            s.join_asked = None;
+        }
         let locked_to_p =
             matches!(s.phase, Phase::Locked { coordinator, .. } if coordinator as usize == p);
         let verdict = if !locked_to_p && s.phase != Phase::Idle {
@@ -1058,6 +1085,9 @@ impl NodeActor {
         } else if locked_to_p {
             s.phase = Phase::Idle;
             self.after_unlock(s, o);
+        } else if answers_join && s.view.is_none() && s.phase == Phase::Idle {
+            // Refused the proposal that answered this node's request: ask again later.
+            o.set_timer(Timer::Join, self.join_delay());
         }
         o.send(
             id(p),
@@ -1193,8 +1223,16 @@ impl Actor for NodeActor {
             Msg::Hello(h) => self.on_hello(s, p, h, o),
             Msg::JoinRequest { conn } => self.on_join_request(s, p, conn, o),
             Msg::JoinRefused(r) => {
+                // A refusal for want of a circuit is stale if a circuit came up since the
+                // request: it does not last, ask again.
+                let stale = s
+                    .join_asked
+                    .is_some_and(|(t, c)| t as usize == p && c != s.conn);
+                if s.join_asked.is_some_and(|(t, _)| t as usize == p) {
+                    s.join_asked = None;
+                }
                 if s.view.is_none() && s.phase == Phase::Idle {
-                    s.refused = Some(r);
+                    s.refused = (!stale).then_some(r);
                     o.set_timer(Timer::Join, self.join_delay());
                 }
             }
@@ -1248,7 +1286,8 @@ impl Actor for NodeActor {
             }
             Timer::Client(_) | Timer::Deadlock => {}
             Timer::Join => {
-                if state.view.is_some() {
+                if state.view.is_some() || state.join_asked.is_some() {
+                    // A member, or a request is still unanswered (its answer sets the timer).
                     return;
                 }
                 let seen = state.members_seen.inter(state.conn);
@@ -1275,6 +1314,7 @@ impl Actor for NodeActor {
                 if let Some(target) = target {
                     let s = state.to_mut();
                     s.refused = None;
+                    s.join_asked = Some((target as u8, s.conn));
                     o.send(id(target), Msg::JoinRequest { conn: s.conn });
                 } else if let Some(group) = self.formation(state) {
                     let s = state.to_mut();

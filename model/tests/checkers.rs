@@ -88,7 +88,7 @@ fn checkers_agree_on_three_regions() {
         (0, false, 1),
         (1, false, 389),
         (2, false, 3_984),
-        (1, true, 232_075),
+        (1, true, 77_062),
     ];
     for (faults, heal, expected) in cases {
         let m = check_model(tri.clone(), faults, heal, Variant::Correct);

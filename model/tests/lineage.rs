@@ -1,6 +1,7 @@
-//! The lineage rule: a node that a quorate cluster removed must not run again on its stale state,
-//! even when that cluster has lost quorum since (regression for the 20-step counterexample of
-//! `vmsc check three-regions.toml --max-faults 2 --heal`).
+//! Joining, step by step: the lineage rule (a node that a quorate cluster removed must not run
+//! again on its stale state, even when that cluster has lost quorum since — regression for the
+//! 20-step counterexample of `vmsc check three-regions.toml --max-faults 2 --heal`), whom a
+//! rebooted node asks, and that it asks one member at a time.
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -120,4 +121,91 @@ fn the_removed_side_takes_the_cluexit_even_when_the_remover_lost_quorum() {
     s.conn = NodeSet::single(1);
     let (after, _) = step(&f1, &s, 1, hello(view(2, &[1], 1, &[0, 1, 2])));
     assert_eq!(after.exited, None);
+}
+
+fn timers(cmds: &[Cmd]) -> Vec<Timer> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::SetTimer(t, _) => Some(*t),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Davis pp. 7-37/38: a joiner asks ONE member. Until that member answers (a refusal, or a
+/// proposal), or the circuit to it changes, the Join timer sends no second request — a second
+/// request to another member started a second join transition that collided with the first
+/// (two coordinators refusing each other's proposals; most of the states of the seed's
+/// `cut FRA-LHR + cut FRA-ORD + heal`).
+#[test]
+fn a_joiner_asks_one_member_at_a_time() {
+    let a = NodeActor::new(spec(), 2, ProtocolOptions::default());
+    let mut o = Out::new();
+    let mut s = a.on_start(Id::from(2), &Some(0), &mut o); // CHIC1 reboots
+    for p in [0, 1] {
+        s = step(&a, &s, p, Msg::CircuitUp).0;
+    }
+    let v = view(2, &[0, 1], 2, &[0, 1]);
+    s = step(&a, &s, 1, hello(v)).0;
+    s = step(&a, &s, 0, hello(v)).0;
+    let ask = |s: &NodeState| {
+        let mut st = Cow::Borrowed(s);
+        let mut o = Out::new();
+        a.on_timeout(Id::from(2), &mut st, &Timer::Join, &mut o);
+        (st.into_owned(), o.into_iter().collect::<Vec<Cmd>>())
+    };
+    let (asked, cmds) = ask(&s);
+    assert_eq!(requests(&cmds), [0], "FRANK1: lowest system id");
+    assert_eq!(asked.join_asked, Some((0, [0, 1].into_iter().collect())));
+    s = asked;
+    // Unanswered: a hello re-arms the timer, but no second request goes out.
+    let (s2, cmds) = step(&a, &s, 1, hello(v));
+    assert_eq!(timers(&cmds), [Timer::Join]);
+    assert_eq!(requests(&ask(&s2).1), Vec::<usize>::new());
+    // Nor after another peer's circuit changes.
+    let (s3, _) = step(&a, &s2, 1, Msg::CircuitDown);
+    let (s3, _) = step(&a, &s3, 1, Msg::CircuitUp);
+    assert_eq!(s3.join_asked.map(|(t, _)| t), Some(0));
+    assert_eq!(requests(&ask(&s3).1), Vec::<usize>::new());
+    // A refusal answers it: the timer is set and the next firing asks again.
+    let (r, cmds) = step(
+        &a,
+        &s2,
+        0,
+        Msg::JoinRefused(vmsc_model::node::Refusal::Busy),
+    );
+    assert_eq!((r.join_asked, timers(&cmds)), (None, vec![Timer::Join]));
+    assert_eq!(requests(&ask(&r).1), [0]);
+    // A refusal for want of a circuit lasts (the node is then quiescent) only if the node's
+    // circuits are still those the request reported; otherwise it is stale.
+    let nc = Msg::JoinRefused(vmsc_model::node::Refusal::NotConnected);
+    let (r, _) = step(&a, &s2, 0, nc);
+    assert_eq!(r.refused, Some(vmsc_model::node::Refusal::NotConnected));
+    let (changed, _) = step(&a, &s2, 1, Msg::CircuitDown);
+    let (r, cmds) = step(&a, &changed, 0, nc);
+    assert_eq!((r.refused, timers(&cmds)), (None, vec![Timer::Join]));
+    // So does a proposal from the asked member; refused, the node asks again later.
+    let prop = vmsc_model::node::Proposal {
+        base: Some(view(1, &[0, 1], 1, &[0, 1])),
+        view: view(2, &[0, 1, 2], 2, &[0, 1]),
+    };
+    let (r, cmds) = step(&a, &s2, 0, Msg::Propose(prop));
+    assert_eq!(
+        (r.join_asked, timers(&cmds)),
+        (None, vec![]),
+        "accepted: locked"
+    );
+    let (r, cmds) = step(&a, &r, 0, Msg::Abort { seq: 2 });
+    assert_eq!((r.join_asked, timers(&cmds)), (None, vec![Timer::Join]));
+    let (no_uk1, _) = step(&a, &s2, 1, Msg::CircuitDown);
+    let (r, cmds) = step(&a, &no_uk1, 0, Msg::Propose(prop));
+    assert_eq!(
+        (r.join_asked, timers(&cmds)),
+        (None, vec![Timer::Join]),
+        "refused (no circuit to UK1): ask again later"
+    );
+    // A lost circuit to the asked member ends the wait: ask another member.
+    let (r, cmds) = step(&a, &s2, 0, Msg::CircuitDown);
+    assert_eq!((r.join_asked, timers(&cmds)), (None, vec![Timer::Join]));
+    assert_eq!(requests(&ask(&r).1), [1]);
 }
