@@ -54,7 +54,10 @@ pub fn delivery(spec: &ClusterSpec, src: usize, dst: usize, msg: &Msg) -> String
         },
         Msg::Commit(v) => format!("commit {}", view(spec, v)),
         Msg::Committed { seq } => format!("installed view #{seq}"),
-        Msg::Release { seq } => format!("transition #{seq} complete, resume"),
+        Msg::Release { seq, confirmed } => format!(
+            "transition #{seq} complete, resume (confirmed {})",
+            names(spec, *confirmed)
+        ),
         Msg::Abort { seq } => format!("abandon proposal #{seq}"),
         Msg::DiskClaim { view: v, .. } => {
             format!("claim the quorum disk's votes for {}", view(spec, v))

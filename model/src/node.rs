@@ -185,6 +185,10 @@ pub enum Msg {
     Release {
         /// The view's transition number.
         seq: u32,
+        /// The members that installed the view (the coordinator included). A member lost
+        /// before it confirmed is not among them: the receivers do not count it as confirmed,
+        /// so a transition stays due until it is re-confirmed or removed.
+        confirmed: NodeSet,
     },
     /// A member whose RECNX timer expired asks the coordinator-elect to run a transition.
     NeedTransition,
@@ -654,7 +658,11 @@ impl NodeActor {
         let was_member = s.view.is_some();
         s.view = Some(view);
         self.dlm_install(s, view, o);
-        s.ok = view.members;
+        // Confirmed: the members this node can reach now. A member whose circuit failed while
+        // the transition ran (before this node installed) stays unconfirmed, so a transition is
+        // still due; had it been counted, a later circuit up — possibly a reboot — would have
+        // made this node active with a member that never confirmed the view.
+        s.ok = view.members.inter(s.conn.with(self.me));
         s.phase = phase;
         s.refused = None;
         // A transition just completed with every member this node could reach: requests made
@@ -765,7 +773,13 @@ impl NodeActor {
     fn release(&self, s: &mut NodeState, o: &mut O) {
         let Some(v) = s.view else { return };
         for p in v.members.without(self.me).inter(s.conn).iter() {
-            o.send(id(p), Msg::Release { seq: v.seq });
+            o.send(
+                id(p),
+                Msg::Release {
+                    seq: v.seq,
+                    confirmed: s.ok,
+                },
+            );
         }
         s.phase = Phase::Idle;
         self.idle_again(s, o);
@@ -1160,9 +1174,12 @@ impl NodeActor {
         }
     }
 
-    fn on_release(&self, s: &mut NodeState, p: usize, seq: u32, o: &mut O) {
+    fn on_release(&self, s: &mut NodeState, p: usize, seq: u32, confirmed: NodeSet, o: &mut O) {
         let mine = matches!(s.phase, Phase::Installed { coordinator } if coordinator as usize == p);
         if mine && s.view.is_some_and(|v| v.seq == seq) {
+            // A member that never installed the view (lost before it confirmed) is not
+            // confirmed here either, even if this node still has a circuit to it.
+            s.ok = s.ok.inter(confirmed.with(self.me));
             s.phase = Phase::Idle;
             self.idle_again(s, o);
         }
@@ -1240,7 +1257,7 @@ impl Actor for NodeActor {
             Msg::Reply { seq, verdict, conn } => self.on_reply(s, p, seq, verdict, conn, o),
             Msg::Commit(v) => self.on_commit(s, p, v, o),
             Msg::Committed { seq } => self.on_committed(s, p, seq, o),
-            Msg::Release { seq } => self.on_release(s, p, seq, o),
+            Msg::Release { seq, confirmed } => self.on_release(s, p, seq, confirmed, o),
             Msg::Abort { seq } => self.on_abort(s, p, seq, o),
             Msg::NeedTransition => self.on_need_transition(s, o),
             Msg::DiskGrant {

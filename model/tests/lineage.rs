@@ -209,3 +209,70 @@ fn a_joiner_asks_one_member_at_a_time() {
     assert_eq!((r.join_asked, timers(&cmds)), (None, vec![Timer::Join]));
     assert_eq!(requests(&ask(&r).1), [1]);
 }
+
+/// Found by `vmsc check three-regions.toml --max-faults 2 --heal` (24 steps): UK1 accepted
+/// CHIC1's proposal #2 {FRANK1,UK1,CHIC1}, FRANK1 crashed, and the commit reached UK1 after the
+/// circuit to FRANK1 had failed. UK1 counted FRANK1 as confirmed in #2 anyway; when the rebooted
+/// FRANK1's circuit came up, UK1 saw every member connected and confirmed and ran as an active
+/// member of #2 — while CHIC1 and the new FRANK1 ran #3 without it: split-brain. A member whose
+/// circuit is down at install is not confirmed: a transition stays due.
+#[test]
+fn a_member_lost_before_the_commit_arrives_is_not_confirmed_by_it() {
+    let (frank1, uk1, chic1) = (0, 1, 2);
+    let a = NodeActor::new(spec(), uk1, ProtocolOptions::default());
+    let s = a.formed_state();
+    let v1 = s.view.unwrap();
+    let v2 = View {
+        seq: 2,
+        ran_seq: 2,
+        ..v1
+    };
+    let prop = vmsc_model::node::Proposal {
+        base: Some(v1),
+        view: View { ran_seq: 1, ..v2 },
+    };
+    let (s, _) = step(&a, &s, chic1, Msg::Propose(prop));
+    let (s, _) = step(&a, &s, frank1, Msg::CircuitDown);
+    let (s, _) = step(&a, &s, chic1, Msg::Commit(v2));
+    assert_eq!(s.view.map(|v| v.seq), Some(2));
+    assert_eq!(s.ok, [uk1, chic1].into_iter().collect::<NodeSet>());
+    // FRANK1 reboots; its circuit comes up again.
+    let (s, _) = step(&a, &s, frank1, Msg::CircuitUp);
+    assert!(a.needs_transition(&s));
+    assert!(
+        !a.is_active(&s),
+        "UK1 must not run with an unconfirmed FRANK1"
+    );
+}
+
+/// Found by the same check (28 steps): the rebooted FRANK1 accepted CHIC1's proposal #2
+/// {FRANK1,UK1,CHIC1}, FRA-ORD was cut before the commit reached it, and CHIC1 released the
+/// transition without FRANK1's confirmation. FRANK1 fell back to being a non-member, but UK1,
+/// still connected to it, counted it as confirmed in #2 and ran — while CHIC1 admitted FRANK1 into
+/// #4: split-brain. The release names the members that confirmed; UK1 counts no other.
+#[test]
+fn a_member_that_never_confirmed_is_not_counted_after_the_release() {
+    let (uk1, chic1) = (1, 2);
+    let a = NodeActor::new(spec(), uk1, ProtocolOptions::default());
+    let s = a.formed_state();
+    let v1 = s.view.unwrap();
+    let v2 = View {
+        seq: 2,
+        ran_seq: 2,
+        ..v1
+    };
+    let prop = vmsc_model::node::Proposal {
+        base: Some(v1),
+        view: View { ran_seq: 1, ..v2 },
+    };
+    let (s, _) = step(&a, &s, chic1, Msg::Propose(prop));
+    let (s, _) = step(&a, &s, chic1, Msg::Commit(v2));
+    let release = Msg::Release {
+        seq: 2,
+        confirmed: [uk1, chic1].into_iter().collect(),
+    };
+    let (s, cmds) = step(&a, &s, chic1, release);
+    assert_eq!(s.ok, [uk1, chic1].into_iter().collect::<NodeSet>());
+    assert!(!a.is_active(&s), "FRANK1 never confirmed #2");
+    assert_eq!(timers(&cmds), [Timer::Recnx], "a transition is due");
+}

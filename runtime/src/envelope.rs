@@ -49,7 +49,7 @@ use crate::node::{BootNonce, NodeIndex, NODES_MAX};
 pub const WIRE_MAGIC: u16 = 0x564D;
 
 /// Wire-format version; bump on any incompatible change to [`Envelope`] or [`Hello`].
-pub const WIRE_VERSION: u16 = 1;
+pub const WIRE_VERSION: u16 = 2;
 
 /// Largest datagram the runtime sends or accepts, in bytes.
 ///
@@ -311,7 +311,7 @@ mod tests {
     fn round_trips_messages_and_hellos() {
         let msg = sample();
         let bytes = msg.encode().expect("small message encodes");
-        assert_eq!(&bytes[0..4], &[0x56, 0x4D, 0x00, 0x01]);
+        assert_eq!(&bytes[0..4], &[0x56, 0x4D, 0x00, 0x02]);
         assert_eq!(Envelope::decode(&bytes, 3), Ok(msg));
 
         let heard = Heard {
@@ -352,7 +352,7 @@ mod tests {
         version[3] = 9;
         assert_eq!(
             decode(&version, 3),
-            Err(DecodeError::WrongVersion { got: 9, want: 1 })
+            Err(DecodeError::WrongVersion { got: 9, want: 2 })
         );
 
         let big = vec![0u8; DATAGRAM_BYTES_MAX + 1];
