@@ -60,6 +60,9 @@ pub enum DlmVariantArg {
     SinglePhaseSearch,
     /// New requests compatible with the granted locks jump the waiting queue.
     QueueJump,
+    /// A node that does not master a tree applies a stale request for it (re-creates a dropped
+    /// tree) instead of answering NotMaster.
+    NoMasterCheck,
 }
 
 impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
@@ -74,6 +77,7 @@ impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
             DlmVariantArg::NoDeadlockSearch => D::NoDeadlockSearch,
             DlmVariantArg::SinglePhaseSearch => D::SinglePhaseSearch,
             DlmVariantArg::QueueJump => D::QueueJump,
+            DlmVariantArg::NoMasterCheck => D::NoMasterCheck,
         }
     }
 }

@@ -561,4 +561,21 @@ fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
     let (code, listed, _) = lock(charly, &["locks"]);
     assert_eq!(code, Some(0));
     assert_eq!(listed["locks"][0]["resource"], "R1", "{listed}");
+
+    // CHARLY releases R1's last lock: the tree, its value block and its directory entry go. A
+    // lock from BRAVO then starts a new tree (a new lookup makes BRAVO master): granted, with a
+    // new, zero value block.
+    let waiter = granted["lock_id"].as_u64().expect("lock id").to_string();
+    let (code, released, err) = lock(charly, &["deq", &waiter]);
+    assert_eq!(code, Some(0), "{released} {err}");
+    let (code, again, err) = lock(bravo, &["enq", "R1", "EX", "VALBLK"]);
+    assert_eq!(code, Some(0), "{again} {err}");
+    assert_eq!(
+        (&again["granted_mode"], &again["value"], &again["valid"]),
+        (&"EX".into(), &"0".repeat(32).into(), &true.into())
+    );
+    // ALPHA reaches the new master: refused while BRAVO holds EX.
+    let (code, refused, _) = lock(alpha, &["enq", "R1", "PR", "NOQUEUE"]);
+    assert_eq!(code, Some(1), "{refused}");
+    assert_eq!(refused["status"], "not_queued");
 }

@@ -114,6 +114,7 @@ fn main() {
     // Each in a fresh process would give each its own peak RSS; here the peak is cumulative, so
     // the runs go from small to large.
     run("dlm-sublocks.toml", 1, DlmVariant::Correct, usize::MAX);
+    run("dlm-dir-race.toml", 1, DlmVariant::Correct, usize::MAX);
     run("dlm-deadlock.toml", 1, DlmVariant::Correct, usize::MAX);
     run("dlm-three-nodes.toml", 1, DlmVariant::Correct, usize::MAX);
     run("dlm-deadlock.toml", 2, DlmVariant::Correct, usize::MAX);

@@ -26,7 +26,8 @@
 //! type is Stateright's own and the Explorer shows it.
 
 use crate::config::ClusterSpec;
-use crate::dlm::cluster::{usable_mode, DlmMsg, Stage};
+use crate::dlm::cluster::{usable_mode, DlmMsg};
+use crate::dlm::script::Op;
 use crate::dlm::{Mode, ValueBlock};
 use crate::node::{Msg, NodeActor, NodeState, Phase, ProtocolOptions, Timer};
 use crate::nodeset::NodeSet;
@@ -715,19 +716,23 @@ impl ClusterModel {
                             }
                         }
                     }
-                    // A tree whose master left and of which no member holds a lock is gone
-                    // entirely: the next lock creates a new resource with a zero value block
-                    // (as after the last `$DEQ`; only a lock, even NL, keeps a value block).
+                    // A resource whose master left, and on whose queues no lock of a member
+                    // survives (one whose owner is dequeuing it does not: the new master
+                    // replays the `$DEQ` and drops the tree), is gone entirely: the next lock
+                    // creates a new resource with a zero value block (as after the last `$DEQ`;
+                    // only a lock, even NL, keeps a value block). A request that had not reached
+                    // the master (in flight, lost with the circuit, or bound for a `NotMaster`)
+                    // is a new request on a new resource.
                     for x in departed.iter() {
-                        let gone: Vec<u8> =
-                            prev.actor_states[x].dlm.mastered.keys().copied().collect();
-                        for res in gone {
-                            // A copy still looking up its master never reached this tree.
-                            let held = w.members.iter().any(|y| {
-                                prev.actor_states[y].dlm.locks.iter().any(|l| {
-                                    l.res == res
-                                        && !l.pending.is_some_and(|p| p.stage == Stage::Lookup)
-                                })
+                        for (&res, r) in &prev.actor_states[x].dlm.mastered {
+                            let held = r.locks().any(|l| {
+                                let y = l.owner.node as usize;
+                                w.members.contains(y)
+                                    && prev.actor_states[y].dlm.locks.iter().any(|c| {
+                                        c.id == l.id
+                                            && c.res == res
+                                            && c.pending.is_none_or(|p| p.op != Op::Deq)
+                                    })
                             });
                             if !held {
                                 if let Some(g) = s.history.lvb.get_mut(res as usize) {

@@ -127,6 +127,19 @@ fn dlm_message(spec: &ClusterSpec, m: &crate::dlm::DlmMsg) -> String {
                 spec.actor_name(*master as usize)
             )
         }
+        DlmMsg::Unregister { res: r, gen, .. } => {
+            format!(
+                "DLM: {} has no lock left, directory entry (generation {gen}) removed",
+                res(r)
+            )
+        }
+        DlmMsg::NotMaster { res: r, lock, .. } => {
+            format!(
+                "DLM: not the master of {} (lock {}): look up again",
+                res(r),
+                lock.0
+            )
+        }
         DlmMsg::Done { epoch } => format!("DLM rebuild for view #{epoch} sent"),
         DlmMsg::Suspect { .. } => "DLM: a request outlived DEADLOCK_WAIT".to_string(),
         DlmMsg::Query { phase, .. } => format!("DLM deadlock search: report (phase {phase})"),

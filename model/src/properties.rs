@@ -35,8 +35,10 @@ pub const REJOIN_COMPLETES: &str = "a rejoin completes";
 pub const LOCK_COMPATIBILITY: &str = "lock compatibility";
 /// DLM: survivors' locks are on their masters; departed nodes' locks are gone.
 pub const NOTHING_LOST: &str = "nothing lost";
-/// DLM: at most two remote messages to reach the master.
+/// DLM: at most two remote messages to reach the master, per attempt.
 pub const MESSAGE_BOUND: &str = "message bound";
+/// DLM: no two nodes of one view master the same tree.
+pub const ONE_MASTER: &str = "one master per tree";
 /// DLM: value block reads.
 pub const VALUE_BLOCK: &str = "value block";
 /// DLM sometimes: a queued request granted.
@@ -100,6 +102,7 @@ pub fn dlm() -> Vec<Property<ClusterModel>> {
         Property::always(MESSAGE_BOUND, |_, s: &State| {
             s.history.violations & violation::DLM_HOPS == 0
         }),
+        Property::always(ONE_MASTER, one_master_per_tree),
         Property::always(VALUE_BLOCK, |_, s: &State| {
             s.history.violations & violation::DLM_STALE_VALUE == 0
         }),
@@ -215,7 +218,8 @@ pub fn overtaken(prev: &Resource, next: &Resource) -> bool {
 }
 
 /// The running nodes if the lock manager is quiescent: every member of the running view runs
-/// it (all in that view), no inbox holds anything and no lock-manager message is in flight.
+/// it (all in that view), no inbox holds anything, no request is deferred and no lock-manager
+/// message is in flight.
 fn dlm_quiescent(m: &ClusterModel, s: &State) -> Option<Vec<usize>> {
     let running: Vec<usize> = nodes(m)
         .filter(|&i| m.alive(s, i) && m.actor(i).dlm_running(m.node(s, i)))
@@ -223,7 +227,10 @@ fn dlm_quiescent(m: &ClusterModel, s: &State) -> Option<Vec<usize>> {
     let &first = running.first()?;
     let view = m.node(s, first).view?;
     let all_run = view.members.iter().all(|i| running.contains(&i));
-    let quiet = running.iter().all(|&i| m.node(s, i).dlm.inbox.is_empty());
+    let quiet = running.iter().all(|&i| {
+        let d = &m.node(s, i).dlm;
+        d.inbox.is_empty() && d.deferred.is_empty()
+    });
     let in_flight = match &s.network {
         Network::Ordered(map) => map
             .values()
@@ -311,6 +318,40 @@ pub fn nothing_lost(m: &ClusterModel, s: &State) -> bool {
     true
 }
 
+/// No two live nodes that hold the same view and are both its members master the same tree:
+/// a node masters a tree when it holds any resource of it (`DlmState::mastered`).
+pub fn one_master_per_tree(m: &ClusterModel, s: &State) -> bool {
+    let trees = |i: usize| -> Vec<u8> {
+        let a = m.actor(i);
+        let mut v: Vec<u8> = m
+            .node(s, i)
+            .dlm
+            .mastered
+            .keys()
+            .map(|&r| a.root_res(r))
+            .collect();
+        v.sort_unstable();
+        v.dedup();
+        v
+    };
+    let members: Vec<usize> = nodes(m)
+        .filter(|&i| {
+            m.alive(s, i)
+                && m.node(s, i).view.is_some_and(|v| v.members.contains(i))
+                && !m.node(s, i).dlm.mastered.is_empty()
+        })
+        .collect();
+    for (k, &i) in members.iter().enumerate() {
+        let mine = trees(i);
+        for &j in &members[k + 1..] {
+            if m.node(s, i).view == m.node(s, j).view && trees(j).iter().any(|t| mine.contains(t)) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
 fn nodes(m: &ClusterModel) -> std::ops::Range<usize> {
     0..m.spec.len()
 }
@@ -387,6 +428,7 @@ mod tests {
             super::LOCK_COMPATIBILITY,
             super::NOTHING_LOST,
             super::MESSAGE_BOUND,
+            super::ONE_MASTER,
             super::VALUE_BLOCK,
             super::GRANT_AFTER_WAIT,
             super::CONVERSION,

@@ -272,6 +272,10 @@ fn checkers_agree_on_deadlock_detection_and_its_controls() {
             "specs/scenarios/dlm-deadlock.toml",
             DlmVariant::NoDeadlockSearch,
         ),
+        (
+            "specs/scenarios/dlm-dir-race.toml",
+            DlmVariant::NoMasterCheck,
+        ),
     ] {
         let spec = load(file);
         let m = check_model(spec.clone(), 0, false, Variant::Correct);

@@ -24,21 +24,56 @@
 //! weight 1, [`dir_node_of`]: `m[h mod k]`).
 //! A request whose master this node does not know sends `Lookup` to the directory node (or looks
 //! locally); the directory answers with the master it records, or — no entry — records the
-//! requester as master (the **master is the first node to lock the tree**) and answers that. The
-//! requester then sends the request to the master. So a request takes at most **two remote
-//! messages** (lookup, request), one if the directory or master is local, none if both are. A node
-//! remembers the master while it holds a lock on the tree ([`DlmState::known`]). A master creates
-//! a resource when the first request for it arrives (only a directory answer can have sent it).
-//! Within one view a tree's master never changes. A master keeps a resource (and its value
-//! block) even when its last lock goes, and re-registers it at every rebuild; so the directory
-//! entry lives as long as the master (a simplification: VMS drops both with the last lock —
-//! the handshake that makes that race-free with concurrent lookups is left for later). Why it
-//! is not a one-liner: a lookup answered "M" just before M's entry is removed sends a request to
-//! M after M dropped the tree; if M then re-creates it while the directory has made another node
-//! master, the tree has two masters. A race-free removal needs M to refuse such a request
-//! ("not master, look up again", costing more than two remote messages for that request, so the
-//! message bound would need that exception) or the directory to hold a tombstone until M
-//! confirms; neither is modelled yet.
+//! requester as master (the **master is the first node to lock the tree**) and answers that; the
+//! answer makes the requester master at once (it creates the tree, empty, with a zero valid value
+//! block). The requester then sends the request to the master. A node has at most one lookup per
+//! tree out at a time (the answer serves every lock of the tree waiting for it), and looks up only
+//! trees it does not master. A node remembers the master while it holds a lock on the tree
+//! ([`DlmState::known`]). A sub-resource's master is its root's: the whole **tree** is one unit
+//! (see "Resource trees").
+//!
+//! **Removal.** A master drops a tree when no resource of it has a lock left — granted,
+//! converting or waiting; an NL lock keeps the tree, its value block and its directory entry
+//! alive — and the entry goes too: the master removes it (it is the directory node) or sends
+//! [`DlmMsg::Unregister`]. Each entry carries a **generation**, unique per tree and view (0 for
+//! the rebuild's registrations, then counted up by the directory node, [`DirEntry`]); the master
+//! knows its tree's ([`DlmState::gens`]) and the directory removes an entry only for its own
+//! master and generation, so a late `Unregister` never removes a newer entry.
+//!
+//! The race that makes this more than a one-liner: a lookup answered "M" just before M's entry
+//! goes sends a request to M after M dropped the tree; had M re-created the tree, the directory,
+//! which has no entry any more, would make another node master too — two masters (the negative
+//! control [`DlmVariant::NoMasterCheck`], 9 steps on `dlm-dir-race.toml`). So **only a master
+//! applies a request; a tree is created only by a directory answer** (or at a rebuild, below).
+//! A request for a tree this node does not master:
+//! * waits ([`DlmState::deferred`]) if this node's own lookup for the tree is out: the directory
+//!   may have just made it master and sent the request's owner there first (the two answers
+//!   travel on different circuits); the answer decides — master: apply it (before this node's
+//!   own waiting requests: it came first), else `NotMaster`;
+//! * else is answered [`DlmMsg::NotMaster`]: the owner forgets that master and starts a **new
+//!   attempt** (lookup, then master). The entry that routed the request is dead — this node
+//!   mastered the tree under it and dropped it (its `Unregister` may still be on its way), or a
+//!   view change cleared it — so the new lookup names it ([`Via`]: view and generation), and the
+//!   directory removes it if it still holds it.
+//!
+//! **Why one master per tree** (within a view, outside a rebuild). A node masters a tree only
+//! from a directory answer to its own lookup, which names it only through an entry created for
+//! it. The directory creates an entry only when it holds none for the tree, and removes one only
+//! when (a) its master dropped the tree (`Unregister`), (b) its master answered `NotMaster` to a
+//! request it routed — which the master does only when it neither masters the tree nor waits
+//! for an answer, i.e. after it dropped the tree under that entry, and no later answer can name
+//! that entry again — or (c) the view changes. So while a node masters a tree, or is about to
+//! (its answer on its way), the directory holds its entry and makes no other master.
+//!
+//! **Message bound.** A request takes at most **two remote messages per attempt** (lookup,
+//! request), one if the directory or master is local, none if both are; a `NotMaster` answer
+//! starts a new attempt (its count restarts), as does a lookup lost in a view change. A request
+//! that waits at a node about to become master is not re-sent. **Attempts are bounded**: every
+//! `NotMaster` for a request a directory answer routed kills that entry for good (the next
+//! lookup names it, and generations are not reused within a view), and one routed by the owner's
+//! own knowledge costs at most one attempt more; so each further attempt needs a new entry that
+//! was created and dropped while the request was under way — another client's lock and `$DEQ`
+//! each time (finitely many in any script) — or a view change.
 //!
 //! # Master
 //! The master applies the request to its [`Resource`] and sends the completion AST
@@ -55,23 +90,37 @@
 //! # Rebuild on every membership change (C.10)
 //! When a node installs a view `W` (epoch = transition number):
 //! 1. it drops buffered messages from non-members and stale directory traffic, clears its
-//!    directory, and forgets copies received from non-members;
-//! 2. as an **owner**, for every tree it holds locks on: the master stays if it is in `W`, else
-//!    the tree is **re-mastered** at its new directory node; the owner then sends its copies of
-//!    the tree's locks (granted mode, pending request, value block) to the new master
-//!    ([`DlmMsg::Copy`]) and registers the master with the tree's new directory node
-//!    ([`DlmMsg::Register`]); as a **master** it re-registers every tree it masters — the
-//!    directory is rebuilt from owners and masters;
+//!    directory (generations start again at 0), and forgets copies and deferred requests from
+//!    non-members;
+//! 2. as an **owner**, for every tree whose master is not in `W`: the tree is **re-mastered** at
+//!    its directory node in `W`, and the owner sends it a copy of every lock it has on the tree,
+//!    granted or queued (granted mode, pending request, value block; [`DlmMsg::Copy`]) — all but
+//!    a lock still looking up its master, which never reached one. A tree whose master stays in
+//!    `W` needs nothing from its owners, whose knowledge may be stale (a request on its way to a
+//!    master that dropped the tree will be answered `NotMaster`). As a **master** it registers
+//!    every tree it masters (each has a lock) with the tree's directory node in `W`
+//!    ([`DlmMsg::Register`], generation 0); the directory is rebuilt from the masters;
 //! 3. it sends `Done(epoch)` to every other member; circuits are FIFO, so once a node has
 //!    `Done` from every member it has every copy and registration (the barrier);
 //! 4. at the barrier, as a **master**: surviving trees release the departed nodes' locks
 //!    ([`Resource::remove_owner_node`], which marks the value block invalid if one of them was at
-//!    PW or EX); re-mastered trees are rebuilt from the copies: granted locks restored, then the
-//!    pending requests replayed; the value block comes from a surviving copy the owner may use at
-//!    PR or above (so no writer can have come after it) with a valid value — the value it read,
-//!    or the one its pending down-conversion writes — else it is marked invalid (Davis p. 6-15);
-//!    replayed writes are not applied again (one may have been overtaken by a departed writer).
-//!    Whatever became grantable is granted (ASTs), and lookups lost in the transition are re-sent.
+//!    PW or EX). As a **directory node**, for each tree it received copies of: if no member
+//!    registered the tree, this node re-masters it (its own entry, generation 0) from the
+//!    copies: granted locks restored, then the pending requests replayed; the value block comes
+//!    from a surviving copy the owner may use at PR or above (so no writer can have come after
+//!    it) with a valid value — the value it read, or the one its pending down-conversion writes —
+//!    else it is marked invalid (Davis p. 6-15); replayed writes are not applied again (one may
+//!    have been overtaken by a departed writer). If a member registered it, the copies are
+//!    stale: they name a departed master that had dropped the tree (two masters never coexist),
+//!    so none of their locks was still there — a new request is answered `NotMaster`, a `$DEQ`
+//!    completes (its AST was lost with that master). Whatever became grantable is granted
+//!    (ASTs); a tree left without a lock is dropped; lookups lost in the transition are sent
+//!    again (one per tree), and deferred requests are handled again.
+//!
+//! A view change keeps one master per tree: survivors' trees keep theirs; a departed master's
+//! tree goes to one node, its directory node in `W`, and only if no surviving master registered
+//! it — whose registration, sent before its `Done`, is there by the barrier. No lookup is
+//! answered before the directory node's barrier (its lock manager does not run yet).
 //!
 //! Requests and ASTs between surviving nodes are never dropped by a transition (circuits between
 //! survivors lose nothing), so a surviving master sees every request exactly once; those sent to
@@ -80,9 +129,11 @@
 //! # Invariants (see `specs/invariants.md`, DLM section)
 //! lock compatibility of usable locks; nothing lost (when the lock manager is quiescent, every
 //! surviving copy is on its master's queues with the same granted mode, and masters hold no
-//! lock of a node that is not running); message bound (≤ 2 remote messages to reach the
-//! master, per view); value block (a valid read at PR or above returns the last value written,
-//! and never a valid value after a PW/EX holder's node failed).
+//! lock of a node that is not running); one master per tree (no two members of one view master
+//! the same tree); message bound (≤ 2 remote messages per attempt to reach the master; a
+//! `NotMaster` answer starts a new attempt); value block (a valid read at PR or above returns
+//! the last value written, and never a valid value after a PW/EX holder's node failed; a
+//! dropped tree's block is gone, and a new tree's is zero).
 //!
 //! Deadlock detection is in [`super::deadlock`]: masters arm DEADLOCK_WAIT when they queue a
 //! request and record each queued request's instance (the owner's script line, carried by
@@ -95,11 +146,14 @@
 //! directory holds (and the rebuild registers) roots only, and a sub-resource's master is its
 //! root's — the owner sends a sublock request straight to the master it knows from the parent
 //! lock (no lookup; a lookup, if ever needed, is for the root, and its answer serves every lock
-//! of the tree). A rebuild moves a tree as a unit (every resource of a tree had the same master,
+//! of the tree). A master holds a tree when it holds its root's resource (it creates the root
+//! first, and a sub-resource only under it), and drops the tree as a unit, when no resource of
+//! it has a lock. A rebuild moves a tree as a unit (every resource of a tree had the same master,
 //! and a departed master's trees all go to the root's new directory node).
 //!
-//! Not yet: remastering by activity, EXPEDITE from scripts, client reaction to BASTs, removing
-//! directory entries and resources with a tree's last lock (see the Directory section).
+//! Not yet: remastering by activity, EXPEDITE from scripts, client reaction to BASTs, dropping an
+//! unused sub-resource while its tree lives (a sub-resource keeps its value block until the
+//! whole tree goes).
 
 use super::deadlock::{Search, Wait, REPORT_WAITS_MAX};
 use super::external::ClientMsg;
@@ -139,11 +193,15 @@ pub enum DlmVariant {
     /// A new request compatible with the granted locks is granted at once, even when others
     /// wait before it.
     QueueJump,
+    /// A node that does not master a tree applies a request for it anyway (as before trees
+    /// were dropped): a request routed by a stale directory answer re-creates a dropped tree
+    /// instead of being answered `NotMaster`.
+    NoMasterCheck,
 }
 
 impl DlmVariant {
     /// Every variant with its command-line name.
-    pub const ALL: [(&'static str, DlmVariant); 8] = [
+    pub const ALL: [(&'static str, DlmVariant); 9] = [
         ("correct", DlmVariant::Correct),
         ("dlm-broken-matrix", DlmVariant::BrokenMatrix),
         ("dlm-grant-while-suspended", DlmVariant::GrantWhileSuspended),
@@ -155,6 +213,7 @@ impl DlmVariant {
         ("dlm-no-deadlock-search", DlmVariant::NoDeadlockSearch),
         ("dlm-single-phase-search", DlmVariant::SinglePhaseSearch),
         ("dlm-queue-jump", DlmVariant::QueueJump),
+        ("dlm-no-master-check", DlmVariant::NoMasterCheck),
     ];
 }
 
@@ -175,6 +234,18 @@ pub struct Req {
     pub hops: u8,
     /// The request instance: the owner's script line (unique per request of a lock).
     pub seq: u8,
+    /// The directory entry that routed it, when a directory answer did (not when the owner
+    /// knew the master from a lock it holds).
+    pub via: Option<Via>,
+}
+
+/// A directory entry as a request names it: the view it belongs to and its generation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct Via {
+    /// View number.
+    pub epoch: u32,
+    /// The entry's generation.
+    pub gen: u32,
 }
 
 /// An owner's description of one lock, sent to a new master during a rebuild.
@@ -203,8 +274,12 @@ pub enum DlmMsg {
         epoch: u32,
         /// Resource.
         res: u8,
+        /// An entry of this view that is dead: its master answered `NotMaster` to a request it
+        /// routed (the directory removes it if it still holds it).
+        dead: Option<DirEntry>,
     },
-    /// Directory node → requester: `master` masters `res` (possibly the requester itself).
+    /// Directory node → requester: `master` masters `res` (possibly the requester itself: then
+    /// it is the tree's new master, and `gen` the generation of its directory entry).
     Master {
         /// View number.
         epoch: u32,
@@ -212,6 +287,28 @@ pub enum DlmMsg {
         res: u8,
         /// The master's node index.
         master: u8,
+        /// The directory entry's generation.
+        gen: u32,
+    },
+    /// Master → directory node: the tree `res` had no lock left and was dropped; remove its
+    /// entry if it is still this master's generation `gen`.
+    Unregister {
+        /// View number.
+        epoch: u32,
+        /// The tree's root.
+        res: u8,
+        /// The generation of the entry that made the sender master.
+        gen: u32,
+    },
+    /// A node that does not master the tree → owner: the request on `lock` was not applied;
+    /// look the tree up again (a new attempt).
+    NotMaster {
+        /// Resource.
+        res: u8,
+        /// The lock.
+        lock: LockId,
+        /// The directory entry that routed the request, if one did.
+        via: Option<Via>,
     },
     /// Owner → master: a request.
     Request(Req),
@@ -238,7 +335,8 @@ pub enum DlmMsg {
     },
     /// Rebuild: an owner's lock copy for a tree re-mastered at the receiver.
     Copy(LockCopy),
-    /// Rebuild: the master of `res` in view `epoch`, for the directory node.
+    /// Rebuild: the sender masters tree `res` in view `epoch`, for the directory node (an entry
+    /// of generation 0).
     Register {
         /// View number.
         epoch: u32,
@@ -334,6 +432,16 @@ pub struct LocalLock {
     pub blocking: bool,
 }
 
+/// A directory entry: the master of a tree, and the entry's generation (unique per tree and
+/// view: 0 for a registration at the rebuild, then counted up by the directory node).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct DirEntry {
+    /// The master's node index.
+    pub master: u8,
+    /// The generation.
+    pub gen: u32,
+}
+
 /// A node's lock-manager state.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct DlmState {
@@ -349,14 +457,22 @@ pub struct DlmState {
     pub locks: Vec<LocalLock>,
     /// Masters of the trees this node holds locks on.
     pub known: BTreeMap<u8, u8>,
-    /// Directory entries this node holds: resource → master.
-    pub dir: BTreeMap<u8, u8>,
+    /// Directory entries this node holds: root → master and generation.
+    pub dir: BTreeMap<u8, DirEntry>,
+    /// As a directory node: the last generation it gave an entry in this view (0: none yet;
+    /// the rebuild's registrations have generation 0).
+    pub dir_gen: u32,
     /// Resources mastered here.
     pub mastered: BTreeMap<u8, Resource>,
+    /// As a master: the generation of the directory entry of each tree (root) mastered here.
+    pub gens: BTreeMap<u8, u32>,
     /// Rebuild copies received for trees re-mastered here, applied at the barrier.
     pub pool: Vec<LockCopy>,
     /// Messages kept while the lock manager does not run: (sender, message).
     pub inbox: Vec<(u8, DlmMsg)>,
+    /// Requests for a tree this node is looking up (sender, request): the directory may have
+    /// just made it master; they wait for its answer.
+    pub deferred: Vec<(u8, Req)>,
     /// As a master: the instance (owner's script line) of every request queued here.
     pub seqs: BTreeMap<(u8, LockId), u8>,
     /// The DEADLOCK_WAIT timer is set ([`Timer::Deadlock`]).
@@ -506,6 +622,7 @@ fn stale(m: &DlmMsg, epoch: u32) -> bool {
         DlmMsg::Lookup { epoch: e, .. }
         | DlmMsg::Master { epoch: e, .. }
         | DlmMsg::Register { epoch: e, .. }
+        | DlmMsg::Unregister { epoch: e, .. }
         | DlmMsg::Done { epoch: e }
         | DlmMsg::Suspect { epoch: e }
         | DlmMsg::Query { epoch: e, .. }
@@ -735,8 +852,8 @@ impl NodeActor {
     }
 
     /// After an operation on resource `res` mastered here: record the subject's instance if it
-    /// was queued (`subject`: lock, op, instance), arm DEADLOCK_WAIT if anything was queued, and
-    /// send the ASTs and BASTs.
+    /// was queued (`subject`: lock, op, instance), arm DEADLOCK_WAIT if anything was queued, send
+    /// the ASTs and BASTs, and drop the tree if it has no lock left.
     pub(crate) fn after_master_op(
         &self,
         s: &mut NodeState,
@@ -761,6 +878,7 @@ impl NodeActor {
         for (to, msg) in out {
             self.dlm_send(s, to as usize, msg, o);
         }
+        self.drop_if_unused(s, self.root_res(res), o);
     }
 
     fn client_done(&self, s: &mut NodeState, k: usize, o: &mut O) {
@@ -861,33 +979,228 @@ impl NodeActor {
     /// first if needed). A client's locks share its id (one lock per resource): a lock copy is
     /// named by resource and id.
     pub(crate) fn route(&self, s: &mut NodeState, res: u8, id: LockId, o: &mut O) {
+        self.route_with(s, res, id, None, o);
+    }
+
+    /// [`Self::route`], telling the directory that entry `dead` failed this request.
+    fn route_with(
+        &self,
+        s: &mut NodeState,
+        res: u8,
+        id: LockId,
+        dead: Option<DirEntry>,
+        o: &mut O,
+    ) {
         let Some(i) = s.dlm.locks.iter().position(|l| l.id == id && l.res == res) else {
             return;
         };
         // A tree has one master: a sub-resource's is its root's (known while the parent lock
         // is held), and only the root is looked up in the directory.
         let root = self.root_res(res);
-        if let Some(&m) = s.dlm.known.get(&res).or(s.dlm.known.get(&root)) {
+        let known = if s.dlm.mastered.contains_key(&root) {
+            Some(self.me as u8)
+        } else {
+            s.dlm.known.get(&res).or(s.dlm.known.get(&root)).copied()
+        };
+        if let Some(m) = known {
             s.dlm.known.insert(res, m);
-            self.send_request(s, res, id, m as usize, o);
+            self.send_request(s, res, id, m as usize, None, o);
             return;
         }
         let d = self.dir_node(root, Self::members_of(s));
         if d == self.me {
-            let m = *s.dlm.dir.entry(root).or_insert(self.me as u8);
-            s.dlm.known.insert(res, m);
-            self.send_request(s, res, id, m as usize, o);
-        } else {
-            if let Some(p) = s.dlm.locks[i].pending.as_mut() {
-                p.stage = Stage::Lookup;
-                p.hops = 1;
+            if dead.is_some() && s.dlm.dir.get(&root) == dead.as_ref() {
+                s.dlm.dir.remove(&root);
             }
+            let e = match s.dlm.dir.get(&root) {
+                Some(&e) => e,
+                None => {
+                    let gen = self.new_entry(s, root, self.me as u8);
+                    self.become_master(s, root, gen);
+                    DirEntry {
+                        master: self.me as u8,
+                        gen,
+                    }
+                }
+            };
+            s.dlm.known.insert(res, e.master);
+            let via = Some(Via {
+                epoch: s.dlm.epoch,
+                gen: e.gen,
+            });
+            self.send_request(s, res, id, e.master as usize, via, o);
+            return;
+        }
+        // One lookup per tree at a time: its answer serves every lock of the tree waiting for
+        // it (so an answer naming this node is always the answer to its latest lookup).
+        let asked = self.looking_up(s, root);
+        if let Some(p) = s.dlm.locks[i].pending.as_mut() {
+            p.stage = Stage::Lookup;
+            p.hops = 1;
+        }
+        if !asked {
             let epoch = s.dlm.epoch;
-            self.dlm_send(s, d, DlmMsg::Lookup { epoch, res: root }, o);
+            self.dlm_send(
+                s,
+                d,
+                DlmMsg::Lookup {
+                    epoch,
+                    res: root,
+                    dead,
+                },
+                o,
+            );
         }
     }
 
-    fn send_request(&self, s: &mut NodeState, res: u8, id: LockId, m: usize, o: &mut O) {
+    /// Some lock of tree `root` waits for a directory answer: this node's lookup is out.
+    fn looking_up(&self, s: &NodeState, root: u8) -> bool {
+        s.dlm.locks.iter().any(|l| {
+            self.root_res(l.res) == root && l.pending.is_some_and(|p| p.stage == Stage::Lookup)
+        })
+    }
+
+    /// As the directory node of `root`: records `master` with a new generation and returns it.
+    fn new_entry(&self, s: &mut NodeState, root: u8, master: u8) -> u32 {
+        let gen = s.dlm.dir_gen.wrapping_add(1).max(1);
+        s.dlm.dir_gen = gen;
+        s.dlm.dir.insert(root, DirEntry { master, gen });
+        gen
+    }
+
+    /// The directory made this node master of tree `root` (entry generation `gen`): the tree
+    /// starts empty, with a zero valid value block, and takes the requests that follow.
+    fn become_master(&self, s: &mut NodeState, root: u8, gen: u32) {
+        let matrix = self.dlm_matrix();
+        s.dlm
+            .mastered
+            .entry(root)
+            .or_insert_with(|| Resource::with_matrix(matrix));
+        s.dlm.gens.insert(root, gen);
+    }
+
+    /// Drops tree `root` if this node masters it and no resource of it has a lock left (granted,
+    /// converting or waiting): the resources and their value blocks go, and so does the
+    /// directory entry — removed here if this node is the directory node, else by an
+    /// `Unregister` that removes it only if it is still this master's generation.
+    fn drop_if_unused(&self, s: &mut NodeState, root: u8, o: &mut O) {
+        let tree: Vec<u8> = s
+            .dlm
+            .mastered
+            .keys()
+            .copied()
+            .filter(|&r| self.root_res(r) == root)
+            .collect();
+        let used = tree.iter().any(|r| {
+            s.dlm
+                .mastered
+                .get(r)
+                .is_some_and(|x| x.locks().next().is_some())
+        });
+        if tree.is_empty() || used {
+            return;
+        }
+        for r in &tree {
+            s.dlm.mastered.remove(r);
+        }
+        s.dlm.seqs.retain(|&(r, _), _| !tree.contains(&r));
+        let gen = s.dlm.gens.remove(&root).unwrap_or(0);
+        let d = self.dir_node(root, Self::members_of(s));
+        let me = self.me as u8;
+        if d == self.me {
+            if s.dlm.dir.get(&root) == Some(&DirEntry { master: me, gen }) {
+                s.dlm.dir.remove(&root);
+            }
+        } else {
+            let epoch = s.dlm.epoch;
+            self.dlm_send(
+                s,
+                d,
+                DlmMsg::Unregister {
+                    epoch,
+                    res: root,
+                    gen,
+                },
+                o,
+            );
+        }
+    }
+
+    /// A request for tree `root`, which this node does not master, from `p`: wait for this
+    /// node's own lookup if one is out (the directory may have just made it master: the request
+    /// is ahead of the answer), else answer `NotMaster` — then the entry that routed it is dead:
+    /// this node mastered the tree under it and dropped it (its `Unregister` is on its way), or
+    /// a view change cleared it.
+    fn not_mastered(&self, s: &mut NodeState, p: usize, req: Req, o: &mut O) {
+        if self.looking_up(s, self.root_res(req.res)) {
+            s.dlm.deferred.push((p as u8, req));
+            return;
+        }
+        let answer = DlmMsg::NotMaster {
+            res: req.res,
+            lock: req.lock,
+            via: req.via,
+        };
+        self.dlm_send(s, p, answer, o);
+    }
+
+    /// Handles again the deferred requests for tree `root` (all trees: `None`).
+    fn replay_deferred(&self, s: &mut NodeState, root: Option<u8>, o: &mut O) {
+        let all = std::mem::take(&mut s.dlm.deferred);
+        for (p, req) in all {
+            if root.is_none_or(|r| self.root_res(req.res) == r) {
+                self.dlm_handle(s, p as usize, DlmMsg::Request(req), o);
+            } else {
+                s.dlm.deferred.push((p, req));
+            }
+        }
+    }
+
+    /// `NotMaster` from `p` for the request on `lock`: `p` is not (or no longer) the tree's
+    /// master. Forget it and start a new attempt (directory lookup, then the master), telling
+    /// the directory which of this view's entries, if any, sent the request to `p`.
+    fn on_not_master(
+        &self,
+        s: &mut NodeState,
+        p: usize,
+        res: u8,
+        lock: LockId,
+        via: Option<Via>,
+        o: &mut O,
+    ) {
+        let root = self.root_res(res);
+        let epoch = s.dlm.epoch;
+        let Some(l) = s
+            .dlm
+            .locks
+            .iter_mut()
+            .find(|l| l.id == lock && l.res == res)
+        else {
+            return;
+        };
+        let Some(q) = l.pending.as_mut().filter(|q| q.stage == Stage::Sent) else {
+            return;
+        };
+        q.hops = 0;
+        s.dlm
+            .known
+            .retain(|&r, m| !(self.root_res(r) == root && *m as usize == p));
+        let dead = via.filter(|v| v.epoch == epoch).map(|v| DirEntry {
+            master: p as u8,
+            gen: v.gen,
+        });
+        self.route_with(s, res, lock, dead, o);
+    }
+
+    fn send_request(
+        &self,
+        s: &mut NodeState,
+        res: u8,
+        id: LockId,
+        m: usize,
+        via: Option<Via>,
+        o: &mut O,
+    ) {
         let Some(l) = s.dlm.locks.iter_mut().find(|l| l.id == id && l.res == res) else {
             return;
         };
@@ -905,6 +1218,7 @@ impl NodeActor {
             write: p.write,
             hops: p.hops,
             seq,
+            via,
         };
         self.dlm_send(s, m, DlmMsg::Request(req), o);
     }
@@ -928,9 +1242,22 @@ impl NodeActor {
                 res,
                 master,
             } if e == epoch => {
-                s.dlm.dir.insert(res, master);
+                s.dlm.dir.insert(res, DirEntry { master, gen: 0 });
             }
-            DlmMsg::Done { epoch: e } | DlmMsg::Register { epoch: e, .. } => {
+            DlmMsg::Unregister { epoch: e, res, gen } if e == epoch => {
+                // Only the entry that made `p` master: a stale unregister never removes a newer
+                // registration.
+                let entry = DirEntry {
+                    master: p as u8,
+                    gen,
+                };
+                if s.dlm.dir.get(&res) == Some(&entry) {
+                    s.dlm.dir.remove(&res);
+                }
+            }
+            DlmMsg::Done { epoch: e }
+            | DlmMsg::Register { epoch: e, .. }
+            | DlmMsg::Unregister { epoch: e, .. } => {
                 if e > epoch {
                     s.dlm.inbox.push((p as u8, m));
                 }
@@ -948,12 +1275,40 @@ impl NodeActor {
             }
             _ if !running => s.dlm.inbox.push((p as u8, m)),
             _ if !member => {}
-            DlmMsg::Lookup { res, .. } => {
-                let master = *s.dlm.dir.entry(res).or_insert(p as u8);
-                self.dlm_send(s, p, DlmMsg::Master { epoch, res, master }, o);
+            DlmMsg::Lookup { res, dead, .. } => {
+                // An entry whose master answered `NotMaster` to a request it routed is dead (the
+                // master dropped the tree; its `Unregister` may still be on its way).
+                if dead.is_some() && s.dlm.dir.get(&res) == dead.as_ref() {
+                    s.dlm.dir.remove(&res);
+                }
+                // No entry: the requester is the first to lock the tree, and becomes its master.
+                let e = match s.dlm.dir.get(&res) {
+                    Some(&e) => e,
+                    None => DirEntry {
+                        master: p as u8,
+                        gen: self.new_entry(s, res, p as u8),
+                    },
+                };
+                let answer = DlmMsg::Master {
+                    epoch,
+                    res,
+                    master: e.master,
+                    gen: e.gen,
+                };
+                self.dlm_send(s, p, answer, o);
             }
-            DlmMsg::Master { res, master, .. } => {
-                // `res` is a tree's root: its master masters the whole tree.
+            DlmMsg::Master {
+                res, master, gen, ..
+            } => {
+                // `res` is a tree's root: its master masters the whole tree. This node has one
+                // lookup per tree at a time, sent while it did not master the tree: an answer
+                // naming it makes it the master. The requests that arrived ahead of the answer
+                // go first (they were routed by the same entry), then this node's own.
+                let me = master as usize == self.me;
+                if me && !s.dlm.mastered.contains_key(&res) {
+                    self.become_master(s, res, gen);
+                    self.replay_deferred(s, Some(res), o);
+                }
                 let waiting: Vec<(u8, LockId)> = s
                     .dlm
                     .locks
@@ -964,12 +1319,28 @@ impl NodeActor {
                     })
                     .map(|l| (l.res, l.id))
                     .collect();
+                let via = Some(Via { epoch, gen });
                 for (r, id) in waiting {
                     s.dlm.known.insert(r, master);
-                    self.send_request(s, r, id, master as usize, o);
+                    self.send_request(s, r, id, master as usize, via, o);
                 }
+                // Not the master: the deferred requests were routed by an older entry naming
+                // this node, which is dead.
+                self.replay_deferred(s, Some(res), o);
+                self.drop_if_unused(s, res, o);
             }
             DlmMsg::Request(req) => {
+                // Only the tree's master applies a request. One reaching a node that does not
+                // master the tree was routed by a directory answer that is stale (the tree was
+                // dropped) or ahead of this node's own answer: never re-create the tree from it
+                // (two masters).
+                let root = self.root_res(req.res);
+                if !s.dlm.mastered.contains_key(&root) {
+                    if self.opts.dlm != DlmVariant::NoMasterCheck {
+                        return self.not_mastered(s, p, req, o);
+                    }
+                    s.dlm.gens.entry(root).or_insert(0);
+                }
                 let matrix = self.dlm_matrix();
                 let r = s
                     .dlm
@@ -985,6 +1356,7 @@ impl NodeActor {
                 let subject = Some((req.lock, req.op, req.seq));
                 self.after_master_op(s, req.res, &events, subject, o);
             }
+            DlmMsg::NotMaster { res, lock, via } => self.on_not_master(s, p, res, lock, via, o),
             DlmMsg::Suspect { .. } => self.on_suspect(s, o),
             DlmMsg::Query { phase, .. } => self.on_query(s, p, phase, o),
             DlmMsg::Report {
@@ -1083,12 +1455,20 @@ impl NodeActor {
         d.search_again = false;
         d.done_from = NodeSet::EMPTY;
         d.dir.clear();
+        d.dir_gen = 0;
         d.inbox
             .retain(|(p, m)| w.contains(*p as usize) && !stale(m, e));
         d.pool
             .retain(|c| w.contains(owner_of(c.lock).node as usize));
+        d.deferred.retain(|(p, _)| w.contains(*p as usize));
         let known = std::mem::take(&mut d.known);
         let mut sends: Vec<(usize, DlmMsg)> = Vec::new();
+        // As an owner: a tree whose master left goes to its directory node in `W`, which gets
+        // a copy of every lock this node has on it, granted or queued (a lock still looking up
+        // its master never reached a master). The new master is the directory node itself: no
+        // registration needed. A tree whose master stays is registered by that master alone (an
+        // owner's knowledge may be stale: its only request may be on its way to a master that
+        // dropped the tree, and will be answered `NotMaster`).
         for (&res, &m) in &known {
             let nm = if w.contains(m as usize) {
                 m as usize
@@ -1112,24 +1492,18 @@ impl NodeActor {
                     sends.push((nm, DlmMsg::Copy(copy)));
                 }
             }
-            // The directory holds roots only (a sub-resource follows its root).
-            if self.parent_res(res).is_none() {
-                sends.push((
-                    self.dir_node(res, w),
-                    DlmMsg::Register {
-                        epoch: e,
-                        res,
-                        master: nm as u8,
-                    },
-                ));
-            }
         }
-        // As a master: re-register every tree mastered here (even one with no lock left, whose
-        // value block it keeps).
-        for &res in s.dlm.mastered.keys() {
-            if self.parent_res(res).is_some() {
-                continue;
-            }
+        // As a master: register every tree mastered here (every one has a lock: a tree is
+        // dropped with its last lock), with generation 0.
+        let roots: Vec<u8> = s
+            .dlm
+            .mastered
+            .keys()
+            .copied()
+            .filter(|&r| self.parent_res(r).is_none())
+            .collect();
+        s.dlm.gens = roots.iter().map(|&r| (r, 0)).collect();
+        for res in roots {
             sends.push((
                 self.dir_node(res, w),
                 DlmMsg::Register {
@@ -1147,7 +1521,7 @@ impl NodeActor {
             .dlm
             .inbox
             .iter()
-            .filter(|(_, m)| matches!(m, DlmMsg::Register { epoch, .. } | DlmMsg::Done { epoch } if *epoch == e))
+            .filter(|(_, m)| matches!(m, DlmMsg::Register { epoch, .. } | DlmMsg::Unregister { epoch, .. } | DlmMsg::Done { epoch } if *epoch == e))
             .copied()
             .collect();
         s.dlm.inbox.retain(|x| !early.contains(x));
@@ -1205,52 +1579,95 @@ impl NodeActor {
             }
         }
         let pool = std::mem::take(&mut s.dlm.pool);
-        let mut trees: BTreeMap<u8, Vec<LockCopy>> = BTreeMap::new();
+        let mut trees: BTreeMap<u8, BTreeMap<u8, Vec<LockCopy>>> = BTreeMap::new();
         for c in pool {
             if w.contains(owner_of(c.lock).node as usize) {
-                trees.entry(c.res).or_default().push(c);
+                let root = self.root_res(c.res);
+                trees
+                    .entry(root)
+                    .or_default()
+                    .entry(c.res)
+                    .or_default()
+                    .push(c);
             }
         }
-        for (res, copies) in trees {
-            let created = !s.dlm.mastered.contains_key(&res);
-            let r = s
-                .dlm
-                .mastered
-                .entry(res)
-                .or_insert_with(|| Resource::with_matrix(matrix));
-            if created {
-                let read = copies.iter().find_map(|c| {
-                    let known = match c.pending {
-                        Some((_, _, Some(w))) => Some((w, true)),
-                        _ => c.value,
+        for (root, tree) in trees {
+            // A surviving master registered the tree: the copies, which name a departed master,
+            // are stale. That master had dropped the tree (two masters never coexist), so every
+            // lock it had is gone: a new request never reached it, or a `$DEQ` was applied and its
+            // AST lost. Answer them as that master would have.
+            if s.dlm.dir.contains_key(&root) || s.dlm.mastered.contains_key(&root) {
+                for c in tree.values().flatten() {
+                    let answer = match c.pending {
+                        Some((Op::Deq, _, _)) => DlmMsg::Ast {
+                            res: c.res,
+                            lock: c.lock,
+                            status: Status::Normal,
+                            mode: None,
+                            value: None,
+                        },
+                        Some((Op::Enq(_), _, _)) if c.granted.is_none() => DlmMsg::NotMaster {
+                            res: c.res,
+                            lock: c.lock,
+                            via: None,
+                        },
+                        // A lock the departed master still had: it cannot be here.
+                        _ => continue,
                     };
-                    match (copy_usable(c), known) {
-                        (Some(Mode::PR | Mode::PW | Mode::EX), Some((v, true))) => Some(v),
-                        _ => None,
-                    }
-                });
-                match read {
-                    Some(v) => r.set_value_block(v, true),
-                    None => r.set_value_block(
-                        ValueBlock::default(),
-                        variant == DlmVariant::SkipValueInvalidation,
-                    ),
+                    sends.push((owner_of(c.lock).node, answer));
                 }
+                continue;
             }
-            for c in &copies {
-                if let Some(g) = c.granted {
-                    r.restore_granted(c.lock, owner_of(c.lock), g);
-                }
-            }
-            for c in &copies {
-                if let Some((op, flags, _)) = c.pending {
-                    // The value block was settled above: a pending write either is what a PR+
-                    // holder knows already, or may have been overtaken by a departed writer.
-                    let events = apply_op(r, c.lock, op, flags, None);
-                    if events.contains(&Event::Queued { id: c.lock }) {
-                        s.dlm.seqs.insert((res, c.lock), c.seq);
+            self.become_master(s, root, 0);
+            s.dlm.dir.insert(
+                root,
+                DirEntry {
+                    master: self.me as u8,
+                    gen: 0,
+                },
+            );
+            for (res, copies) in tree {
+                let created = !s.dlm.mastered.contains_key(&res) || res == root;
+                let r = s
+                    .dlm
+                    .mastered
+                    .entry(res)
+                    .or_insert_with(|| Resource::with_matrix(matrix));
+                if created {
+                    let read = copies.iter().find_map(|c| {
+                        let known = match c.pending {
+                            Some((_, _, Some(w))) => Some((w, true)),
+                            _ => c.value,
+                        };
+                        match (copy_usable(c), known) {
+                            (Some(Mode::PR | Mode::PW | Mode::EX), Some((v, true))) => Some(v),
+                            _ => None,
+                        }
+                    });
+                    match read {
+                        Some(v) => r.set_value_block(v, true),
+                        None => r.set_value_block(
+                            ValueBlock::default(),
+                            variant == DlmVariant::SkipValueInvalidation,
+                        ),
                     }
-                    sends.extend(notifications(res, r, &events, Some((c.lock, op))));
+                }
+                for c in &copies {
+                    if let Some(g) = c.granted {
+                        r.restore_granted(c.lock, owner_of(c.lock), g);
+                    }
+                }
+                for c in &copies {
+                    if let Some((op, flags, _)) = c.pending {
+                        // The value block was settled above: a pending write either is what a
+                        // PR+ holder knows already, or may have been overtaken by a departed
+                        // writer.
+                        let events = apply_op(r, c.lock, op, flags, None);
+                        if events.contains(&Event::Queued { id: c.lock }) {
+                            s.dlm.seqs.insert((res, c.lock), c.seq);
+                        }
+                        sends.extend(notifications(res, r, &events, Some((c.lock, op))));
+                    }
                 }
             }
         }
@@ -1266,6 +1683,14 @@ impl NodeActor {
         for (to, m) in sends {
             self.dlm_send(s, to as usize, m, o);
         }
+        // A tree left without a lock (its locks were the departed nodes', or replayed `$DEQ`s)
+        // is dropped.
+        let roots: Vec<u8> = s.dlm.gens.keys().copied().collect();
+        for root in roots {
+            self.drop_if_unused(s, root, o);
+        }
+        // Lookups lost in the transition are sent again, one per tree (`route` sends one for
+        // the first lock of a tree and lets the others wait for its answer), each a new attempt.
         let lost: Vec<(u8, LockId)> = s
             .dlm
             .locks
@@ -1273,8 +1698,17 @@ impl NodeActor {
             .filter(|l| l.pending.is_some_and(|p| p.stage == Stage::Lookup))
             .map(|l| (l.res, l.id))
             .collect();
+        for l in s.dlm.locks.iter_mut() {
+            if let Some(p) = l.pending.as_mut().filter(|p| p.stage == Stage::Lookup) {
+                p.stage = Stage::Sent;
+                p.hops = 0;
+            }
+        }
         for (res, id) in lost {
             self.route(s, res, id, o);
         }
+        // Requests that waited for a lookup lost in the transition: this node may master their
+        // tree now, or is looking it up again.
+        self.replay_deferred(s, None, o);
     }
 }

@@ -101,7 +101,11 @@ pub mod resource;
 pub mod script;
 
 #[cfg(test)]
+mod directory_tests;
+#[cfg(test)]
 mod proptests;
+#[cfg(test)]
+mod testnet;
 #[cfg(test)]
 mod tests;
 
