@@ -330,6 +330,21 @@ pub struct NodeState {
     pub dlm: DlmState,
 }
 
+impl NodeState {
+    /// `p` answered (or can no longer answer) this node's outstanding membership request:
+    /// clears it and returns the circuits the request reported; `None` if none was
+    /// outstanding to `p`.
+    pub fn join_answered_by(&mut self, p: usize) -> Option<NodeSet> {
+        match self.join_asked {
+            Some((t, sent)) if t as usize == p => {
+                self.join_asked = None;
+                Some(sent)
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Protocol variants. Only the default is correct; the others are negative controls.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub struct ProtocolOptions {
@@ -903,9 +918,7 @@ impl NodeActor {
 
     fn on_circuit_up(&self, s: &mut NodeState, p: usize, o: &mut O) {
         s.asked = false;
-        if s.join_asked.is_some_and(|(t, _)| t as usize == p) {
-            s.join_asked = None;
-        }
+        s.join_answered_by(p);
         if Some(p) == self.spec.disk_index() {
             s.disk = true;
             return;
@@ -927,8 +940,7 @@ impl NodeActor {
 
     fn on_circuit_down(&self, s: &mut NodeState, p: usize, o: &mut O) {
         s.asked = false;
-        if s.join_asked.is_some_and(|(t, _)| t as usize == p) {
-            s.join_asked = None;
+        if s.join_answered_by(p).is_some() {
             if s.view.is_none() && s.phase == Phase::Idle {
                 // The request died with the circuit: ask again (another member, or form).
                 o.set_timer(Timer::Join, self.join_delay());
@@ -1072,10 +1084,7 @@ impl NodeActor {
             s.asked = false;
         }
         // The member asked to admit this node answers with a proposal.
-        let answers_join = s.join_asked.is_some_and(|(t, _)| t as usize == p);
-        if answers_join {
-            s.join_asked = None;
-        }
+        let answers_join = s.join_answered_by(p).is_some();
         let locked_to_p =
             matches!(s.phase, Phase::Locked { coordinator, .. } if coordinator as usize == p);
         let verdict = if !locked_to_p && s.phase != Phase::Idle {
@@ -1240,14 +1249,10 @@ impl Actor for NodeActor {
             Msg::Hello(h) => self.on_hello(s, p, h, o),
             Msg::JoinRequest { conn } => self.on_join_request(s, p, conn, o),
             Msg::JoinRefused(r) => {
-                // A refusal for want of a circuit is stale if a circuit came up since the
-                // request: it does not last, ask again.
-                let stale = s
-                    .join_asked
-                    .is_some_and(|(t, c)| t as usize == p && c != s.conn);
-                if s.join_asked.is_some_and(|(t, _)| t as usize == p) {
-                    s.join_asked = None;
-                }
+                // A refusal judged on circuits that have changed since the request is stale:
+                // it does not last (a NotConnected one would otherwise leave the node
+                // quiescent for good); ask again.
+                let stale = s.join_answered_by(p).is_some_and(|sent| sent != s.conn);
                 if s.view.is_none() && s.phase == Phase::Idle {
                     s.refused = (!stale).then_some(r);
                     o.set_timer(Timer::Join, self.join_delay());

@@ -50,11 +50,12 @@ fn step(a: &NodeActor, s: &NodeState, src: usize, m: Msg) -> (NodeState, Vec<Cmd
     (st.into_owned(), o.into_iter().collect())
 }
 
-fn join_timer(a: &NodeActor, s: &NodeState) -> Vec<Cmd> {
+/// The Join timer fires: the node's state after it, and what it did.
+fn join_timer(a: &NodeActor, s: &NodeState) -> (NodeState, Vec<Cmd>) {
     let mut st = Cow::Borrowed(s);
     let mut o = Out::new();
     a.on_timeout(Id::from(a.me), &mut st, &Timer::Join, &mut o);
-    o.into_iter().collect()
+    (st.into_owned(), o.into_iter().collect())
 }
 
 fn requests(cmds: &[Cmd]) -> Vec<usize> {
@@ -77,13 +78,13 @@ fn a_rebooted_node_joins_the_cluster_that_ran_last_and_only_after_hearing_everyo
     // UK1 was removed by {FRANK1,CHIC1} (#2, which ran) and sits alone in its own #2.
     s = step(&a, &s, 1, hello(view(2, &[1], 1, &[0, 1, 2]))).0;
     assert_eq!(
-        requests(&join_timer(&a, &s)),
+        requests(&join_timer(&a, &s).1),
         Vec::<usize>::new(),
         "must wait for FRANK1's hello"
     );
     s = step(&a, &s, 0, hello(view(3, &[0], 2, &[0, 2]))).0;
     assert_eq!(
-        requests(&join_timer(&a, &s)),
+        requests(&join_timer(&a, &s).1),
         [0],
         "FRANK1's lineage ran last"
     );
@@ -148,12 +149,7 @@ fn a_joiner_asks_one_member_at_a_time() {
     let v = view(2, &[0, 1], 2, &[0, 1]);
     s = step(&a, &s, 1, hello(v)).0;
     s = step(&a, &s, 0, hello(v)).0;
-    let ask = |s: &NodeState| {
-        let mut st = Cow::Borrowed(s);
-        let mut o = Out::new();
-        a.on_timeout(Id::from(2), &mut st, &Timer::Join, &mut o);
-        (st.into_owned(), o.into_iter().collect::<Vec<Cmd>>())
-    };
+    let ask = |s: &NodeState| join_timer(&a, s);
     let (asked, cmds) = ask(&s);
     assert_eq!(requests(&cmds), [0], "FRANK1: lowest system id");
     assert_eq!(asked.join_asked, Some((0, [0, 1].into_iter().collect())));
