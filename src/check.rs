@@ -141,11 +141,13 @@ pub struct CheckArgs {
     /// Give up after this many unique states (the run is then incomplete).
     #[arg(long, default_value_t = 50_000_000)]
     pub states_max: usize,
-    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 = one per core. With 1 (the
-    /// default) the search is sequential and its counterexamples are reproducible (and
-    /// shortest for `check`); with more, the verdicts, state counts and outcomes are the same
-    /// but which counterexample is reported may vary from run to run.
-    #[arg(long, default_value_t = 1)]
+    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 (the default) = one per core,
+    /// 1 = the sequential breadth-first search. The verdicts and state counts are the same
+    /// either way, and so is each counterexample: a violation found by several workers is
+    /// found again by the sequential search, which stops there (reproducible and shortest).
+    /// Several workers search depth-first, so memory stays at the visited set (a long
+    /// breadth-first run also holds its frontier: gigabytes on a large cluster).
+    #[arg(long, default_value_t = 0)]
     pub threads: usize,
     /// The address the Explorer will serve on, as `vmsc explore --addr` takes it: used in the
     /// printed `vmsc explore` command and deep link of each counterexample.
@@ -179,11 +181,9 @@ pub struct WhatifArgs {
     /// The search (all visit the same states; see specs/checker.md).
     #[arg(long, value_enum, default_value = "reduced")]
     pub checker: CheckerArg,
-    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 = one per core. With 1 (the
-    /// default) the search is sequential and its counterexamples are reproducible (and
-    /// shortest for `check`); with more, the verdicts, state counts and outcomes are the same
-    /// but which counterexample is reported may vary from run to run.
-    #[arg(long, default_value_t = 1)]
+    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 (the default) = one per core,
+    /// 1 = sequential. The outcomes, violations and state counts are the same either way.
+    #[arg(long, default_value_t = 0)]
     pub threads: usize,
 }
 
@@ -290,6 +290,7 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
     let start = Instant::now();
     let timeout = a.timeout_s.map(Duration::from_secs);
     let mut progress = progress_printer(a.json);
+    let workers = threads(a.threads);
     let (report, _) = checker::run_threads(
         &m,
         a.checker.into(),
@@ -300,10 +301,15 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
             progress: Some(&mut progress),
             visit: None,
             fingerprint: None,
+            stop_when_found: false,
         },
-        threads(a.threads),
+        workers,
     );
-    let (complete, states, results) = (report.complete, report.states, report.properties);
+    let (complete, states, mut results) = (report.complete, report.states, report.properties);
+    if workers > 1 {
+        let budget = start.elapsed().max(Duration::from_secs(10));
+        shortest_counterexamples(&m, a.checker.into(), &mut results, states, budget);
+    }
     let seconds = start.elapsed().as_secs_f64();
     let mut out = String::new();
     if !a.json {
@@ -405,6 +411,56 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A parallel search reports whichever counterexample a worker met first. For each violated
+/// "always" property, this searches again sequentially (breadth-first, the same checker),
+/// stopping once every such property has a discovery: since the sequential search visits states
+/// in the same order whether it stops early or not, the counterexample is exactly the one
+/// `--threads 1` reports — reproducible and shortest — and costs only the states up to its
+/// depth. Examples of "sometimes" properties keep the parallel search's path (any example is
+/// one; re-finding a deep one breadth-first would cost the frontier that `--threads` avoids).
+/// The search again is bounded by the first one's states and time (at least 10 s): a deep
+/// counterexample it cannot re-find within them keeps the parallel search's path.
+fn shortest_counterexamples(
+    m: &ClusterModel,
+    checker: Checker,
+    results: &mut [explore::PropertyResult],
+    states_max: usize,
+    budget: Duration,
+) {
+    if !matches!(checker, Checker::Reduced | Checker::Explorer) {
+        return;
+    }
+    let violated: Vec<&'static str> = results
+        .iter()
+        .filter(|r| r.expectation == Expectation::Always && !r.holds && r.path.is_some())
+        .map(|r| r.name)
+        .collect();
+    if violated.is_empty() {
+        return;
+    }
+    let mut again = ClusterModel::new(m.spec.clone(), m.cfg.clone());
+    again.retain_properties(|p| violated.contains(&p.name));
+    let (report, _) = checker::run_threads(
+        &again,
+        checker,
+        explore::Options {
+            strategy: explore::Strategy::Bfs,
+            stop_when_found: true,
+            states_max: states_max.max(1),
+            deadline: Some(Instant::now() + budget),
+            ..Default::default()
+        },
+        1,
+    );
+    for r in results.iter_mut() {
+        if let Some(p) = report.properties.iter().find(|p| p.name == r.name) {
+            if p.path.is_some() {
+                r.path = p.path.clone();
+            }
+        }
+    }
 }
 
 /// `vmsc whatif`.

@@ -54,6 +54,11 @@ pub struct Options<'p, 'v, S> {
     /// The state fingerprint; `None` hashes the state with its `Hash` impl. Models whose `Hash`
     /// is ambiguous supply their own (see [`crate::cluster_model::fingerprint`]).
     pub fingerprint: Option<fn(&S) -> u64>,
+    /// Stop as soon as every property has a discovery (the report is then incomplete). The
+    /// sequential search visits states in the same order either way, so each discovery — and
+    /// the path to it — is the one the whole search reports: `vmsc check` uses it to re-find,
+    /// reproducibly and shortest, a counterexample a parallel search found.
+    pub stop_when_found: bool,
 }
 
 impl<S> Default for Options<'_, '_, S> {
@@ -65,6 +70,7 @@ impl<S> Default for Options<'_, '_, S> {
             progress: None,
             visit: None,
             fingerprint: None,
+            stop_when_found: false,
         }
     }
 }
@@ -315,6 +321,10 @@ where
         check(&next, nf, &mut found);
         if let Some(v) = opts.visit.as_mut() {
             v(&next);
+        }
+        if opts.stop_when_found && found.iter().all(Option::is_some) {
+            cut = true;
+            break;
         }
         if dfs {
             frames.push(Frame::open(model, &mut seen, next, nf, depth + 1, None));

@@ -169,6 +169,7 @@ pub fn whatif(
             progress,
             visit: Some(&mut visit),
             fingerprint: Some(crate::cluster_model::fingerprint),
+            stop_when_found: false,
         },
         limits.threads,
     );
