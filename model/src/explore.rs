@@ -24,8 +24,9 @@
 //! expanded with is expanded again for the difference (the revisit rule), so nothing is lost to
 //! the order in which states are reached.
 
+use crate::visited::{Seen, Visited};
 use stateright::{Expectation, Model};
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::time::{Duration, Instant};
 
@@ -159,15 +160,6 @@ where
     explore_with(model, opts, None).0
 }
 
-/// One entry of the visited set: 8-byte key, 8-byte parent, 4-byte action, sleep set.
-#[derive(Clone, Copy)]
-struct Seen {
-    parent: u64,
-    action: u32,
-    expanded: bool,
-    sleep: u128,
-}
-
 /// Explores `model`, with sleep sets when `indep` is given.
 pub fn explore_with<M>(
     model: &M,
@@ -184,7 +176,7 @@ where
     let props = model.properties();
     let mut found: Vec<Option<u64>> = vec![None; props.len()];
     // fingerprint -> parent, action index, sleep set; the init state points at itself.
-    let mut seen: HashMap<u64, Seen> = HashMap::new();
+    let mut seen = Visited::default();
     // (state, fingerprint, depth, only these slots (a re-expansion) or all).
     let mut queue: VecDeque<(M::State, u64, usize, Option<u128>)> = VecDeque::new();
     let mut transitions = 0usize;
@@ -213,15 +205,7 @@ where
             continue;
         }
         let f = fp(&s);
-        seen.insert(
-            f,
-            Seen {
-                parent: f,
-                action: u32::MAX,
-                expanded: false,
-                sleep: 0,
-            },
-        );
+        seen.insert(f, Seen::init(f));
         check(&s, f, &mut found);
         if let Some(v) = opts.visit.as_mut() {
             v(&s);
@@ -290,9 +274,9 @@ where
         if let Some(e) = seen.get_mut(&nf) {
             // The revisit rule: what slept when the state was expanded but is awake now must
             // be explored from it; its stored sleep set shrinks to the intersection.
-            let missing = e.sleep & !local_actor_sleep;
-            e.sleep &= local_actor_sleep;
-            if e.expanded && missing != 0 {
+            let missing = e.sleep() & !local_actor_sleep;
+            e.set_sleep(e.sleep() & local_actor_sleep);
+            if e.expanded() && missing != 0 {
                 stats.reexpanded += 1;
                 if dfs {
                     frames.push(Frame::open(
@@ -309,15 +293,7 @@ where
             }
             continue;
         }
-        seen.insert(
-            nf,
-            Seen {
-                parent: f,
-                action: i as u32,
-                expanded: false,
-                sleep: local_actor_sleep,
-            },
-        );
+        seen.insert(nf, Seen::reached(f, i, local_actor_sleep));
         check(&next, nf, &mut found);
         if let Some(v) = opts.visit.as_mut() {
             v(&next);
@@ -337,12 +313,9 @@ where
     }
     let path_to = |mut f: u64| {
         let mut rev = Vec::new();
-        while let Some(e) = seen.get(&f) {
-            if e.action == u32::MAX {
-                break;
-            }
-            rev.push(e.action as usize);
-            f = e.parent;
+        while let Some((parent, action)) = seen.get(&f).and_then(Seen::step) {
+            rev.push(action);
+            f = parent;
         }
         rev.reverse();
         rev
@@ -391,7 +364,7 @@ impl<M: Model> Frame<M> {
     /// since its discovery), which is then marked expanded.
     fn open(
         model: &M,
-        seen: &mut HashMap<u64, Seen>,
+        seen: &mut Visited,
         state: M::State,
         fp: u64,
         depth: usize,
@@ -400,8 +373,8 @@ impl<M: Model> Frame<M> {
         let e = seen
             .get_mut(&fp)
             .expect("states are in the visited set before they are expanded");
-        e.expanded = true;
-        let sleep = e.sleep;
+        e.mark_expanded();
+        let sleep = e.sleep();
         let mut actions = Vec::new();
         model.actions(&state, &mut actions);
         Frame {

@@ -29,4 +29,5 @@ pub mod nodeset;
 pub mod parallel;
 pub mod properties;
 pub mod quorum;
+mod visited;
 pub mod whatif;

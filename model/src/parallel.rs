@@ -25,8 +25,8 @@
 //! thread (`--threads 1`), whose paths are the deterministic, pinned ones.
 
 use crate::explore::{actor_mask, Independence, Options, PropertyResult, Report, SleepStats};
+use crate::visited::{Seen, Visited};
 use stateright::{Expectation, Model, Property};
-use std::collections::HashMap;
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
@@ -38,15 +38,6 @@ pub const SHARDS: usize = 256;
 
 /// Most workers.
 pub const THREADS_MAX: usize = 64;
-
-/// One entry of the visited set, as in the sequential explorer.
-#[derive(Clone, Copy)]
-struct Seen {
-    parent: u64,
-    action: u32,
-    expanded: bool,
-    sleep: u128,
-}
 
 /// A state to expand: state, fingerprint, depth, and the slots of a re-expansion (`None`: all).
 type Task<S> = (S, u64, usize, Option<u128>);
@@ -63,7 +54,7 @@ struct Shared<'m, M: Model> {
     fp: fn(&M::State) -> u64,
     props: Vec<Property<M>>,
     threads: usize,
-    seen: Vec<Mutex<HashMap<u64, Seen>>>,
+    seen: Vec<Mutex<Visited>>,
     pool: Mutex<Pool<M::State>>,
     wake: Condvar,
     /// Workers waiting for work (mirrors `Pool::waiting`, read without the lock).
@@ -83,7 +74,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<M: Model> Shared<'_, M> {
-    fn shard(&self, f: u64) -> MutexGuard<'_, HashMap<u64, Seen>> {
+    fn shard(&self, f: u64) -> MutexGuard<'_, Visited> {
         // The high bits: the map inside the shard hashes the key again.
         lock(&self.seen[(f >> 56) as usize % SHARDS])
     }
@@ -166,8 +157,8 @@ fn open<M: Model>(sh: &Shared<'_, M>, (state, fp, depth, only): Task<M::State>) 
         let e = shard
             .get_mut(&fp)
             .expect("states are in the visited set before they are expanded");
-        e.expanded = true;
-        e.sleep
+        e.mark_expanded();
+        e.sleep()
     };
     let mut actions = Vec::new();
     sh.model.actions(&state, &mut actions);
@@ -260,24 +251,16 @@ where
         let task = {
             let mut shard = sh.shard(nf);
             if let Some(e) = shard.get_mut(&nf) {
-                let missing = e.sleep & !next_sleep;
-                e.sleep &= next_sleep;
-                if e.expanded && missing != 0 {
+                let missing = e.sleep() & !next_sleep;
+                e.set_sleep(e.sleep() & next_sleep);
+                if e.expanded() && missing != 0 {
                     c.stats.reexpanded += 1;
                     Some((next, nf, depth + 1, Some(missing)))
                 } else {
                     None
                 }
             } else {
-                shard.insert(
-                    nf,
-                    Seen {
-                        parent: f,
-                        action: i as u32,
-                        expanded: false,
-                        sleep: next_sleep,
-                    },
-                );
+                shard.insert(nf, Seen::reached(f, i, next_sleep));
                 drop(shard);
                 sh.states.fetch_add(1, Ordering::Relaxed);
                 sh.check(&next, nf);
@@ -321,7 +304,9 @@ where
         fp: opts.fingerprint.unwrap_or(crate::explore::fp::<M::State>),
         props: props.clone(),
         threads,
-        seen: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+        seen: (0..SHARDS)
+            .map(|_| Mutex::new(Visited::default()))
+            .collect(),
         pool: Mutex::new(Pool {
             tasks: Vec::new(),
             waiting: 0,
@@ -341,15 +326,7 @@ where
     if let Some(s) = model.init_states().into_iter().next() {
         if model.within_boundary(&s) {
             let f = (sh.fp)(&s);
-            sh.shard(f).insert(
-                f,
-                Seen {
-                    parent: f,
-                    action: u32::MAX,
-                    expanded: false,
-                    sleep: 0,
-                },
-            );
+            sh.shard(f).insert(f, Seen::init(f));
             sh.states.fetch_add(1, Ordering::Relaxed);
             sh.check(&s, f);
             if let Some(v) = opts.visit.as_mut() {
@@ -410,7 +387,7 @@ where
         }
     });
     let complete = !sh.cut.load(Ordering::Relaxed) && lock(&sh.pool).done;
-    let seen: Vec<HashMap<u64, Seen>> = sh
+    let seen: Vec<Visited> = sh
         .seen
         .into_iter()
         .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
@@ -418,12 +395,9 @@ where
     let get = |f: u64| seen[(f >> 56) as usize % SHARDS].get(&f);
     let path_to = |mut f: u64| {
         let mut rev = Vec::new();
-        while let Some(e) = get(f) {
-            if e.action == u32::MAX {
-                break;
-            }
-            rev.push(e.action as usize);
-            f = e.parent;
+        while let Some((parent, action)) = get(f).and_then(Seen::step) {
+            rev.push(action);
+            f = parent;
         }
         rev.reverse();
         rev
@@ -447,7 +421,7 @@ where
     (
         Report {
             complete,
-            states: seen.iter().map(HashMap::len).sum(),
+            states: seen.iter().map(Visited::len).sum(),
             transitions: counts.transitions,
             max_depth: sh.max_depth.load(Ordering::Relaxed),
             elapsed: start.elapsed(),

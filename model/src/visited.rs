@@ -1,0 +1,147 @@
+//! The visited set shared by the sequential ([`crate::explore`]) and parallel
+//! ([`crate::parallel`]) explorers: per state only its 64-bit fingerprint and a 32-byte [`Seen`]
+//! entry — never the state itself.
+//!
+//! An entry is packed so that the table's slot is 40 bytes (key and entry, 8-byte aligned): a
+//! `u128` field would align the slot to 16 bytes and pad it to 48. The keys are fingerprints,
+//! already uniform 64-bit hashes, so the table hashes them with one multiplication
+//! ([`FpHasher`]) instead of SipHash; the multiplication spreads the key's low bits into the high
+//! bits the table's control bytes use (the parallel explorer picks a shard by the key's top byte,
+//! so within a shard those bits are constant and must not be used as they are).
+
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
+
+/// The visited set: fingerprint → [`Seen`].
+pub(crate) type Visited = HashMap<u64, Seen, BuildHasherDefault<FpHasher>>;
+
+/// The action-index bit that marks an expanded state.
+const EXPANDED: u32 = 1 << 31;
+/// The action index of the initial state (it has no parent step).
+const INIT: u32 = EXPANDED - 1;
+
+/// One entry: how the state was first reached (parent fingerprint and action index), whether it
+/// has been expanded, and its sleep set.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    parent: u64,
+    sleep: [u64; 2],
+    action: u32,
+}
+
+impl Seen {
+    /// The initial state's entry.
+    pub fn init(fp: u64) -> Seen {
+        Seen {
+            parent: fp,
+            sleep: [0, 0],
+            action: INIT,
+        }
+    }
+
+    /// A state first reached from `parent` by its `action`-th enabled action, with `sleep`.
+    pub fn reached(parent: u64, action: usize, sleep: u128) -> Seen {
+        let action = u32::try_from(action)
+            .ok()
+            .filter(|&a| a < INIT)
+            .expect("fewer than 2^31 - 1 enabled actions");
+        let mut e = Seen {
+            parent,
+            sleep: [0, 0],
+            action,
+        };
+        e.set_sleep(sleep);
+        e
+    }
+
+    /// The sleep set stored so far.
+    pub fn sleep(&self) -> u128 {
+        (self.sleep[1] as u128) << 64 | self.sleep[0] as u128
+    }
+
+    /// Replaces the sleep set.
+    pub fn set_sleep(&mut self, sleep: u128) {
+        self.sleep = [sleep as u64, (sleep >> 64) as u64];
+    }
+
+    /// The state has been expanded.
+    pub fn expanded(&self) -> bool {
+        self.action & EXPANDED != 0
+    }
+
+    /// Marks the state expanded.
+    pub fn mark_expanded(&mut self) {
+        self.action |= EXPANDED;
+    }
+
+    /// The parent's fingerprint and the action index, or `None` for the initial state.
+    pub fn step(&self) -> Option<(u64, usize)> {
+        let a = self.action & !EXPANDED;
+        (a != INIT).then_some((self.parent, a as usize))
+    }
+}
+
+/// Hashes a fingerprint key with one multiplication (see the module doc).
+#[derive(Default, Clone, Copy)]
+pub(crate) struct FpHasher(u64);
+
+impl Hasher for FpHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Not used for `u64` keys; a plain fold keeps the hasher total.
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_entry_packs_into_32_bytes_and_a_slot_into_40() {
+        assert_eq!(std::mem::size_of::<Seen>(), 32);
+        assert_eq!(std::mem::size_of::<(u64, Seen)>(), 40);
+    }
+
+    #[test]
+    fn fields_round_trip() {
+        let sleep = (7u128 << 100) | (1 << 63) | 5;
+        let mut e = Seen::reached(42, 9, sleep);
+        assert_eq!(
+            (e.sleep(), e.expanded(), e.step()),
+            (sleep, false, Some((42, 9)))
+        );
+        e.mark_expanded();
+        e.set_sleep(sleep & 5);
+        assert_eq!(
+            (e.sleep(), e.expanded(), e.step()),
+            (5, true, Some((42, 9)))
+        );
+        let mut i = Seen::init(3);
+        i.mark_expanded();
+        assert_eq!((i.step(), i.expanded(), i.sleep()), (None, true, 0));
+    }
+
+    #[test]
+    fn keys_sharing_their_top_byte_spread_over_control_bits() {
+        // The parallel explorer's shard holds keys with one top byte; the table's control
+        // byte (the hash's top 7 bits) must still vary.
+        let top: std::collections::BTreeSet<u64> = (0..64u64)
+            .map(|k| {
+                let mut h = FpHasher::default();
+                h.write_u64((0xAB << 56) | k);
+                h.finish() >> 57
+            })
+            .collect();
+        assert!(top.len() > 32, "{top:?}");
+    }
+}
