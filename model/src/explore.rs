@@ -132,7 +132,7 @@ pub fn hasher() -> impl Hasher {
 /// two such actions commute (`s·a·b = s·b·a`, both orders enabled) and that a local action stays
 /// enabled, local and names the same step (same slot) after an independent action.
 pub trait Independence<M: Model> {
-    /// The action's sleep-set slot (`< 128`) and the actor that steps; `None` if the action must
+    /// The action's sleep-set slot (`< 127`; a higher one is ignored) and the actor that steps; `None` if the action must
     /// never sleep (it is dependent with everything).
     fn slot(&self, model: &M, action: &M::Action) -> Option<(u8, u8)>;
     /// Whether the step `prev --> next` of `actor` (an action that has a slot) touched only
@@ -401,7 +401,7 @@ fn step<M: Model>(
     sleep: &mut u128,
     stats: &mut SleepStats,
 ) -> Option<(M::State, u128)> {
-    let slot = indep.and_then(|d| d.slot(model, &a));
+    let slot = slot_of(indep, model, &a);
     let bit = slot.map_or(0u128, |(k, _)| 1u128 << k);
     if only.is_some_and(|mask| bit & mask == 0) {
         return None;
@@ -424,6 +424,18 @@ fn step<M: Model>(
         *sleep |= bit;
     }
     Some((next, next_sleep))
+}
+
+/// The action's sleep-set slot, if it has one below [`crate::visited::SLOTS`] (an action with a
+/// higher slot is treated as one without: it never sleeps, which is always sound).
+pub fn slot_of<M: Model + ?Sized>(
+    indep: Option<&(dyn Independence<M> + '_)>,
+    model: &M,
+    a: &M::Action,
+) -> Option<(u8, u8)> {
+    indep
+        .and_then(|d| d.slot(model, a))
+        .filter(|&(k, _)| k < crate::visited::SLOTS)
 }
 
 /// The sleep-set slots of one actor: slots are `actor * 8 + k` (deliveries, `k` = sender) and

@@ -13,6 +13,12 @@
 //!   of work waits on a shared **pool**; a busy worker that sees a waiting one hands it its next
 //!   new state instead of pushing it on its own stack. The search ends when every worker waits
 //!   and the pool is empty, or at the deadline or state bound (then `complete: false`).
+//! * **No parent links.** A worker knows the path to every state it expands: the path to the
+//!   state it took from the pool (a task carries it) followed by the action index each frame on
+//!   its stack is exploring. So a discovery's path is written down when it is made, a task handed
+//!   to another worker carries its path, and the visited set keeps only a fingerprint and a
+//!   [`crate::visited::Mark`] (sleep set and expanded flag) per state: 24 bytes per table slot,
+//!   against 40 for the sequential explorer's entry with its parent link.
 //! * Properties are evaluated by the worker that inserts a state. The per-state visitor and the
 //!   progress callback are not thread-safe (`FnMut`), so they run on the calling thread: workers
 //!   send it a clone of every new state when there is a visitor.
@@ -21,11 +27,13 @@
 //! The unique-state count, every property's verdict and the set of visited states (so every
 //! `whatif` outcome) are those of the sequential search; the cross-check test runs both and
 //! compares. Which counterexample is reported for a violated property depends on which worker
-//! got there first, so the path may differ from run to run — that is why the CLI's default is one
-//! thread (`--threads 1`), whose paths are the deterministic, pinned ones.
+//! got there first, so the path may differ from run to run; `vmsc check` therefore re-finds each
+//! violation with the sequential search, whose paths are the deterministic, pinned ones.
 
-use crate::explore::{actor_mask, Independence, Options, PropertyResult, Report, SleepStats};
-use crate::visited::{Seen, Visited};
+use crate::explore::{
+    actor_mask, slot_of, Independence, Options, PropertyResult, Report, SleepStats,
+};
+use crate::visited::{Mark, Marks};
 use stateright::{Expectation, Model, Property};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -42,8 +50,11 @@ pub const THREADS_MAX: usize = 64;
 /// A state to expand: state, fingerprint, depth, and the slots of a re-expansion (`None`: all).
 type Task<S> = (S, u64, usize, Option<u128>);
 
+/// A task in the pool, with the action indices that reach its state from the initial state.
+type Handoff<S> = (Task<S>, Vec<u32>);
+
 struct Pool<S> {
-    tasks: Vec<Task<S>>,
+    tasks: Vec<Handoff<S>>,
     waiting: usize,
     done: bool,
 }
@@ -54,7 +65,7 @@ struct Shared<'m, M: Model> {
     fp: fn(&M::State) -> u64,
     props: Vec<Property<M>>,
     threads: usize,
-    seen: Vec<Mutex<Visited>>,
+    seen: Vec<Mutex<Marks>>,
     pool: Mutex<Pool<M::State>>,
     wake: Condvar,
     /// Workers waiting for work (mirrors `Pool::waiting`, read without the lock).
@@ -63,7 +74,8 @@ struct Shared<'m, M: Model> {
     cut: AtomicBool,
     states: AtomicUsize,
     max_depth: AtomicUsize,
-    found: Vec<Mutex<Option<u64>>>,
+    /// Per property, the path to its first discovery.
+    found: Vec<Mutex<Option<Vec<usize>>>>,
     found_any: Vec<AtomicBool>,
     states_max: usize,
     deadline: Option<Instant>,
@@ -74,12 +86,14 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl<M: Model> Shared<'_, M> {
-    fn shard(&self, f: u64) -> MutexGuard<'_, Visited> {
+    fn shard(&self, f: u64) -> MutexGuard<'_, Marks> {
         // The high bits: the map inside the shard hashes the key again.
         lock(&self.seen[(f >> 56) as usize % SHARDS])
     }
 
-    fn check(&self, s: &M::State, f: u64) {
+    /// Evaluates the properties on a new state; `path` (called only for a discovery) gives the
+    /// action indices that reach it.
+    fn check(&self, s: &M::State, path: impl Fn() -> Vec<usize>) {
         for (k, p) in self.props.iter().enumerate() {
             if self.found_any[k].load(Ordering::Relaxed) {
                 continue;
@@ -92,7 +106,7 @@ impl<M: Model> Shared<'_, M> {
             if discovered {
                 let mut slot = lock(&self.found[k]);
                 if slot.is_none() {
-                    *slot = Some(f);
+                    *slot = Some(path());
                     self.found_any[k].store(true, Ordering::Relaxed);
                 }
             }
@@ -100,7 +114,7 @@ impl<M: Model> Shared<'_, M> {
     }
 
     /// Next task for a worker with an empty stack; `None` when the search is over.
-    fn take(&self) -> Option<Task<M::State>> {
+    fn take(&self) -> Option<Handoff<M::State>> {
         let mut pool = lock(&self.pool);
         loop {
             if pool.done || self.stop.load(Ordering::Relaxed) {
@@ -126,7 +140,7 @@ impl<M: Model> Shared<'_, M> {
         }
     }
 
-    fn give(&self, t: Task<M::State>) {
+    fn give(&self, t: Handoff<M::State>) {
         lock(&self.pool).tasks.push(t);
         self.wake.notify_one();
     }
@@ -143,7 +157,6 @@ impl<M: Model> Shared<'_, M> {
 /// A state being expanded (as in the sequential explorer).
 struct Frame<M: Model> {
     state: M::State,
-    fp: u64,
     depth: usize,
     only: Option<u128>,
     actions: Vec<M::Action>,
@@ -165,7 +178,6 @@ fn open<M: Model>(sh: &Shared<'_, M>, (state, fp, depth, only): Task<M::State>) 
     sh.max_depth.fetch_max(depth, Ordering::Relaxed);
     Frame {
         state,
-        fp,
         depth,
         only,
         actions,
@@ -189,11 +201,23 @@ where
 {
     let mut c = Counts::default();
     let mut frames: Vec<Frame<M>> = Vec::new();
+    // The path to the state at the bottom of the stack; above it, each frame's `next - 1` is
+    // the action index that leads to the frame above it.
+    let mut root: Vec<u32> = Vec::new();
+    let path_to_next = |root: &[u32], frames: &[Frame<M>]| -> Vec<u32> {
+        root.iter()
+            .copied()
+            .chain(frames.iter().map(|fr| (fr.next - 1) as u32))
+            .collect()
+    };
     let mut polled = 0u32;
     loop {
         if frames.is_empty() {
             match sh.take() {
-                Some(t) => frames.push(open(sh, t)),
+                Some((t, path)) => {
+                    root = path;
+                    frames.push(open(sh, t));
+                }
                 None => return c,
             }
         }
@@ -217,8 +241,8 @@ where
         };
         fr.next += 1;
         let a = fr.actions[i].clone();
-        let (only, depth, f) = (fr.only, fr.depth, fr.fp);
-        let slot = sh.indep.and_then(|d| d.slot(sh.model, &a));
+        let (only, depth) = (fr.only, fr.depth);
+        let slot = slot_of(sh.indep.map(|d| d as &dyn Independence<M>), sh.model, &a);
         let bit = slot.map_or(0u128, |(k, _)| 1u128 << k);
         if only.is_some_and(|mask| bit & mask == 0) {
             continue;
@@ -248,6 +272,7 @@ where
             continue;
         }
         let nf = (sh.fp)(&next);
+        // `frames[top].next - 1 == i`: the stack now spells the path to `next`.
         let task = {
             let mut shard = sh.shard(nf);
             if let Some(e) = shard.get_mut(&nf) {
@@ -260,10 +285,15 @@ where
                     None
                 }
             } else {
-                shard.insert(nf, Seen::reached(f, i, next_sleep));
+                shard.insert(nf, Mark::new(next_sleep));
                 drop(shard);
                 sh.states.fetch_add(1, Ordering::Relaxed);
-                sh.check(&next, nf);
+                sh.check(&next, || {
+                    path_to_next(&root, &frames)
+                        .into_iter()
+                        .map(|a| a as usize)
+                        .collect()
+                });
                 if let Some(v) = &visits {
                     if v.send(next.clone()).is_err() {
                         sh.halt(true);
@@ -274,7 +304,7 @@ where
         };
         if let Some(t) = task {
             if sh.hungry.load(Ordering::Relaxed) > 0 {
-                sh.give(t);
+                sh.give((t, path_to_next(&root, &frames)));
             } else {
                 frames.push(open(sh, t));
             }
@@ -304,9 +334,7 @@ where
         fp: opts.fingerprint.unwrap_or(crate::explore::fp::<M::State>),
         props: props.clone(),
         threads,
-        seen: (0..SHARDS)
-            .map(|_| Mutex::new(Visited::default()))
-            .collect(),
+        seen: (0..SHARDS).map(|_| Mutex::new(Marks::default())).collect(),
         pool: Mutex::new(Pool {
             tasks: Vec::new(),
             waiting: 0,
@@ -326,13 +354,13 @@ where
     if let Some(s) = model.init_states().into_iter().next() {
         if model.within_boundary(&s) {
             let f = (sh.fp)(&s);
-            sh.shard(f).insert(f, Seen::init(f));
+            sh.shard(f).insert(f, Mark::new(0));
             sh.states.fetch_add(1, Ordering::Relaxed);
-            sh.check(&s, f);
+            sh.check(&s, Vec::new);
             if let Some(v) = opts.visit.as_mut() {
                 v(&s);
             }
-            lock(&sh.pool).tasks.push((s, f, 0, None));
+            lock(&sh.pool).tasks.push(((s, f, 0, None), Vec::new()));
         }
     }
     let mut counts = Counts::default();
@@ -387,26 +415,12 @@ where
         }
     });
     let complete = !sh.cut.load(Ordering::Relaxed) && lock(&sh.pool).done;
-    let seen: Vec<Visited> = sh
-        .seen
-        .into_iter()
-        .map(|m| m.into_inner().unwrap_or_else(|e| e.into_inner()))
-        .collect();
-    let get = |f: u64| seen[(f >> 56) as usize % SHARDS].get(&f);
-    let path_to = |mut f: u64| {
-        let mut rev = Vec::new();
-        while let Some((parent, action)) = get(f).and_then(Seen::step) {
-            rev.push(action);
-            f = parent;
-        }
-        rev.reverse();
-        rev
-    };
+    let states = sh.seen.iter().map(|m| lock(m).len()).sum();
     let properties = props
         .iter()
         .zip(&sh.found)
         .map(|(p, f)| {
-            let f = *lock(f);
+            let f = lock(f).clone();
             PropertyResult {
                 name: p.name,
                 expectation: p.expectation.clone(),
@@ -414,14 +428,14 @@ where
                     Expectation::Sometimes => f.is_some(),
                     _ => f.is_none(),
                 },
-                path: f.map(path_to),
+                path: f,
             }
         })
         .collect();
     (
         Report {
             complete,
-            states: seen.iter().map(Visited::len).sum(),
+            states,
             transitions: counts.transitions,
             max_depth: sh.max_depth.load(Ordering::Relaxed),
             elapsed: start.elapsed(),

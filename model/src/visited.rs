@@ -12,8 +12,53 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
-/// The visited set: fingerprint → [`Seen`].
+/// The sequential explorer's visited set: fingerprint → [`Seen`] (with the parent links its
+/// breadth-first paths are rebuilt from).
 pub(crate) type Visited = HashMap<u64, Seen, BuildHasherDefault<FpHasher>>;
+
+/// The parallel explorer's visited set: fingerprint → [`Mark`]. Its workers carry the path to
+/// the state they expand (see [`crate::parallel`]), so it keeps no parent links: 24 bytes per
+/// table slot.
+pub(crate) type Marks = HashMap<u64, Mark, BuildHasherDefault<FpHasher>>;
+
+/// Sleep-set slots are below this; bit 127 of a [`Mark`] is its expanded flag.
+pub const SLOTS: u8 = 127;
+
+/// A parallel visited-set entry: the sleep set (bits `0..127`) and the expanded flag (bit 127).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Mark([u64; 2]);
+
+impl Mark {
+    const EXPANDED: u64 = 1 << 63;
+
+    /// A new, unexpanded state with `sleep` (slots below [`SLOTS`]).
+    pub fn new(sleep: u128) -> Mark {
+        debug_assert!(sleep >> SLOTS == 0);
+        Mark([sleep as u64, (sleep >> 64) as u64 & !Self::EXPANDED])
+    }
+
+    /// The sleep set stored so far.
+    pub fn sleep(&self) -> u128 {
+        ((self.0[1] & !Self::EXPANDED) as u128) << 64 | self.0[0] as u128
+    }
+
+    /// Replaces the sleep set, keeping the expanded flag.
+    pub fn set_sleep(&mut self, sleep: u128) {
+        let flag = self.0[1] & Self::EXPANDED;
+        *self = Mark::new(sleep);
+        self.0[1] |= flag;
+    }
+
+    /// The state has been expanded.
+    pub fn expanded(&self) -> bool {
+        self.0[1] & Self::EXPANDED != 0
+    }
+
+    /// Marks the state expanded.
+    pub fn mark_expanded(&mut self) {
+        self.0[1] |= Self::EXPANDED;
+    }
+}
 
 /// The action-index bit that marks an expanded state.
 const EXPANDED: u32 = 1 << 31;
@@ -110,6 +155,19 @@ mod tests {
     fn an_entry_packs_into_32_bytes_and_a_slot_into_40() {
         assert_eq!(std::mem::size_of::<Seen>(), 32);
         assert_eq!(std::mem::size_of::<(u64, Seen)>(), 40);
+    }
+
+    #[test]
+    fn a_mark_packs_into_16_bytes_and_a_slot_into_24() {
+        assert_eq!(std::mem::size_of::<Mark>(), 16);
+        assert_eq!(std::mem::size_of::<(u64, Mark)>(), 24);
+        let sleep = (1u128 << 126) | (1 << 64) | 3;
+        let mut m = Mark::new(sleep);
+        assert_eq!((m.sleep(), m.expanded()), (sleep, false));
+        m.mark_expanded();
+        assert_eq!((m.sleep(), m.expanded()), (sleep, true));
+        m.set_sleep(3);
+        assert_eq!((m.sleep(), m.expanded()), (3, true));
     }
 
     #[test]
