@@ -274,9 +274,9 @@ where
         if let Some(e) = seen.get_mut(&nf) {
             // The revisit rule: what slept when the state was expanded but is awake now must
             // be explored from it; its stored sleep set shrinks to the intersection.
-            let missing = e.sleep() & !local_actor_sleep;
-            e.set_sleep(e.sleep() & local_actor_sleep);
-            if e.expanded() && missing != 0 {
+            let missing = e.mark.sleep() & !local_actor_sleep;
+            e.mark.set_sleep(e.mark.sleep() & local_actor_sleep);
+            if e.mark.expanded() && missing != 0 {
                 stats.reexpanded += 1;
                 if dfs {
                     frames.push(Frame::open(
@@ -373,8 +373,8 @@ impl<M: Model> Frame<M> {
         let e = seen
             .get_mut(&fp)
             .expect("states are in the visited set before they are expanded");
-        e.mark_expanded();
-        let sleep = e.sleep();
+        e.mark.mark_expanded();
+        let sleep = e.mark.sleep();
         let mut actions = Vec::new();
         model.actions(&state, &mut actions);
         Frame {

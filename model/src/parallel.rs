@@ -51,7 +51,7 @@ pub const THREADS_MAX: usize = 64;
 type Task<S> = (S, u64, usize, Option<u128>);
 
 /// A task in the pool, with the action indices that reach its state from the initial state.
-type Handoff<S> = (Task<S>, Vec<u32>);
+type Handoff<S> = (Task<S>, Vec<usize>);
 
 struct Pool<S> {
     tasks: Vec<Handoff<S>>,
@@ -203,11 +203,11 @@ where
     let mut frames: Vec<Frame<M>> = Vec::new();
     // The path to the state at the bottom of the stack; above it, each frame's `next - 1` is
     // the action index that leads to the frame above it.
-    let mut root: Vec<u32> = Vec::new();
-    let path_to_next = |root: &[u32], frames: &[Frame<M>]| -> Vec<u32> {
+    let mut root: Vec<usize> = Vec::new();
+    let path_to_next = |root: &[usize], frames: &[Frame<M>]| -> Vec<usize> {
         root.iter()
             .copied()
-            .chain(frames.iter().map(|fr| (fr.next - 1) as u32))
+            .chain(frames.iter().map(|fr| fr.next - 1))
             .collect()
     };
     let mut polled = 0u32;
@@ -288,12 +288,7 @@ where
                 shard.insert(nf, Mark::new(next_sleep));
                 drop(shard);
                 sh.states.fetch_add(1, Ordering::Relaxed);
-                sh.check(&next, || {
-                    path_to_next(&root, &frames)
-                        .into_iter()
-                        .map(|a| a as usize)
-                        .collect()
-                });
+                sh.check(&next, || path_to_next(&root, &frames));
                 if let Some(v) = &visits {
                     if v.send(next.clone()).is_err() {
                         sh.halt(true);

@@ -1,10 +1,12 @@
 //! The visited set shared by the sequential ([`crate::explore`]) and parallel
-//! ([`crate::parallel`]) explorers: per state only its 64-bit fingerprint and a 32-byte [`Seen`]
-//! entry — never the state itself.
+//! ([`crate::parallel`]) explorers: per state only its 64-bit fingerprint and a small entry —
+//! never the state itself. Both entries hold a [`Mark`] (the sleep set and the expanded flag in
+//! two `u64`s); the sequential one's [`Seen`] adds the parent link and action index its paths are
+//! rebuilt from.
 //!
-//! An entry is packed so that the table's slot is 40 bytes (key and entry, 8-byte aligned): a
-//! `u128` field would align the slot to 16 bytes and pad it to 48. The keys are fingerprints,
-//! already uniform 64-bit hashes, so the table hashes them with one multiplication
+//! Entries are packed so that a table slot is 40 bytes ([`Seen`]) or 24 ([`Mark`]), key included,
+//! 8-byte aligned: a `u128` field would align the slot to 16 bytes and pad it. The keys are
+//! fingerprints, already uniform 64-bit hashes, so the table hashes them with one multiplication
 //! ([`FpHasher`]) instead of SipHash; the multiplication spreads the key's low bits into the high
 //! bits the table's control bytes use (the parallel explorer picks a shard by the key's top byte,
 //! so within a shard those bits are constant and must not be used as they are).
@@ -24,7 +26,8 @@ pub(crate) type Marks = HashMap<u64, Mark, BuildHasherDefault<FpHasher>>;
 /// Sleep-set slots are below this; bit 127 of a [`Mark`] is its expanded flag.
 pub const SLOTS: u8 = 127;
 
-/// A parallel visited-set entry: the sleep set (bits `0..127`) and the expanded flag (bit 127).
+/// A state's sleep set (bits `0..127`) and expanded flag (bit 127): the parallel explorer's
+/// whole entry, and part of the sequential one's ([`Seen`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Mark([u64; 2]);
 
@@ -60,17 +63,16 @@ impl Mark {
     }
 }
 
-/// The action-index bit that marks an expanded state.
-const EXPANDED: u32 = 1 << 31;
 /// The action index of the initial state (it has no parent step).
-const INIT: u32 = EXPANDED - 1;
+const INIT: u32 = u32::MAX;
 
-/// One entry: how the state was first reached (parent fingerprint and action index), whether it
-/// has been expanded, and its sleep set.
+/// One entry of the sequential explorer: how the state was first reached (parent fingerprint and
+/// action index), and its [`Mark`] (sleep set and expanded flag).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Seen {
     parent: u64,
-    sleep: [u64; 2],
+    /// The sleep set and the expanded flag.
+    pub mark: Mark,
     action: u32,
 }
 
@@ -79,7 +81,7 @@ impl Seen {
     pub fn init(fp: u64) -> Seen {
         Seen {
             parent: fp,
-            sleep: [0, 0],
+            mark: Mark::new(0),
             action: INIT,
         }
     }
@@ -88,41 +90,18 @@ impl Seen {
     pub fn reached(parent: u64, action: usize, sleep: u128) -> Seen {
         let action = u32::try_from(action)
             .ok()
-            .filter(|&a| a < INIT)
-            .expect("fewer than 2^31 - 1 enabled actions");
-        let mut e = Seen {
+            .filter(|&a| a != INIT)
+            .expect("fewer than 2^32 - 1 enabled actions");
+        Seen {
             parent,
-            sleep: [0, 0],
+            mark: Mark::new(sleep),
             action,
-        };
-        e.set_sleep(sleep);
-        e
-    }
-
-    /// The sleep set stored so far.
-    pub fn sleep(&self) -> u128 {
-        (self.sleep[1] as u128) << 64 | self.sleep[0] as u128
-    }
-
-    /// Replaces the sleep set.
-    pub fn set_sleep(&mut self, sleep: u128) {
-        self.sleep = [sleep as u64, (sleep >> 64) as u64];
-    }
-
-    /// The state has been expanded.
-    pub fn expanded(&self) -> bool {
-        self.action & EXPANDED != 0
-    }
-
-    /// Marks the state expanded.
-    pub fn mark_expanded(&mut self) {
-        self.action |= EXPANDED;
+        }
     }
 
     /// The parent's fingerprint and the action index, or `None` for the initial state.
     pub fn step(&self) -> Option<(u64, usize)> {
-        let a = self.action & !EXPANDED;
-        (a != INIT).then_some((self.parent, a as usize))
+        (self.action != INIT).then_some((self.parent, self.action as usize))
     }
 }
 
@@ -175,18 +154,21 @@ mod tests {
         let sleep = (7u128 << 100) | (1 << 63) | 5;
         let mut e = Seen::reached(42, 9, sleep);
         assert_eq!(
-            (e.sleep(), e.expanded(), e.step()),
+            (e.mark.sleep(), e.mark.expanded(), e.step()),
             (sleep, false, Some((42, 9)))
         );
-        e.mark_expanded();
-        e.set_sleep(sleep & 5);
+        e.mark.mark_expanded();
+        e.mark.set_sleep(sleep & 5);
         assert_eq!(
-            (e.sleep(), e.expanded(), e.step()),
+            (e.mark.sleep(), e.mark.expanded(), e.step()),
             (5, true, Some((42, 9)))
         );
         let mut i = Seen::init(3);
-        i.mark_expanded();
-        assert_eq!((i.step(), i.expanded(), i.sleep()), (None, true, 0));
+        i.mark.mark_expanded();
+        assert_eq!(
+            (i.step(), i.mark.expanded(), i.mark.sleep()),
+            (None, true, 0)
+        );
     }
 
     #[test]
