@@ -58,6 +58,17 @@ fn join_timer(a: &NodeActor, s: &NodeState) -> (NodeState, Vec<Cmd>) {
     (st.into_owned(), o.into_iter().collect())
 }
 
+/// CHIC1 reboots (incarnation 1) and its circuits to FRANK1 and UK1 come up.
+fn rebooted_chic1() -> (NodeActor, NodeState) {
+    let a = NodeActor::new(spec(), 2, ProtocolOptions::default());
+    let mut o = Out::new();
+    let mut s = a.on_start(Id::from(2), &Some(0), &mut o);
+    for p in [0, 1] {
+        s = step(&a, &s, p, Msg::CircuitUp).0;
+    }
+    (a, s)
+}
+
 fn requests(cmds: &[Cmd]) -> Vec<usize> {
     cmds.iter()
         .filter_map(|c| match *c {
@@ -69,12 +80,7 @@ fn requests(cmds: &[Cmd]) -> Vec<usize> {
 
 #[test]
 fn a_rebooted_node_joins_the_cluster_that_ran_last_and_only_after_hearing_everyone() {
-    let a = NodeActor::new(spec(), 2, ProtocolOptions::default());
-    let mut o = Out::new();
-    let mut s = a.on_start(Id::from(2), &Some(0), &mut o); // CHIC1 reboots (incarnation 1)
-    for p in [0, 1] {
-        s = step(&a, &s, p, Msg::CircuitUp).0;
-    }
+    let (a, mut s) = rebooted_chic1();
     // UK1 was removed by {FRANK1,CHIC1} (#2, which ran) and sits alone in its own #2.
     s = step(&a, &s, 1, hello(view(2, &[1], 1, &[0, 1, 2]))).0;
     assert_eq!(
@@ -140,12 +146,7 @@ fn timers(cmds: &[Cmd]) -> Vec<Timer> {
 /// `cut FRA-LHR + cut FRA-ORD + heal`).
 #[test]
 fn a_joiner_asks_one_member_at_a_time() {
-    let a = NodeActor::new(spec(), 2, ProtocolOptions::default());
-    let mut o = Out::new();
-    let mut s = a.on_start(Id::from(2), &Some(0), &mut o); // CHIC1 reboots
-    for p in [0, 1] {
-        s = step(&a, &s, p, Msg::CircuitUp).0;
-    }
+    let (a, mut s) = rebooted_chic1();
     let v = view(2, &[0, 1], 2, &[0, 1]);
     s = step(&a, &s, 1, hello(v)).0;
     s = step(&a, &s, 0, hello(v)).0;
