@@ -82,7 +82,8 @@ impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
     }
 }
 
-/// Which search runs the check. All visit the same states; `specs/checker.md` explains.
+/// Which search runs the check. All but `persistent` visit the same states; `specs/checker.md`
+/// explains.
 #[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
 pub enum CheckerArg {
     /// vmsc's explorer with sleep sets: every state once, fewer transitions executed (default).
@@ -93,6 +94,9 @@ pub enum CheckerArg {
     StaterightBfs,
     /// Stateright's own depth-first checker (2 threads).
     StaterightDfs,
+    /// vmsc's explorer with persistent sets, depth-first on one thread: a state reduction that
+    /// keeps every verdict and every settled outcome, not the state count (`--threads` ignored).
+    Persistent,
 }
 
 impl From<CheckerArg> for Checker {
@@ -102,6 +106,7 @@ impl From<CheckerArg> for Checker {
             CheckerArg::Explorer => Checker::Explorer,
             CheckerArg::StaterightBfs => Checker::StaterightBfs,
             CheckerArg::StaterightDfs => Checker::StaterightDfs,
+            CheckerArg::Persistent => Checker::Persistent,
         }
     }
 }

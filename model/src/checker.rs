@@ -8,6 +8,9 @@
 //!   the full search's) and executes fewer transitions. `specs/checker.md` states the relation
 //!   and the proof obligations.
 //! * [`Checker::Explorer`]: the same explorer without reduction.
+//! * [`Checker::Persistent`]: the explorer, depth-first on one thread, with persistent sets
+//!   ([`crate::persistent`]): it visits a subset of the states on which every verdict and every
+//!   settled outcome are those of the full state space, so its state count is its own.
 //! * [`Checker::StaterightBfs`], [`Checker::StaterightDfs`]: Stateright's own checkers on the same
 //!   model (2 threads), with a never-true "sometimes" property added so they do not stop early
 //!   once every property has a discovery: `complete` then means every state was visited. A
@@ -31,12 +34,15 @@ pub enum Checker {
     StaterightBfs,
     /// Stateright's depth-first checker.
     StaterightDfs,
+    /// vmsc's explorer with persistent sets (a state reduction; sequential depth-first).
+    Persistent,
 }
 
 impl Checker {
     /// Every checker, by its command-line and JSON name.
-    pub const ALL: [(&'static str, Checker); 4] = [
+    pub const ALL: [(&'static str, Checker); 5] = [
         ("reduced", Checker::Reduced),
+        ("persistent", Checker::Persistent),
         ("explorer", Checker::Explorer),
         ("stateright-bfs", Checker::StaterightBfs),
         ("stateright-dfs", Checker::StaterightDfs),
@@ -83,6 +89,13 @@ pub fn run_threads(
         }
         Checker::Reduced => explore::explore_with(m, opts, Some(&ActorIndependence)),
         Checker::Explorer => explore::explore_with(m, opts, None),
+        Checker::Persistent => {
+            let por = crate::persistent::ActorPersistence::default();
+            (
+                explore::explore_persistent(m, opts, &por).0,
+                SleepStats::default(),
+            )
+        }
         Checker::StaterightBfs | Checker::StaterightDfs => {
             (stateright_run(m, checker, opts), SleepStats::default())
         }

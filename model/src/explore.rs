@@ -141,6 +141,28 @@ pub trait Independence<M: Model> {
     fn local(&self, model: &M, prev: &M::State, actor: u8, next: &M::State) -> bool;
 }
 
+/// A persistent-set oracle (the `persistent` checker): for a state and its enabled actions,
+/// either `None` (expand them all) or the indices of a **persistent set** — a non-empty subset
+/// `T` such that no action outside `T`, on any path from the state that avoids `T`, is dependent
+/// on an action of `T` (condition C1), every action of `T` leaves the truth of every property and
+/// of every outcome predicate unchanged (C2, visibility). The explorer adds the cycle proviso
+/// (C3): a subset one of whose successors is on the depth-first stack is expanded in full.
+pub trait Persistence<M: Model> {
+    /// The persistent subset of `actions` (enabled at `state`), or `None` for all of them.
+    fn persistent(&self, model: &M, state: &M::State, actions: &[M::Action]) -> Option<Vec<usize>>;
+}
+
+/// Counts of the persistent-set reduction.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PersistentStats {
+    /// States expanded with a proper persistent subset.
+    pub reduced: usize,
+    /// States whose persistent subset was dropped by the cycle proviso.
+    pub proviso: usize,
+    /// States expanded in full because the oracle found no persistent subset.
+    pub full: usize,
+}
+
 /// Counts of the sleep-set reduction (zero without one).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SleepStats {
@@ -163,9 +185,43 @@ where
 /// Explores `model`, with sleep sets when `indep` is given.
 pub fn explore_with<M>(
     model: &M,
-    mut opts: Options<'_, '_, M::State>,
+    opts: Options<'_, '_, M::State>,
     indep: Option<&dyn Independence<M>>,
 ) -> (Report, SleepStats)
+where
+    M: Model,
+    M::State: Hash + Clone,
+    M::Action: Clone,
+{
+    let (report, sleep, _) = search(model, opts, indep, None);
+    (report, sleep)
+}
+
+/// Explores `model` depth-first with persistent sets and the stack proviso (no sleep sets): a
+/// state reduction. The search visits a subset of the reachable states on which every property
+/// verdict and every outcome predicate are those of the full state space (see
+/// `specs/checker.md`); the state count is that of the reduced graph.
+pub fn explore_persistent<M>(
+    model: &M,
+    mut opts: Options<'_, '_, M::State>,
+    por: &dyn Persistence<M>,
+) -> (Report, PersistentStats)
+where
+    M: Model,
+    M::State: Hash + Clone,
+    M::Action: Clone,
+{
+    opts.strategy = Strategy::Dfs;
+    let (report, _, stats) = search(model, opts, None, Some(por));
+    (report, stats)
+}
+
+fn search<M>(
+    model: &M,
+    mut opts: Options<'_, '_, M::State>,
+    indep: Option<&dyn Independence<M>>,
+    por: Option<&dyn Persistence<M>>,
+) -> (Report, SleepStats, PersistentStats)
 where
     M: Model,
     M::State: Hash + Clone,
@@ -184,6 +240,9 @@ where
     let mut complete = true;
     let mut last_progress = Instant::now();
     let mut stats = SleepStats::default();
+    let mut por_stats = PersistentStats::default();
+    // The depth-first stack's fingerprints (the cycle proviso), with multiplicity.
+    let mut on_stack: std::collections::HashMap<u64, u32> = std::collections::HashMap::new();
 
     let check = |s: &M::State, f: u64, found: &mut Vec<Option<u64>>| {
         for (k, p) in props.iter().enumerate() {
@@ -247,17 +306,28 @@ where
             let Some((s, f, depth, only)) = queue.pop_front() else {
                 break;
             };
-            frames.push(Frame::open(model, &mut seen, s, f, depth, only));
+            let mut fr = Frame::open(model, &mut seen, s, f, depth, only);
+            if let Some(p) = por {
+                fr.restrict(model, p, fp, &on_stack, &mut por_stats);
+                *on_stack.entry(f).or_default() += 1;
+            }
+            frames.push(fr);
         }
         let top = frames.len() - 1;
         let fr = &mut frames[top];
         max_depth = max_depth.max(fr.depth);
         let Some(i) = (fr.next < fr.actions.len()).then_some(fr.next) else {
-            frames.pop();
+            if let Some(fr) = frames.pop() {
+                if por.is_some() {
+                    unstack(&mut on_stack, fr.fp);
+                }
+            }
             continue;
         };
         fr.next += 1;
-        let a = fr.actions[i].clone();
+        // The action's index among all enabled actions (the path encoding).
+        let i = fr.index_of(i);
+        let a = fr.actions[fr.next - 1].clone();
         let (only, depth) = (fr.only, fr.depth);
         let mut sleep = fr.sleep;
         let outcome = step(model, indep, &fr.state, a, only, &mut sleep, &mut stats);
@@ -303,7 +373,12 @@ where
             break;
         }
         if dfs {
-            frames.push(Frame::open(model, &mut seen, next, nf, depth + 1, None));
+            let mut fr = Frame::open(model, &mut seen, next, nf, depth + 1, None);
+            if let Some(p) = por {
+                fr.restrict(model, p, fp, &on_stack, &mut por_stats);
+                *on_stack.entry(nf).or_default() += 1;
+            }
+            frames.push(fr);
         } else {
             queue.push_back((next, nf, depth + 1, None));
         }
@@ -343,7 +418,17 @@ where
             properties,
         },
         stats,
+        por_stats,
     )
+}
+
+fn unstack(on_stack: &mut std::collections::HashMap<u64, u32>, f: u64) {
+    if let Some(k) = on_stack.get_mut(&f) {
+        *k -= 1;
+        if *k == 0 {
+            on_stack.remove(&f);
+        }
+    }
 }
 
 /// A state being expanded: its actions, the next one to try, and the sleep set (growing as
@@ -354,6 +439,8 @@ struct Frame<M: Model> {
     depth: usize,
     only: Option<u128>,
     actions: Vec<M::Action>,
+    /// With a persistent subset: the kept actions' indices among all enabled actions.
+    index: Option<Vec<usize>>,
     next: usize,
     sleep: u128,
 }
@@ -383,9 +470,46 @@ impl<M: Model> Frame<M> {
             depth,
             only,
             actions,
+            index: None,
             next: 0,
             sleep,
         }
+    }
+
+    /// Keeps only the oracle's persistent subset, unless one of its successors is on the
+    /// depth-first stack (the cycle proviso: every cycle of the reduced graph then has a fully
+    /// expanded state, so no action is postponed forever around it).
+    fn restrict(
+        &mut self,
+        model: &M,
+        por: &dyn Persistence<M>,
+        fp: fn(&M::State) -> u64,
+        on_stack: &std::collections::HashMap<u64, u32>,
+        stats: &mut PersistentStats,
+    ) where
+        M::Action: Clone,
+    {
+        let Some(keep) = por.persistent(model, &self.state, &self.actions) else {
+            stats.full += 1;
+            return;
+        };
+        let closes_cycle = keep.iter().any(|&k| {
+            model
+                .next_state(&self.state, self.actions[k].clone())
+                .is_some_and(|n| on_stack.contains_key(&fp(&n)))
+        });
+        if closes_cycle {
+            stats.proviso += 1;
+            return;
+        }
+        stats.reduced += 1;
+        self.actions = keep.iter().map(|&k| self.actions[k].clone()).collect();
+        self.index = Some(keep);
+    }
+
+    /// The index among all enabled actions of the `k`-th action this frame tries.
+    fn index_of(&self, k: usize) -> usize {
+        self.index.as_ref().map_or(k, |v| v[k])
     }
 }
 

@@ -9,6 +9,7 @@
 //! * [`properties`]: the named invariants.
 //! * [`explore`]: exhaustive exploration that collects `whatif` outcomes, with sleep sets.
 //! * [`parallel`]: the same exploration on several threads (`--threads`).
+//! * [`persistent`]: persistent sets for the connection manager (the `persistent` checker).
 //! * [`checker`]: the checkers behind `--checker` (reduced, explorer, Stateright BFS/DFS).
 //! * [`explorer_view`]: what Stateright's Explorer shows (step reports, sequence diagrams).
 //!
@@ -27,6 +28,7 @@ pub mod explorer_view;
 pub mod node;
 pub mod nodeset;
 pub mod parallel;
+pub mod persistent;
 pub mod properties;
 pub mod quorum;
 mod visited;

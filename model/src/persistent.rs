@@ -1,0 +1,335 @@
+//! Persistent sets for the connection manager: the state reduction of the `persistent` checker.
+//!
+//! Sleep sets (the `reduced` checker) only skip redundant *transitions*; every reachable state is
+//! still visited. A persistent set skips *states*: at a state `s` the search explores only the
+//! steps of one actor `a`, and postpones every other actor's steps, when that cannot lose a
+//! behaviour that matters. Godefroid (1996, ch. 4) and Clarke, Grumberg and Peled (1999, ch. 10)
+//! give the conditions; here is how [`ActorPersistence`] meets each of them.
+//!
+//! # The set
+//! `T` = every enabled step (delivery or timeout) of one live actor `a`. It is offered only when
+//! the model has no lock clients (the lock-manager properties read more than this module
+//! checks) and **no environment action is enabled** (no fault, heal, reboot or late notice: each
+//! touches several nodes). Actors are tried in order of fewest enabled steps.
+//!
+//! # C0 — non-empty
+//! At least one step of `T` changes the state.
+//!
+//! # C1 — persistence: nothing outside `T` can interfere before `a` moves
+//! On any path from `s` that avoids `T`, only the other actors `N` move, and `a` stays frozen.
+//! Their steps are independent of `T`'s (the relation of `specs/checker.md`: different actors,
+//! both steps *local*) provided that
+//! 1. every step of `T` is local (checked on `s·t` with [`ActorIndependence::local`]; a step's
+//!    locality depends only on `a`'s state, the message or timer and the environment, which
+//!    local steps of other actors never change, so it is the same wherever `t` is taken later);
+//! 2. every step any `y ∈ N` can take before `a` moves is local, and
+//! 3. no `y ∈ N` sends to `a` over a flow that is **empty** at `s` (a message behind a non-empty
+//!    flow's head becomes deliverable only after that head, a step of `T`; a message on an empty
+//!    flow would be a new step of `a`, dependent on `T`);
+//!
+//! and no environment action becomes enabled on such a path: faults, heals and reboots depend only
+//! on environment fields that local steps never write, and the `whatif` heal needs a settled
+//! state, i.e. an empty network, which `a`'s non-empty incoming flow (required) rules out.
+//!
+//! 2 and 3 are about what `N` *can* do, so they are decided on an over-approximation: each
+//! `y ∈ N` is explored on its own (thread-modular), by the model's own `next_state` on a copy of
+//! `s` in which only `y`, its timers and its input change. Its inputs are the messages queued
+//! to it at `s` (in flow order), any message another member of `N` was found able to send it
+//! (at any time, any number of times), and its timers (any set timer, at any time). What `y`
+//! sends to another member of `N` feeds that member's inputs, until nothing new appears (a
+//! fixpoint). Every behaviour of `N` on a path avoiding `T` is one of these, because such a path
+//! can only feed `y` what was queued or what `N` sends. An exploration that exceeds
+//! [`ActorPersistence::local_states_max`] configurations of one actor gives up (no reduction).
+//!
+//! # C2 — visibility
+//! No step of `T` may change a property's truth or a `whatif` outcome. Every property reads a
+//! node through [`observed`] (alive, active, view, incarnation, quorum hang) and the environment;
+//! a step of `T` must leave `a`'s observation unchanged (local steps leave the environment's
+//! observed fields alone). Outcomes are settled states, which have an empty network: a step of
+//! `T` must leave a message in flight — in a flow into `a`, or one it sent — so the states before
+//! and after it are both unsettled, wherever it is taken.
+//!
+//! # C3 — the cycle proviso
+//! Added by the explorer ([`crate::explore::explore_persistent`]): a set one of whose successors
+//! is on the depth-first stack is dropped for the full expansion.
+//!
+//! # What is preserved
+//! With C0–C3 the reduced graph is stuttering-equivalent to the full one for the observed
+//! labels (Clarke, Grumberg and Peled, Theorem 10.12): every label sequence of the full graph
+//! appears, up to repetition, in the reduced one. So every "always" violation and every
+//! "sometimes" example is found (on a real path of the model, which replays as a Stateright
+//! `Path`), and every settled outcome of `whatif` is reached. The reduced graph has fewer
+//! states, so its state count is its own.
+
+use crate::cluster_model::{Action, ActorIndependence, ClusterModel, State};
+use crate::explore::{Independence, Persistence};
+use crate::node::{Msg, View};
+use stateright::actor::{ActorModelAction, Id, Network};
+use stateright::Model;
+use std::collections::{BTreeSet, HashSet, VecDeque};
+
+/// The persistent-set oracle of [`ClusterModel`] (see the module doc).
+pub struct ActorPersistence {
+    /// Give up on a candidate once one other actor's local exploration exceeds this many
+    /// configurations.
+    pub local_states_max: usize,
+}
+
+impl Default for ActorPersistence {
+    fn default() -> Self {
+        ActorPersistence {
+            local_states_max: 256,
+        }
+    }
+}
+
+/// What the properties and outcomes read of node `i`: alive, active, quorum hang, the view if
+/// active, the view's quorum, the incarnation (`crate::properties` and
+/// `crate::whatif::outcome_of` read nothing else of a node).
+pub type Observation = (bool, bool, bool, Option<View>, Option<u32>, u32);
+
+/// Node `i`'s [`Observation`] (the quorum disk's is constant).
+pub fn observed(m: &ClusterModel, s: &State, i: usize) -> Observation {
+    if i >= m.spec.len() {
+        return (true, false, false, None, None, 0);
+    }
+    let n = m.node(s, i);
+    let active = m.active(s, i);
+    (
+        m.alive(s, i),
+        active,
+        m.alive(s, i) && m.actor(i).is_quorum_hung(n),
+        n.view.filter(|_| active),
+        n.view.map(|v| v.quorum),
+        n.incarnation,
+    )
+}
+
+fn actor_of(a: &Action) -> Option<usize> {
+    match a {
+        Action::Actor(ActorModelAction::Deliver { dst, .. }) => Some(usize::from(*dst)),
+        Action::Actor(ActorModelAction::Timeout(id, _)) => Some(usize::from(*id)),
+        _ => None,
+    }
+}
+
+fn flows(s: &State) -> Option<&std::collections::BTreeMap<(Id, Id), VecDeque<Msg>>> {
+    match &s.network {
+        Network::Ordered(map) => Some(map),
+        _ => None,
+    }
+}
+
+fn flow_len(s: &State, src: usize, dst: usize) -> usize {
+    flows(s)
+        .and_then(|f| f.get(&(Id::from(src), Id::from(dst))))
+        .map_or(0, VecDeque::len)
+}
+
+/// Messages `i` sent in the step `prev → next` (appended to its outgoing flows), by destination.
+fn sent(prev: &State, next: &State, i: usize) -> Vec<(usize, Msg)> {
+    let Some(f) = flows(next) else {
+        return Vec::new();
+    };
+    f.iter()
+        .filter(|((src, _), _)| usize::from(*src) == i)
+        .flat_map(|(&(_, dst), q)| {
+            let before = flow_len(prev, i, usize::from(dst));
+            q.iter().skip(before).map(move |m| (usize::from(dst), *m))
+        })
+        .collect()
+}
+
+impl Persistence<ClusterModel> for ActorPersistence {
+    fn persistent(&self, m: &ClusterModel, s: &State, actions: &[Action]) -> Option<Vec<usize>> {
+        if !m.spec.clients.is_empty() || actions.is_empty() {
+            return None;
+        }
+        let owners: Vec<usize> = actions.iter().map(actor_of).collect::<Option<_>>()?;
+        let mut candidates: Vec<usize> = owners.clone();
+        candidates.sort_unstable();
+        candidates.dedup();
+        if candidates.len() < 2 {
+            return None;
+        }
+        let count = |a: usize| owners.iter().filter(|&&o| o == a).count();
+        candidates.sort_by_key(|&a| (count(a), a));
+        let f = flows(s)?;
+        for a in candidates {
+            let fed = f.keys().any(|(_, dst)| usize::from(*dst) == a);
+            if !fed {
+                continue;
+            }
+            let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
+            if self.t_ok(m, s, a, &t, actions) && self.others_quiet(m, s, a) {
+                return Some(t);
+            }
+        }
+        None
+    }
+}
+
+impl ActorPersistence {
+    /// C0, C1.1 and C2 for the steps of `a`.
+    fn t_ok(&self, m: &ClusterModel, s: &State, a: usize, t: &[usize], actions: &[Action]) -> bool {
+        let mut moved = false;
+        for &k in t {
+            let Some(next) = m.next_state(s, actions[k].clone()) else {
+                continue;
+            };
+            moved = true;
+            if !ActorIndependence.local(m, s, a as u8, &next) {
+                return false;
+            }
+            if observed(m, s, a) != observed(m, &next, a) {
+                return false;
+            }
+            // The state after the step is no outcome, wherever the step is taken: a message
+            // stays in flight (into `a`, or one it sent), or `a` is not quiescent, or the
+            // environment rules an outcome out (heal still due, a CLUEXIT not rebooted).
+            let fed = flows(&next).is_some_and(|f| f.keys().any(|(_, d)| usize::from(*d) == a));
+            let busy = a < m.spec.len() && !m.actor(a).is_quiescent(m.node(&next, a));
+            if !fed && !busy && !outcome_env(m, s) && sent(s, &next, a).is_empty() {
+                return false;
+            }
+        }
+        moved
+    }
+
+    /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
+    /// `a` is frozen, take only local steps and never send to `a` over a flow empty at `s`.
+    fn others_quiet(&self, m: &ClusterModel, s: &State, a: usize) -> bool {
+        let n = m.spec.actors_len();
+        let others: Vec<usize> = (0..n).filter(|&y| y != a && m.alive(s, y)).collect();
+        let mut pool: Vec<BTreeSet<(usize, Msg)>> = vec![BTreeSet::new(); n];
+        loop {
+            let mut grew = false;
+            for &y in &others {
+                let Some(out) = self.explore_one(m, s, a, y, &pool[y]) else {
+                    return false;
+                };
+                for (dst, msg) in out {
+                    if dst != a && pool[dst].insert((y, msg)) {
+                        grew = true;
+                    }
+                }
+            }
+            if !grew {
+                return true;
+            }
+        }
+    }
+
+    /// Explores actor `y` alone from `s`: its queued messages in flow order, the `pool`'s
+    /// messages at any time, its timers at any time. Returns everything it can send, or `None`
+    /// if it can take a non-local step, send to `a` over a flow empty at `s`, or exceeds the bound.
+    fn explore_one(
+        &self,
+        m: &ClusterModel,
+        s: &State,
+        a: usize,
+        y: usize,
+        pool: &BTreeSet<(usize, Msg)>,
+    ) -> Option<BTreeSet<(usize, Msg)>> {
+        let f = flows(s)?;
+        let queued: Vec<(usize, &VecDeque<Msg>)> = f
+            .iter()
+            .filter(|((_, dst), _)| usize::from(*dst) == y)
+            .map(|(&(src, _), q)| (usize::from(src), q))
+            .collect();
+        // A configuration: y's state, timers and clean bit live in `state`; `pos[k]` is how far
+        // y has read `queued[k]`.
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut stack: Vec<(State, Vec<usize>)> = vec![(s.clone(), vec![0; queued.len()])];
+        let key = |st: &State, pos: &Vec<usize>| {
+            crate::explore::fp(&(
+                &*st.actor_states[y],
+                &st.timers_set[y],
+                st.history.clean.contains(y),
+                pos,
+            ))
+        };
+        seen.insert(key(&stack[0].0, &stack[0].1));
+        let mut out = BTreeSet::new();
+        while let Some((st, pos)) = stack.pop() {
+            let mut inputs: Vec<(Action, Option<usize>)> = Vec::new();
+            for (k, (src, q)) in queued.iter().enumerate() {
+                if let Some(msg) = q.get(pos[k]) {
+                    inputs.push((deliver(*src, y, *msg), Some(k)));
+                }
+            }
+            for &(src, msg) in pool {
+                inputs.push((deliver(src, y, msg), None));
+            }
+            for t in st.timers_set[y].iter() {
+                inputs.push((
+                    Action::Actor(ActorModelAction::Timeout(Id::from(y), *t)),
+                    None,
+                ));
+            }
+            for (action, advance) in inputs {
+                let mut at = st.clone();
+                if let Action::Actor(ActorModelAction::Deliver { src, msg, .. }) = &action {
+                    if let Network::Ordered(map) = &mut at.network {
+                        map.insert((*src, Id::from(y)), VecDeque::from([*msg]));
+                    }
+                }
+                let Some(next) = m.next_state(&at, action) else {
+                    continue;
+                };
+                if !ActorIndependence.local(m, &at, y as u8, &next) {
+                    return None;
+                }
+                for (dst, msg) in sent(&at, &next, y) {
+                    if dst == a && flow_len(s, y, a) == 0 {
+                        return None;
+                    }
+                    out.insert((dst, msg));
+                }
+                let mut npos = pos.clone();
+                if let Some(k) = advance {
+                    npos[k] += 1;
+                }
+                // Only y's part of `next` matters; keep the rest as at `s`.
+                let mut keep = s.clone();
+                keep.actor_states[y] = next.actor_states[y].clone();
+                keep.timers_set[y] = next.timers_set[y].clone();
+                keep.history.clean = if next.history.clean.contains(y) {
+                    keep.history.clean.with(y)
+                } else {
+                    keep.history.clean.without(y)
+                };
+                keep.history.timers[y] = next.history.timers[y];
+                if seen.insert(key(&keep, &npos)) {
+                    if seen.len() > self.local_states_max {
+                        return None;
+                    }
+                    stack.push((keep, npos));
+                }
+            }
+        }
+        Some(out)
+    }
+}
+
+/// The environment's part of [`ClusterModel::is_outcome`] (and of `settled`): every planned
+/// fault applied; with the `whatif` heal, the heal done and every CLUEXIT rebooted. Local steps
+/// never change it.
+fn outcome_env(m: &ClusterModel, s: &State) -> bool {
+    let e = &s.history;
+    let applied = match &m.cfg.faults {
+        crate::cluster_model::FaultPlan::Exact(f) => e.applied.count_ones() as usize == f.len(),
+        crate::cluster_model::FaultPlan::Budget { .. } => true,
+    };
+    let healed = m.cfg.heal != crate::cluster_model::HealMode::AfterSettle
+        || (e.heal_done && e.down.inter(e.cluexit).minus(e.rebooted).is_empty());
+    applied && healed && e.late.is_empty()
+}
+
+fn deliver(src: usize, dst: usize, msg: Msg) -> Action {
+    Action::Actor(ActorModelAction::Deliver {
+        src: Id::from(src),
+        dst: Id::from(dst),
+        msg,
+    })
+}
