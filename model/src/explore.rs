@@ -23,6 +23,12 @@
 //! obligations. A state reached again with a sleep set that is not a superset of the one it was
 //! expanded with is expanded again for the difference (the revisit rule), so nothing is lost to
 //! the order in which states are reached.
+//!
+//! # Persistent sets (the `persistent` checker)
+//! [`explore_persistent`] is a state reduction: at each state a [`Persistence`] oracle may name a
+//! persistent subset of the enabled actions, which is all the depth-first search explores there,
+//! unless a successor through it is on the stack (the cycle proviso). It visits fewer states;
+//! the oracle's conditions make every verdict and outcome those of the full space.
 
 use crate::visited::{Seen, Visited};
 use stateright::{Expectation, Model};
