@@ -312,17 +312,13 @@ where
             let Some((s, f, depth, only)) = queue.pop_front() else {
                 break;
             };
-            let mut fr = Frame::open(model, &mut seen, s, f, depth, only);
-            if let Some(p) = por {
-                fr.restrict(model, p, fp, &on_stack, &mut por_stats);
-                *on_stack.entry(f).or_default() += 1;
-            }
-            frames.push(fr);
+            let fr = Frame::open(model, &mut seen, s, f, depth, only);
+            frames.push(fr.stacked(model, por, fp, &mut on_stack, &mut por_stats));
         }
         let top = frames.len() - 1;
         let fr = &mut frames[top];
         max_depth = max_depth.max(fr.depth);
-        let Some(i) = (fr.next < fr.actions.len()).then_some(fr.next) else {
+        let Some(k) = (fr.next < fr.actions.len()).then_some(fr.next) else {
             if let Some(fr) = frames.pop() {
                 if por.is_some() {
                     unstack(&mut on_stack, fr.fp);
@@ -331,9 +327,9 @@ where
             continue;
         };
         fr.next += 1;
+        let a = fr.actions[k].clone();
         // The action's index among all enabled actions (the path encoding).
-        let i = fr.index_of(i);
-        let a = fr.actions[fr.next - 1].clone();
+        let i = fr.index_of(k);
         let (only, depth) = (fr.only, fr.depth);
         let mut sleep = fr.sleep;
         let outcome = step(model, indep, &fr.state, a, only, &mut sleep, &mut stats);
@@ -379,12 +375,8 @@ where
             break;
         }
         if dfs {
-            let mut fr = Frame::open(model, &mut seen, next, nf, depth + 1, None);
-            if let Some(p) = por {
-                fr.restrict(model, p, fp, &on_stack, &mut por_stats);
-                *on_stack.entry(nf).or_default() += 1;
-            }
-            frames.push(fr);
+            let fr = Frame::open(model, &mut seen, next, nf, depth + 1, None);
+            frames.push(fr.stacked(model, por, fp, &mut on_stack, &mut por_stats));
         } else {
             queue.push_back((next, nf, depth + 1, None));
         }
@@ -480,6 +472,26 @@ impl<M: Model> Frame<M> {
             next: 0,
             sleep,
         }
+    }
+
+    /// With a persistent-set oracle: restricts the frame to its subset ([`Frame::restrict`]) and
+    /// puts the state on the depth-first stack. Without one: the frame as it is.
+    fn stacked(
+        mut self,
+        model: &M,
+        por: Option<&dyn Persistence<M>>,
+        fp: fn(&M::State) -> u64,
+        on_stack: &mut std::collections::HashMap<u64, u32>,
+        stats: &mut PersistentStats,
+    ) -> Self
+    where
+        M::Action: Clone,
+    {
+        if let Some(p) = por {
+            self.restrict(model, p, fp, on_stack, stats);
+            *on_stack.entry(self.fp).or_default() += 1;
+        }
+        self
     }
 
     /// Keeps only the oracle's persistent subset, unless one of its successors is on the
