@@ -397,20 +397,20 @@ impl ClusterModel {
     /// A final `whatif` outcome: settled, and (with heal) the heal done and every CLUEXIT
     /// rebooted.
     pub fn is_outcome(&self, s: &State) -> bool {
-        if !self.settled(s) {
-            return false;
-        }
-        match self.cfg.heal {
+        self.settled(s) && self.outcome_env(&s.history)
+    }
+
+    /// The environment's part of [`ClusterModel::is_outcome`]: no unnoticed failure, every
+    /// planned fault applied, and with the `whatif` heal, the heal done and every CLUEXIT
+    /// rebooted. Local steps never change it (the persistent-set oracle relies on that).
+    pub fn outcome_env(&self, env: &Env) -> bool {
+        let healed = match self.cfg.heal {
             HealMode::AfterSettle => {
-                s.history.heal_done
-                    && s.history
-                        .down
-                        .inter(s.history.cluexit)
-                        .minus(s.history.rebooted)
-                        .is_empty()
+                env.heal_done && env.down.inter(env.cluexit).minus(env.rebooted).is_empty()
             }
             _ => true,
-        }
+        };
+        env.late.is_empty() && self.all_applied(env) && healed
     }
 
     fn connected(env: &Env, a: usize, b: usize) -> bool {

@@ -189,7 +189,7 @@ impl ActorPersistence {
             // environment rules an outcome out (heal still due, a CLUEXIT not rebooted).
             let fed = flows(&next).is_some_and(|f| f.keys().any(|(_, d)| usize::from(*d) == a));
             let busy = a < m.spec.len() && !m.actor(a).is_quiescent(m.node(&next, a));
-            if !fed && !busy && !outcome_env(m, s) && sent(s, &next, a).is_empty() {
+            if !fed && !busy && !m.outcome_env(&s.history) && sent(s, &next, a).is_empty() {
                 return false;
             }
         }
@@ -310,20 +310,6 @@ impl ActorPersistence {
         }
         Some(out)
     }
-}
-
-/// The environment's part of [`ClusterModel::is_outcome`] (and of `settled`): every planned
-/// fault applied; with the `whatif` heal, the heal done and every CLUEXIT rebooted. Local steps
-/// never change it.
-fn outcome_env(m: &ClusterModel, s: &State) -> bool {
-    let e = &s.history;
-    let applied = match &m.cfg.faults {
-        crate::cluster_model::FaultPlan::Exact(f) => e.applied.count_ones() as usize == f.len(),
-        crate::cluster_model::FaultPlan::Budget { .. } => true,
-    };
-    let healed = m.cfg.heal != crate::cluster_model::HealMode::AfterSettle
-        || (e.heal_done && e.down.inter(e.cluexit).minus(e.rebooted).is_empty());
-    applied && healed && e.late.is_empty()
 }
 
 fn deliver(src: usize, dst: usize, msg: Msg) -> Action {
