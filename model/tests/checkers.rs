@@ -241,16 +241,23 @@ fn outcomes(
     w.outcomes.into_iter().collect()
 }
 
-#[test]
-fn whatif_outcomes_are_the_same_under_every_checker() {
-    let tri = load("specs/scenarios/three-regions.toml");
-    let menu = Fault::menu(&tri);
+/// Every single and every double fault set of the cluster's fault menu.
+fn single_and_double_fault_sets(spec: &ClusterSpec) -> Vec<Vec<Fault>> {
+    let menu = Fault::menu(spec);
     let mut sets: Vec<Vec<Fault>> = menu.iter().map(|f| vec![f.clone()]).collect();
     for i in 0..menu.len() {
         for j in i + 1..menu.len() {
             sets.push(vec![menu[i].clone(), menu[j].clone()]);
         }
     }
+    sets
+}
+
+#[test]
+fn whatif_outcomes_are_the_same_under_every_checker() {
+    let tri = load("specs/scenarios/three-regions.toml");
+    let menu = Fault::menu(&tri);
+    let sets = single_and_double_fault_sets(&tri);
     let mut compared = 0;
     for faults in &sets {
         for heal in [false, true] {
@@ -384,13 +391,7 @@ fn persistent_sets_keep_every_verdict() {
 #[test]
 fn persistent_sets_keep_every_whatif_outcome() {
     let tri = load("specs/scenarios/three-regions.toml");
-    let menu = Fault::menu(&tri);
-    let mut sets: Vec<Vec<Fault>> = menu.iter().map(|f| vec![f.clone()]).collect();
-    for i in 0..menu.len() {
-        for j in i + 1..menu.len() {
-            sets.push(vec![menu[i].clone(), menu[j].clone()]);
-        }
-    }
+    let sets = single_and_double_fault_sets(&tri);
     for faults in &sets {
         for heal in [false, true] {
             assert_eq!(
