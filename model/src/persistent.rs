@@ -126,6 +126,11 @@ fn flow_len(s: &State, src: usize, dst: usize) -> usize {
         .map_or(0, VecDeque::len)
 }
 
+/// Some message is in flight to `a` (Stateright drops a flow once it is empty).
+fn fed(s: &State, a: usize) -> bool {
+    flows(s).is_some_and(|f| f.keys().any(|(_, dst)| usize::from(*dst) == a))
+}
+
 /// Messages `i` sent in the step `prev → next` (appended to its outgoing flows), by destination.
 fn sent(prev: &State, next: &State, i: usize) -> Vec<(usize, Msg)> {
     let Some(f) = flows(next) else {
@@ -154,10 +159,8 @@ impl Persistence<ClusterModel> for ActorPersistence {
         }
         let count = |a: usize| owners.iter().filter(|&&o| o == a).count();
         candidates.sort_by_key(|&a| (count(a), a));
-        let f = flows(s)?;
         for a in candidates {
-            let fed = f.keys().any(|(_, dst)| usize::from(*dst) == a);
-            if !fed {
+            if !fed(s, a) {
                 continue;
             }
             let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
@@ -187,9 +190,9 @@ impl ActorPersistence {
             // The state after the step is no outcome, wherever the step is taken: a message
             // stays in flight (into `a`, or one it sent), or `a` is not quiescent, or the
             // environment rules an outcome out (heal still due, a CLUEXIT not rebooted).
-            let fed = flows(&next).is_some_and(|f| f.keys().any(|(_, d)| usize::from(*d) == a));
             let busy = a < m.spec.len() && !m.actor(a).is_quiescent(m.node(&next, a));
-            if !fed && !busy && !m.outcome_env(&s.history) && sent(s, &next, a).is_empty() {
+            if !fed(&next, a) && !busy && !m.outcome_env(&s.history) && sent(s, &next, a).is_empty()
+            {
                 return false;
             }
         }
