@@ -1,6 +1,9 @@
 //! Benchmark: the checkers side by side on the same models (vmsc's reduced search on 1 and 2
-//! threads) — unique states, transitions executed, states per second, wall time and peak memory
-//! — plus the sleep-set counts. Not a test: it prints a table.
+//! threads, the persistent-set search) — unique states, transitions executed, states per second,
+//! wall time and peak memory — plus the sleep-set counts; then the seed's simultaneous fault sets
+//! healed once settled (`whatif --heal`), where the persistent sets act, with the reduction
+//! factor against the full state count (which Stateright's DFS also visits). Not a test: it
+//! prints two tables.
 //!
 //! `cargo run --release -p vmsc-model --example bench_checkers [TIMEOUT_S] [CONFIG_FILTER]`
 //!
@@ -9,9 +12,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmsc_model::checker::{self, Checker};
+use vmsc_model::cluster_model::Fault;
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::explore::{Options, Strategy};
-use vmsc_model::whatif::{check_model, Variant};
+use vmsc_model::whatif::{check_model, whatif_model, Variant};
 
 fn peak_rss_mb() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
@@ -62,6 +66,7 @@ fn main() {
         for (c, threads) in [
             (Checker::Reduced, 1),
             (Checker::Reduced, 2),
+            (Checker::Persistent, 1),
             (Checker::Explorer, 1),
             (Checker::StaterightDfs, 2),
         ] {
@@ -86,6 +91,58 @@ fn main() {
                 r.states as f64 / s.max(1e-9),
                 sleep.slept,
                 sleep.reexpanded,
+                if r.complete { "yes" } else { "no" },
+                peak_rss_mb()
+            );
+        }
+    }
+    println!();
+    println!("| seed `whatif --heal` | checker | unique states | s | states/s | complete | × fewer than full | peak MB |");
+    println!("|---|---|---|---|---|---|---|---|");
+    let sets: [&[&str]; 5] = [
+        &["node:FRANK2"],
+        &["link:FRA-LHR"],
+        &["link:FRA-LHR", "link:LHR-ORD"],
+        &["link:FRA-LHR", "link:FRA-ORD"],
+        &["node:CHIC1", "node:CHIC2"],
+    ];
+    let seed = load("seed.toml");
+    for set in sets {
+        let label = set.join(" + ");
+        if !label.contains(filter.as_str()) && !"whatif".contains(filter.as_str()) {
+            continue;
+        }
+        let faults = set
+            .iter()
+            .map(|f| Fault::parse(&seed, f).expect("fault"))
+            .collect();
+        let m = whatif_model(seed.clone(), faults, true, Variant::Correct);
+        let mut full = None;
+        for c in [Checker::Reduced, Checker::Persistent] {
+            let start = Instant::now();
+            let (r, _) = checker::run(
+                &m,
+                c,
+                Options {
+                    strategy: Strategy::Dfs,
+                    deadline: Some(start + Duration::from_secs(timeout)),
+                    ..Default::default()
+                },
+            );
+            let s = start.elapsed().as_secs_f64();
+            if c == Checker::Reduced && r.complete {
+                full = Some(r.states);
+            }
+            let factor = match full {
+                Some(f) if r.complete => format!("{:.2}", f as f64 / r.states as f64),
+                _ => "—".to_string(),
+            };
+            println!(
+                "| {label} | {} | {} | {:.1} | {:.0} | {} | {factor} | {:.0} |",
+                c.name(),
+                r.states,
+                s,
+                r.states as f64 / s.max(1e-9),
                 if r.complete { "yes" } else { "no" },
                 peak_rss_mb()
             );
