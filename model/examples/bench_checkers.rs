@@ -12,9 +12,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmsc_model::checker::{self, Checker};
-use vmsc_model::cluster_model::Fault;
+use vmsc_model::cluster_model::{ClusterModel, Fault};
 use vmsc_model::config::ClusterSpec;
-use vmsc_model::explore::{Options, Strategy};
+use vmsc_model::explore::{Options, Report, SleepStats, Strategy};
 use vmsc_model::whatif::{check_model, whatif_model, Variant};
 
 fn peak_rss_mb() -> f64 {
@@ -25,6 +25,23 @@ fn peak_rss_mb() -> f64 {
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|kb| kb.parse::<f64>().ok())
         .map_or(0.0, |kb| kb / 1024.0)
+}
+
+/// One depth-first run of `c` on `threads` workers, cut after `timeout_s`, with its wall time.
+fn timed(
+    m: &ClusterModel,
+    c: Checker,
+    threads: usize,
+    timeout_s: u64,
+) -> (Report, SleepStats, f64) {
+    let start = Instant::now();
+    let opts = Options {
+        strategy: Strategy::Dfs,
+        deadline: Some(start + Duration::from_secs(timeout_s)),
+        ..Default::default()
+    };
+    let (r, sleep) = checker::run_threads(m, c, opts, threads);
+    (r, sleep, start.elapsed().as_secs_f64())
 }
 
 fn main() {
@@ -70,18 +87,7 @@ fn main() {
             (Checker::Explorer, 1),
             (Checker::StaterightDfs, 2),
         ] {
-            let start = Instant::now();
-            let (r, sleep) = checker::run_threads(
-                &m,
-                c,
-                Options {
-                    strategy: Strategy::Dfs,
-                    deadline: Some(start + Duration::from_secs(timeout)),
-                    ..Default::default()
-                },
-                threads,
-            );
-            let s = start.elapsed().as_secs_f64();
+            let (r, sleep, s) = timed(&m, c, threads, timeout);
             println!(
                 "| {label} | {} ×{threads} | {} | {} | {:.1} | {:.0} | {} | {} | {} | {:.0} |",
                 c.name(),
@@ -119,17 +125,7 @@ fn main() {
         let m = whatif_model(seed.clone(), faults, true, Variant::Correct);
         let mut full = None;
         for c in [Checker::Reduced, Checker::Persistent] {
-            let start = Instant::now();
-            let (r, _) = checker::run(
-                &m,
-                c,
-                Options {
-                    strategy: Strategy::Dfs,
-                    deadline: Some(start + Duration::from_secs(timeout)),
-                    ..Default::default()
-                },
-            );
-            let s = start.elapsed().as_secs_f64();
+            let (r, _, s) = timed(&m, c, 1, timeout);
             if c == Checker::Reduced && r.complete {
                 full = Some(r.states);
             }

@@ -192,12 +192,21 @@ impl Persistence<ClusterModel> for ActorPersistence {
             let Some(after) = self.t_ok(m, s, a, &t, actions) else {
                 continue;
             };
-            if self.others_quiet(m, s, a, &after) {
+            if self.others_quiet(&Candidate { m, s, a, after }) {
                 return Some(t);
             }
         }
         None
     }
+}
+
+/// A candidate set at a state: the model, the state, the actor `a` whose enabled steps form `T`,
+/// and `a`'s state after each step of `T` that changes the state (what `ghost_commutes` reads).
+struct Candidate<'c> {
+    m: &'c ClusterModel,
+    s: &'c State,
+    a: usize,
+    after: Vec<Arc<NodeState>>,
 }
 
 impl ActorPersistence {
@@ -237,20 +246,15 @@ impl ActorPersistence {
 
     /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
     /// `a` is frozen, take only local steps and never send to `a` over a flow empty at `s`.
-    fn others_quiet(
-        &self,
-        m: &ClusterModel,
-        s: &State,
-        a: usize,
-        after: &[Arc<NodeState>],
-    ) -> bool {
+    fn others_quiet(&self, c: &Candidate) -> bool {
+        let (m, s, a) = (c.m, c.s, c.a);
         let n = m.spec.actors_len();
         let others: Vec<usize> = (0..n).filter(|&y| y != a && m.alive(s, y)).collect();
         let mut pool: Vec<BTreeSet<(usize, Msg)>> = vec![BTreeSet::new(); n];
         loop {
             let mut grew = false;
             for &y in &others {
-                let Some(out) = self.explore_one(m, s, a, after, y, &pool[y]) else {
+                let Some(out) = self.explore_one(c, y, &pool[y]) else {
                     return false;
                 };
                 for (dst, msg) in out {
@@ -275,13 +279,11 @@ impl ActorPersistence {
     /// after each step of `T` (for `ghost_commutes`), so it is cached by their fingerprint.
     fn explore_one(
         &self,
-        m: &ClusterModel,
-        s: &State,
-        a: usize,
-        after: &[Arc<NodeState>],
+        c: &Candidate,
         y: usize,
         pool: &BTreeSet<(usize, Msg)>,
     ) -> Option<BTreeSet<(usize, Msg)>> {
+        let (s, a) = (c.s, c.a);
         let f = flows(s)?;
         let queued: Vec<(usize, &VecDeque<Msg>)> = f
             .iter()
@@ -289,7 +291,7 @@ impl ActorPersistence {
             .map(|(&(src, _), q)| (usize::from(src), q))
             .collect();
         if self.cache_entries_max == 0 {
-            return self.explore_uncached(m, s, a, after, y, pool, &queued);
+            return self.explore_uncached(c, y, pool, &queued);
         }
         let h = &s.history;
         let key = crate::explore::fp(&(
@@ -298,13 +300,13 @@ impl ActorPersistence {
             (&queued, pool, flow_len(s, y, a) == 0),
             (
                 s.actor_states[a].view,
-                after.iter().map(|n| n.view).collect::<Vec<_>>(),
+                c.after.iter().map(|n| n.view).collect::<Vec<_>>(),
             ),
         ));
         if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
             return hit.clone();
         }
-        let answer = self.explore_uncached(m, s, a, after, y, pool, &queued);
+        let answer = self.explore_uncached(c, y, pool, &queued);
         let mut cache = self.cache.lock().expect("cache lock");
         if cache.len() >= self.cache_entries_max {
             cache.clear();
@@ -313,17 +315,14 @@ impl ActorPersistence {
         answer
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn explore_uncached(
         &self,
-        m: &ClusterModel,
-        s: &State,
-        a: usize,
-        after: &[Arc<NodeState>],
+        c: &Candidate,
         y: usize,
         pool: &BTreeSet<(usize, Msg)>,
         queued: &[(usize, &VecDeque<Msg>)],
     ) -> Option<BTreeSet<(usize, Msg)>> {
+        let (m, s, a) = (c.m, c.s, c.a);
         // A configuration: y's state, timers and clean bit live in `state`; `pos[k]` is how far
         // y has read `queued[k]`.
         let mut seen: HashSet<u64> = HashSet::new();
@@ -366,7 +365,7 @@ impl ActorPersistence {
                 };
                 match ActorIndependence::footprint(m, &at, y as u8, &next) {
                     Footprint::Local => {}
-                    Footprint::Began(w) if ghost_commutes(m, s, a, after, w) => {}
+                    Footprint::Began(w) if ghost_commutes(c, w) => {}
                     _ => return None,
                 }
                 for (dst, msg) in sent(&at, &next, y) {
@@ -405,13 +404,8 @@ impl ActorPersistence {
 /// `a`'s view (frozen until `a` moves) and marks `a` removed iff it lists `a` with a lower
 /// transition number and `w` does not list `a`; it commutes iff no step of `T` changes that
 /// answer. It touches nothing else `T` reads or writes.
-fn ghost_commutes(
-    m: &ClusterModel,
-    s: &State,
-    a: usize,
-    after: &[Arc<NodeState>],
-    w: View,
-) -> bool {
+fn ghost_commutes(c: &Candidate, w: View) -> bool {
+    let (m, s, a) = (c.m, c.s, c.a);
     if a >= m.spec.len() || w.members.contains(a) {
         return true;
     }
@@ -420,7 +414,7 @@ fn ghost_commutes(
             .is_some_and(|v| v.members.contains(a) && v.seq < w.seq)
     };
     let now = stale(m.node(s, a));
-    after.iter().all(|n| stale(n) == now)
+    c.after.iter().all(|n| stale(n) == now)
 }
 
 fn deliver(src: usize, dst: usize, msg: Msg) -> Action {
@@ -462,25 +456,25 @@ mod tests {
             n.view = v;
             Arc::new(n)
         };
+        let cand = |after| Candidate {
+            m: &m,
+            s: &s,
+            a,
+            after,
+        };
         // `a` stays stale for #2 (still #1), or leaves no state change at all: commutes.
-        assert!(ghost_commutes(&m, &s, a, &[holding(Some(v1))], without_a));
-        assert!(ghost_commutes(&m, &s, a, &[], without_a));
+        assert!(ghost_commutes(&cand(vec![holding(Some(v1))]), without_a));
+        assert!(ghost_commutes(&cand(vec![]), without_a));
         // A step of `a` installs #2 (or drops its view): the answer changes, so it does not.
         assert!(!ghost_commutes(
-            &m,
-            &s,
-            a,
-            &[holding(Some(with_a))],
+            &cand(vec![holding(Some(with_a))]),
             without_a
         ));
         assert!(!ghost_commutes(
-            &m,
-            &s,
-            a,
-            &[holding(Some(v1)), holding(None)],
+            &cand(vec![holding(Some(v1)), holding(None)]),
             without_a
         ));
         // A view that lists `a` marks nothing about `a`.
-        assert!(ghost_commutes(&m, &s, a, &[holding(None)], with_a));
+        assert!(ghost_commutes(&cand(vec![holding(None)]), with_a));
     }
 }
