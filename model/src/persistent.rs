@@ -51,24 +51,42 @@
 //! (`model/tests/checkers.rs` compares the state counts with and without the cache).
 //!
 //! # C2 — visibility
-//! No step of `T` may change a property's truth or a `whatif` outcome. Every property reads a
-//! node through [`observed`] (alive, active, view, incarnation, quorum hang) and the environment;
-//! a step of `T` must leave `a`'s observation unchanged (local steps leave the environment's
-//! observed fields alone). Outcomes are settled states, which have an empty network: a step of
-//! `T` must leave a message in flight — in a flow into `a`, or one it sent — so the states before
-//! and after it are both unsettled, wherever it is taken.
+//! Every property reads a node through [`observed`] (alive, active, quorum hang, the view if
+//! active, whether its quorum is at least the floor, the incarnation) and the environment (local
+//! steps leave the environment's observed fields alone). A step of `T` must leave `a`'s
+//! observation unchanged, with one exception: it may **only make `a` stop being active**, if no
+//! other actor can *start* on a path that avoids `T` (become active, or change its view while
+//! active; decided in the same local explorations as C1). Outcomes are settled states, which
+//! have an empty network: a step of `T` must leave a message in flight — in a flow into `a`, or
+//! one it sent — so the state after it is unsettled, wherever it is taken (an outcome is not
+//! expanded further, so a step of `T` must not lead into one).
 //!
 //! # C3 — the cycle proviso
 //! Added by the explorer ([`crate::explore::explore_persistent`]): a set one of whose successors
 //! is on the depth-first stack is dropped for the full expansion.
 //!
 //! # What is preserved
-//! With C0–C3 the reduced graph is stuttering-equivalent to the full one for the observed
-//! labels (Clarke, Grumberg and Peled, Theorem 10.12): every label sequence of the full graph
-//! appears, up to repetition, in the reduced one. So every "always" violation and every
-//! "sometimes" example is found (on a real path of the model, which replays as a Stateright
-//! `Path`), and every settled outcome of `whatif` is reached. The reduced graph has fewer
-//! states, so its state count is its own.
+//! Let a path of the full graph from a reduced state `s` reach a goal state `u` (a violation of
+//! an "always" property, an example of a "sometimes" property, an outcome). If it takes a step
+//! `t` of `T`, C1 lets `t` move to the front (every earlier step commutes with it), and the
+//! argument repeats from `s·t` (by induction on the path's length; C3 keeps a postponed step
+//! from being postponed forever around a cycle). If it avoids `T`:
+//! * `u` is not an outcome: `a`'s non-empty incoming flow is frozen, so `u` is not settled;
+//! * if every step of `T` leaves `a`'s observation unchanged, `u·t` (reached in the reduced
+//!   graph as `s·t` followed by the same steps) observes as `u` does, so it is a goal too;
+//! * if `t` only makes `a` stop being active: "sometimes" properties are each "some node has
+//!   a property of its own" (a transition completes, a quorum hang, a rejoin; a CLUEXIT is
+//!   environment), so the node that has it in `u` is another node, unchanged by `t` (then
+//!   `u·t` is an example), or is `a`, frozen on the path (then `s` is one). "No split-brain",
+//!   "fully connected" and "removed node never acts as a member" are antitone: they can only
+//!   become false when a node starts or a node is marked removed (which is a start elsewhere),
+//!   and no other node can start on the path, so `u` observes at most the starts of `s` and
+//!   holds if `s` does: a violation at `u` is one at `s`, already visited. The quorum floor
+//!   and the violation bits are not changed by `t`.
+//!
+//! So every "always" violation and every "sometimes" example is found (on a real path of the
+//! model, which replays as a Stateright `Path`), and every settled outcome of `whatif` is
+//! reached. The reduced graph has fewer states, so its state count is its own.
 
 use crate::cluster_model::{Action, ActorIndependence, ClusterModel, Footprint, State};
 use crate::explore::{Independence, Persistence};
@@ -88,7 +106,7 @@ pub struct ActorPersistence {
     /// Local explorations already done, by the fingerprint of everything they read (see
     /// [`ActorPersistence::explore_one`]). A depth-first search meets the same actor with the same
     /// inputs at many states, since one step changes one actor.
-    cache: Mutex<HashMap<u64, Option<BTreeSet<(usize, Msg)>>>>,
+    cache: Mutex<HashMap<u64, Option<Explored>>>,
 }
 
 impl Default for ActorPersistence {
@@ -109,25 +127,39 @@ impl ActorPersistence {
 }
 
 /// What the properties and outcomes read of node `i`: alive, active, quorum hang, the view if
-/// active, the view's quorum, the incarnation (`crate::properties` and
-/// `crate::whatif::outcome_of` read nothing else of a node).
-pub type Observation = (bool, bool, bool, Option<View>, Option<u32>, u32);
+/// active, whether its view's quorum is at least `floor((E+2)/2)` (or it has no view), the
+/// incarnation (`crate::properties` and `crate::whatif::outcome_of` read nothing else of a
+/// node).
+pub type Observation = (bool, bool, bool, Option<View>, bool, u32);
 
 /// Node `i`'s [`Observation`] (the quorum disk's is constant).
 pub fn observed(m: &ClusterModel, s: &State, i: usize) -> Observation {
     if i >= m.spec.len() {
-        return (true, false, false, None, None, 0);
+        return (true, false, false, None, true, 0);
     }
     let n = m.node(s, i);
     let active = m.active(s, i);
+    let floor = crate::quorum::quorum_of(m.spec.expected_votes);
     (
         m.alive(s, i),
         active,
         m.alive(s, i) && m.actor(i).is_quorum_hung(n),
         n.view.filter(|_| active),
-        n.view.map(|v| v.quorum),
+        n.view.is_none_or(|v| v.quorum >= floor),
         n.incarnation,
     )
+}
+
+/// The step `o → p` only makes the node stop being active: nothing else it observes changes.
+fn only_stops(o: &Observation, p: &Observation) -> bool {
+    o.1 && !p.1 && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
+}
+
+/// The step `o → p` makes the node active, or changes its view while it stays active: the only
+/// changes that can make "no split-brain", "fully connected" or "removed node never acts as a
+/// member" false (each is antitone in the set of active nodes and their views).
+fn starts(o: &Observation, p: &Observation) -> bool {
+    p.1 && (!o.1 || o.3 != p.3)
 }
 
 fn actor_of(a: &Action) -> Option<usize> {
@@ -189,16 +221,20 @@ impl Persistence<ClusterModel> for ActorPersistence {
                 continue;
             }
             let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
-            let Some(after) = self.t_ok(m, s, a, &t, actions) else {
+            let Some((after, stops)) = self.t_ok(m, s, a, &t, actions) else {
                 continue;
             };
-            if self.others_quiet(&Candidate { m, s, a, after }) {
+            if self.others_quiet(&Candidate { m, s, a, after }, stops) {
                 return Some(t);
             }
         }
         None
     }
 }
+
+/// What one actor's local exploration found: everything it can send (by destination), and
+/// whether it can start (become active, or change its view while active).
+type Explored = (BTreeSet<(usize, Msg)>, bool);
 
 /// A candidate set at a state: the model, the state, the actor `a` whose enabled steps form `T`,
 /// and `a`'s state after each step of `T` that changes the state (what `ghost_commutes` reads).
@@ -211,7 +247,8 @@ struct Candidate<'c> {
 
 impl ActorPersistence {
     /// C0, C1.1 and C2 for the steps of `a`. Returns `a`'s state after each step of `T` that
-    /// changes the state.
+    /// changes the state, and whether one of them makes `a` stop being active (allowed only if
+    /// no other actor can start, which [`ActorPersistence::others_quiet`] then checks).
     fn t_ok(
         &self,
         m: &ClusterModel,
@@ -219,8 +256,9 @@ impl ActorPersistence {
         a: usize,
         t: &[usize],
         actions: &[Action],
-    ) -> Option<Vec<Arc<NodeState>>> {
+    ) -> Option<(Vec<Arc<NodeState>>, bool)> {
         let mut after = Vec::new();
+        let mut stops = false;
         for &k in t {
             let Some(next) = m.next_state(s, actions[k].clone()) else {
                 continue;
@@ -228,7 +266,10 @@ impl ActorPersistence {
             if !ActorIndependence.local(m, s, a as u8, &next) {
                 return None;
             }
-            if observed(m, s, a) != observed(m, &next, a) {
+            let (o, p) = (observed(m, s, a), observed(m, &next, a));
+            if only_stops(&o, &p) {
+                stops = true;
+            } else if o != p {
                 return None;
             }
             // The state after the step is no outcome, wherever the step is taken: a message
@@ -241,12 +282,12 @@ impl ActorPersistence {
             }
             after.push(next.actor_states[a].clone());
         }
-        (!after.is_empty()).then_some(after)
+        (!after.is_empty()).then_some((after, stops))
     }
 
     /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
     /// `a` is frozen, take only local steps and never send to `a` over a flow empty at `s`.
-    fn others_quiet(&self, c: &Candidate) -> bool {
+    fn others_quiet(&self, c: &Candidate, stops: bool) -> bool {
         let (m, s, a) = (c.m, c.s, c.a);
         let n = m.spec.actors_len();
         let others: Vec<usize> = (0..n).filter(|&y| y != a && m.alive(s, y)).collect();
@@ -254,9 +295,12 @@ impl ActorPersistence {
         loop {
             let mut grew = false;
             for &y in &others {
-                let Some(out) = self.explore_one(c, y, &pool[y]) else {
+                let Some((out, starts)) = self.explore_one(c, y, &pool[y]) else {
                     return false;
                 };
+                if stops && starts {
+                    return false;
+                }
                 for (dst, msg) in out {
                     if dst != a && pool[dst].insert((y, msg)) {
                         grew = true;
@@ -282,7 +326,7 @@ impl ActorPersistence {
         c: &Candidate,
         y: usize,
         pool: &BTreeSet<(usize, Msg)>,
-    ) -> Option<BTreeSet<(usize, Msg)>> {
+    ) -> Option<Explored> {
         let (s, a) = (c.s, c.a);
         let f = flows(s)?;
         let queued: Vec<(usize, &VecDeque<Msg>)> = f
@@ -321,7 +365,7 @@ impl ActorPersistence {
         y: usize,
         pool: &BTreeSet<(usize, Msg)>,
         queued: &[(usize, &VecDeque<Msg>)],
-    ) -> Option<BTreeSet<(usize, Msg)>> {
+    ) -> Option<Explored> {
         let (m, s, a) = (c.m, c.s, c.a);
         // A configuration: y's state, timers and clean bit live in `state`; `pos[k]` is how far
         // y has read `queued[k]`.
@@ -337,6 +381,7 @@ impl ActorPersistence {
         };
         seen.insert(key(&stack[0].0, &stack[0].1));
         let mut out = BTreeSet::new();
+        let mut starts_any = false;
         while let Some((st, pos)) = stack.pop() {
             let mut inputs: Vec<(Action, Option<usize>)> = Vec::new();
             for (k, (src, q)) in queued.iter().enumerate() {
@@ -368,6 +413,7 @@ impl ActorPersistence {
                     Footprint::Began(w) if ghost_commutes(c, w) => {}
                     _ => return None,
                 }
+                starts_any |= starts(&observed(m, &at, y), &observed(m, &next, y));
                 for (dst, msg) in sent(&at, &next, y) {
                     if dst == a && flow_len(s, y, a) == 0 {
                         return None;
@@ -396,7 +442,7 @@ impl ActorPersistence {
                 }
             }
         }
-        Some(out)
+        Some((out, starts_any))
     }
 }
 

@@ -358,8 +358,8 @@ fn persistent_sets_keep_every_verdict() {
     let two = load("tests/data/two-node.toml");
     let cases = [
         (tri.clone(), 1, false, Variant::Correct, 331),
-        (tri.clone(), 2, false, Variant::Correct, 3_246),
-        (tri.clone(), 1, true, Variant::Correct, 42_688),
+        (tri.clone(), 2, false, Variant::Correct, 3_239),
+        (tri.clone(), 1, true, Variant::Correct, 41_522),
         (tri.clone(), 2, false, Variant::HalfQuorum, 3_475),
         (two, 1, false, Variant::TwoNode, 10),
         (tri, 1, false, Variant::NoTimingAssumption, 390),
