@@ -19,9 +19,13 @@
 //! On any path from `s` that avoids `T`, only the other actors `N` move, and `a` stays frozen.
 //! Their steps are independent of `T`'s (the relation of `specs/checker.md`: different actors,
 //! both steps *local*) provided that
-//! 1. every step of `T` is local (checked on `s·t` with [`ActorIndependence::local`]; a step's
-//!    locality depends only on `a`'s state, the message or timer and the environment, which
-//!    local steps of other actors never change, so it is the same wherever `t` is taken later);
+//! 1. every step of `T` is local (checked on `s·t` with [`ActorIndependence::footprint`]; a
+//!    step's locality depends only on `a`'s state, the message or timer and the environment,
+//!    which local steps of other actors never change, so it is the same wherever `t` is taken
+//!    later), or makes `a` begin active in a view `w` and is otherwise local: that step reads,
+//!    of every other live node `y` outside `w`, whether `y` holds a view listing itself older
+//!    than `w` (to mark it removed), so no step of another actor before `a` moves may change
+//!    that answer for `y` (checked in the explorations below);
 //! 2. every step any `y ∈ N` can take before `a` moves is local, or is `y` *beginning active*
 //!    in a view `w` and otherwise local ([`Footprint::Began`]) such that no step of `T` changes
 //!    whether `a` holds a view listing itself older than `w` (that step reads `a`'s view, and
@@ -54,9 +58,9 @@
 //! Every property reads a node through [`observed`] (alive, active, quorum hang, the view if
 //! active, whether its quorum is at least the floor, the incarnation) and the environment (local
 //! steps leave the environment's observed fields alone). A step of `T` must leave `a`'s
-//! observation unchanged, with one exception: it may **only make `a` stop being active**, if no
+//! observation unchanged, with two exceptions: it may **only make `a` stop being active**, if no
 //! other actor can *start* on a path that avoids `T` (become active, or change its view while
-//! active; decided in the same local explorations as C1). Outcomes are settled states, which
+//! active; decided in the same local explorations as C1), and it may **only make `a` start**. Outcomes are settled states, which
 //! have an empty network: a step of `T` must leave a message in flight — in a flow into `a`, or
 //! one it sent — so the state after it is unsettled, wherever it is taken (an outcome is not
 //! expanded further, so a step of `T` must not lead into one).
@@ -82,14 +86,17 @@
 //!   become false when a node starts or a node is marked removed (which is a start elsewhere),
 //!   and no other node can start on the path, so `u` observes at most the starts of `s` and
 //!   holds if `s` does: a violation at `u` is one at `s`, already visited. The quorum floor
-//!   and the violation bits are not changed by `t`.
+//!   and the violation bits are not changed by `t`;
+//! * if `t` only makes `a` start (and marks stale nodes removed): the antitone properties can
+//!   only become *more* false, so a violation at `u` is one at `u·t`; a "sometimes" example at
+//!   `u` is another node's (unchanged by `t`, so `u·t` is one) or `a`'s (frozen, so `s` is one).
 //!
 //! So every "always" violation and every "sometimes" example is found (on a real path of the
 //! model, which replays as a Stateright `Path`), and every settled outcome of `whatif` is
 //! reached. The reduced graph has fewer states, so its state count is its own.
 
 use crate::cluster_model::{Action, ActorIndependence, ClusterModel, Footprint, State};
-use crate::explore::{Independence, Persistence};
+use crate::explore::Persistence;
 use crate::node::{Msg, NodeState, View};
 use stateright::actor::{ActorModelAction, Id, Network};
 use stateright::Model;
@@ -153,6 +160,12 @@ pub fn observed(m: &ClusterModel, s: &State, i: usize) -> Observation {
 /// The step `o → p` only makes the node stop being active: nothing else it observes changes.
 fn only_stops(o: &Observation, p: &Observation) -> bool {
     o.1 && !p.1 && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
+}
+
+/// The step `o → p` only makes the node begin active (or change its view while active):
+/// nothing else it observes changes.
+fn only_starts(o: &Observation, p: &Observation) -> bool {
+    starts(o, p) && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
 }
 
 /// The step `o → p` makes the node active, or changes its view while it stays active: the only
@@ -221,10 +234,18 @@ impl Persistence<ClusterModel> for ActorPersistence {
                 continue;
             }
             let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
-            let Some((after, stops)) = self.t_ok(m, s, a, &t, actions) else {
+            let Some((after, stops, begins)) = self.t_ok(m, s, a, &t, actions) else {
                 continue;
             };
-            if self.others_quiet(&Candidate { m, s, a, after }, stops) {
+            let c = Candidate {
+                m,
+                s,
+                a,
+                after,
+                stops,
+                begins,
+            };
+            if self.others_quiet(&c) {
                 return Some(t);
             }
         }
@@ -243,6 +264,10 @@ struct Candidate<'c> {
     s: &'c State,
     a: usize,
     after: Vec<Arc<NodeState>>,
+    /// A step of `T` only makes `a` stop being active.
+    stops: bool,
+    /// The views in which a step of `T` makes `a` begin active.
+    begins: Vec<View>,
 }
 
 impl ActorPersistence {
@@ -256,21 +281,20 @@ impl ActorPersistence {
         a: usize,
         t: &[usize],
         actions: &[Action],
-    ) -> Option<(Vec<Arc<NodeState>>, bool)> {
+    ) -> Option<(Vec<Arc<NodeState>>, bool, Vec<View>)> {
         let mut after = Vec::new();
         let mut stops = false;
+        let mut begins = Vec::new();
         for &k in t {
             let Some(next) = m.next_state(s, actions[k].clone()) else {
                 continue;
             };
-            if !ActorIndependence.local(m, s, a as u8, &next) {
-                return None;
-            }
             let (o, p) = (observed(m, s, a), observed(m, &next, a));
-            if only_stops(&o, &p) {
-                stops = true;
-            } else if o != p {
-                return None;
+            match ActorIndependence::footprint(m, s, a as u8, &next) {
+                Footprint::Local if o == p => {}
+                Footprint::Local if only_stops(&o, &p) => stops = true,
+                Footprint::Began(w) if only_starts(&o, &p) => begins.push(w),
+                _ => return None,
             }
             // The state after the step is no outcome, wherever the step is taken: a message
             // stays in flight (into `a`, or one it sent), or `a` is not quiescent, or the
@@ -282,12 +306,12 @@ impl ActorPersistence {
             }
             after.push(next.actor_states[a].clone());
         }
-        (!after.is_empty()).then_some((after, stops))
+        (!after.is_empty()).then_some((after, stops, begins))
     }
 
     /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
     /// `a` is frozen, take only local steps and never send to `a` over a flow empty at `s`.
-    fn others_quiet(&self, c: &Candidate, stops: bool) -> bool {
+    fn others_quiet(&self, c: &Candidate) -> bool {
         let (m, s, a) = (c.m, c.s, c.a);
         let n = m.spec.actors_len();
         let others: Vec<usize> = (0..n).filter(|&y| y != a && m.alive(s, y)).collect();
@@ -298,7 +322,7 @@ impl ActorPersistence {
                 let Some((out, starts)) = self.explore_one(c, y, &pool[y]) else {
                     return false;
                 };
-                if stops && starts {
+                if c.stops && starts {
                     return false;
                 }
                 for (dst, msg) in out {
@@ -346,6 +370,7 @@ impl ActorPersistence {
                 s.actor_states[a].view,
                 c.after.iter().map(|n| n.view).collect::<Vec<_>>(),
             ),
+            &c.begins,
         ));
         if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
             return hit.clone();
@@ -414,6 +439,15 @@ impl ActorPersistence {
                     _ => return None,
                 }
                 starts_any |= starts(&observed(m, &at, y), &observed(m, &next, y));
+                // `a` beginning active in `w` reads whether `y` holds a view listing itself
+                // older than `w`: a step of `y` that changes that answer does not commute.
+                let (was, is) = (&at.actor_states[y], &next.actor_states[y]);
+                if c.begins
+                    .iter()
+                    .any(|&w| stale(was, y, w) != stale(is, y, w))
+                {
+                    return None;
+                }
                 for (dst, msg) in sent(&at, &next, y) {
                     if dst == a && flow_len(s, y, a) == 0 {
                         return None;
@@ -455,12 +489,16 @@ fn ghost_commutes(c: &Candidate, w: View) -> bool {
     if a >= m.spec.len() || w.members.contains(a) {
         return true;
     }
-    let stale = |n: &NodeState| {
-        n.view
-            .is_some_and(|v| v.members.contains(a) && v.seq < w.seq)
-    };
-    let now = stale(m.node(s, a));
-    c.after.iter().all(|n| stale(n) == now)
+    let now = stale(m.node(s, a), a, w);
+    c.after.iter().all(|n| stale(n, a, w) == now)
+}
+
+/// Would node `x`, in state `n`, be marked removed by a node beginning active in `w`: it holds a
+/// view listing itself older than `w`, and `w` does not list it?
+fn stale(n: &NodeState, x: usize, w: View) -> bool {
+    !w.members.contains(x)
+        && n.view
+            .is_some_and(|v| v.members.contains(x) && v.seq < w.seq)
 }
 
 fn deliver(src: usize, dst: usize, msg: Msg) -> Action {
@@ -507,6 +545,8 @@ mod tests {
             s: &s,
             a,
             after,
+            stops: false,
+            begins: Vec::new(),
         };
         // `a` stays stale for #2 (still #1), or leaves no state change at all: commutes.
         assert!(ghost_commutes(&cand(vec![holding(Some(v1))]), without_a));

@@ -357,12 +357,12 @@ fn persistent_sets_keep_every_verdict() {
     let tri = load("specs/scenarios/three-regions.toml");
     let two = load("tests/data/two-node.toml");
     let cases = [
-        (tri.clone(), 1, false, Variant::Correct, 331),
-        (tri.clone(), 2, false, Variant::Correct, 3_239),
-        (tri.clone(), 1, true, Variant::Correct, 41_522),
-        (tri.clone(), 2, false, Variant::HalfQuorum, 3_475),
+        (tri.clone(), 1, false, Variant::Correct, 329),
+        (tri.clone(), 2, false, Variant::Correct, 3_238),
+        (tri.clone(), 1, true, Variant::Correct, 36_052),
+        (tri.clone(), 2, false, Variant::HalfQuorum, 3_473),
         (two, 1, false, Variant::TwoNode, 10),
-        (tri, 1, false, Variant::NoTimingAssumption, 390),
+        (tri, 1, false, Variant::NoTimingAssumption, 388),
     ];
     for (spec, faults, heal, variant, expected) in cases {
         let m = check_model(spec, faults, heal, variant);
