@@ -162,10 +162,11 @@ fn only_stops(o: &Observation, p: &Observation) -> bool {
     o.1 && !p.1 && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
 }
 
-/// The step `o → p` only makes the node begin active (or change its view while active):
-/// nothing else it observes changes.
+/// The step `o → p` only makes the node begin active: nothing else it observes changes. (Not a
+/// change of view while active: that also ends the node's activity in the old view, which can
+/// end a violation as well as begin one.)
 fn only_starts(o: &Observation, p: &Observation) -> bool {
-    starts(o, p) && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
+    !o.1 && p.1 && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
 }
 
 /// The step `o → p` makes the node active, or changes its view while it stays active: the only
