@@ -644,21 +644,28 @@ impl ClusterModel {
             }
             // A node starts running in view W: every live node still holding an older view that
             // lists itself but is not in W has been removed by a running cluster.
-            let actor = self.actor(i);
-            let began = actor.is_active(n) && !(actor.is_active(p) && p.view == n.view);
-            if began && !s.history.down.contains(i) {
-                let w = n.view.expect("an active node has a view");
-                for x in (0..self.spec.len()).filter(|&x| !w.members.contains(x)) {
-                    let xs = &s.actor_states[x];
-                    let stale = xs
-                        .view
-                        .is_some_and(|v| v.members.contains(x) && v.seq < w.seq);
-                    if stale && !s.history.down.contains(x) {
-                        s.history.removed[x] = Some(xs.incarnation);
+            if let Some(w) = self.began_active(i, p, n) {
+                if !s.history.down.contains(i) {
+                    for x in 0..self.spec.len() {
+                        let xs = &s.actor_states[x];
+                        if removed_by(xs, x, w) && !s.history.down.contains(x) {
+                            s.history.removed[x] = Some(xs.incarnation);
+                        }
                     }
                 }
             }
         }
+    }
+
+    /// The view node `i` began active in with the step `p → n` (it became active, or changed
+    /// view while active), if it did. Such a step marks stale nodes removed ([`removed_by`]).
+    pub fn began_active(&self, i: usize, p: &NodeState, n: &NodeState) -> Option<View> {
+        if i >= self.spec.len() {
+            return None;
+        }
+        let actor = self.actor(i);
+        let began = actor.is_active(n) && !(actor.is_active(p) && p.view == n.view);
+        n.view.filter(|_| began)
     }
 
     /// Lock-manager bookkeeping after a step: the message bound, the value-block ghost and the
@@ -1046,6 +1053,15 @@ impl Model for ClusterModel {
     }
 }
 
+/// Would node `x`, in state `n`, be marked removed by a node beginning active in view `w`: `w`
+/// does not list it, and it holds an older view that lists itself? (The removed-node ghost of
+/// [`Env::removed`]; the `persistent` checker's commutation checks read the same function.)
+pub fn removed_by(n: &NodeState, x: usize, w: View) -> bool {
+    !w.members.contains(x)
+        && n.view
+            .is_some_and(|v| v.members.contains(x) && v.seq < w.seq)
+}
+
 /// The independence relation of the `reduced` checker (see `specs/checker.md`).
 ///
 /// Slots: a delivery is named by its flow, `dst * 8 + src` (only a flow's head is deliverable, and
@@ -1121,23 +1137,12 @@ impl ActorIndependence {
         // later from being missed.
         let (p, n) = (&prev.history, &next.history);
         let mut expected = p.clone();
-        expected.clean = if n.clean.contains(i) {
-            p.clean.with(i)
-        } else {
-            p.clean.without(i)
-        };
+        expected.clean = p.clean.with_bit_of(n.clean, i);
         if let (Some(e), Some(&k)) = (expected.timers.get_mut(i), n.timers.get(i)) {
             *e = k;
         }
         expected.dlm_seen = n.dlm_seen;
-        let began = (i < m.spec.len())
-            .then(|| {
-                let actor = m.actor(i);
-                let (ps, ns) = (&*prev.actor_states[i], &*next.actor_states[i]);
-                let began = actor.is_active(ns) && !(actor.is_active(ps) && ps.view == ns.view);
-                ns.view.filter(|_| began)
-            })
-            .flatten();
+        let began = m.began_active(i, &prev.actor_states[i], &next.actor_states[i]);
         if began.is_some() {
             expected.removed.clone_from(&n.removed);
         }
@@ -1332,18 +1337,14 @@ mod tests {
                     continue;
                 };
                 let f = ActorIndependence::footprint(&m, &s, i as u8, &next);
-                let (p, n) = (&*s.actor_states[i], &*next.actor_states[i]);
-                let begins = i < m.spec.len()
-                    && m.actor(i).is_active(n)
-                    && !(m.actor(i).is_active(p) && p.view == n.view);
+                let begins = m.began_active(i, &s.actor_states[i], &next.actor_states[i]);
                 match f {
                     Footprint::Began(w) => {
-                        assert!(begins);
-                        assert_eq!(Some(w), n.view);
+                        assert_eq!(Some(w), begins);
                         began += 1;
                     }
-                    Footprint::Local => assert!(!begins),
-                    Footprint::Other => other += usize::from(begins),
+                    Footprint::Local => assert!(begins.is_none()),
+                    Footprint::Other => other += usize::from(begins.is_some()),
                 }
                 assert_eq!(
                     ActorIndependence.local(&m, &s, i as u8, &next),

@@ -52,6 +52,15 @@ impl NodeSet {
         NodeSet(self.0 & !(1 << i))
     }
 
+    /// `self` with `i` in it exactly when `i` is in `o`.
+    pub fn with_bit_of(self, o: NodeSet, i: usize) -> Self {
+        if o.contains(i) {
+            self.with(i)
+        } else {
+            self.without(i)
+        }
+    }
+
     /// Union.
     pub fn union(self, o: NodeSet) -> Self {
         NodeSet(self.0 | o.0)

@@ -95,7 +95,7 @@
 //! model, which replays as a Stateright `Path`), and every settled outcome of `whatif` is
 //! reached. The reduced graph has fewer states, so its state count is its own.
 
-use crate::cluster_model::{Action, ActorIndependence, ClusterModel, Footprint, State};
+use crate::cluster_model::{removed_by, Action, ActorIndependence, ClusterModel, Footprint, State};
 use crate::explore::Persistence;
 use crate::node::{Msg, NodeState, View};
 use stateright::actor::{ActorModelAction, Id, Network};
@@ -273,8 +273,10 @@ struct Candidate<'c> {
 
 impl ActorPersistence {
     /// C0, C1.1 and C2 for the steps of `a`. Returns `a`'s state after each step of `T` that
-    /// changes the state, and whether one of them makes `a` stop being active (allowed only if
-    /// no other actor can start, which [`ActorPersistence::others_quiet`] then checks).
+    /// changes the state, whether one of them makes `a` stop being active (allowed only if no
+    /// other actor can start), and the views in which one makes `a` begin active (allowed only if
+    /// no other actor's step changes whether that start marks it removed); the local
+    /// explorations of [`ActorPersistence::others_quiet`] check both.
     fn t_ok(
         &self,
         m: &ClusterModel,
@@ -286,11 +288,12 @@ impl ActorPersistence {
         let mut after = Vec::new();
         let mut stops = false;
         let mut begins = Vec::new();
+        let o = observed(m, s, a);
         for &k in t {
             let Some(next) = m.next_state(s, actions[k].clone()) else {
                 continue;
             };
-            let (o, p) = (observed(m, s, a), observed(m, &next, a));
+            let p = observed(m, &next, a);
             match ActorIndependence::footprint(m, s, a as u8, &next) {
                 Footprint::Local if o == p => {}
                 Footprint::Local if only_stops(&o, &p) => stops = true,
@@ -311,7 +314,8 @@ impl ActorPersistence {
     }
 
     /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
-    /// `a` is frozen, take only local steps and never send to `a` over a flow empty at `s`.
+    /// `a` is frozen, take only steps that commute with `T` and never send to `a` over a flow
+    /// empty at `s`; and none of them can start if a step of `T` stops `a`.
     fn others_quiet(&self, c: &Candidate) -> bool {
         let (m, s, a) = (c.m, c.s, c.a);
         let n = m.spec.actors_len();
@@ -445,7 +449,7 @@ impl ActorPersistence {
                 let (was, is) = (&at.actor_states[y], &next.actor_states[y]);
                 if c.begins
                     .iter()
-                    .any(|&w| stale(was, y, w) != stale(is, y, w))
+                    .any(|&w| removed_by(was, y, w) != removed_by(is, y, w))
                 {
                     return None;
                 }
@@ -463,11 +467,7 @@ impl ActorPersistence {
                 let mut keep = s.clone();
                 keep.actor_states[y] = next.actor_states[y].clone();
                 keep.timers_set[y] = next.timers_set[y].clone();
-                keep.history.clean = if next.history.clean.contains(y) {
-                    keep.history.clean.with(y)
-                } else {
-                    keep.history.clean.without(y)
-                };
+                keep.history.clean = keep.history.clean.with_bit_of(next.history.clean, y);
                 keep.history.timers[y] = next.history.timers[y];
                 if seen.insert(key(&keep, &npos)) {
                     if seen.len() > self.local_states_max {
@@ -487,19 +487,11 @@ impl ActorPersistence {
 /// answer. It touches nothing else `T` reads or writes.
 fn ghost_commutes(c: &Candidate, w: View) -> bool {
     let (m, s, a) = (c.m, c.s, c.a);
-    if a >= m.spec.len() || w.members.contains(a) {
+    if a >= m.spec.len() {
         return true;
     }
-    let now = stale(m.node(s, a), a, w);
-    c.after.iter().all(|n| stale(n, a, w) == now)
-}
-
-/// Would node `x`, in state `n`, be marked removed by a node beginning active in `w`: it holds a
-/// view listing itself older than `w`, and `w` does not list it?
-fn stale(n: &NodeState, x: usize, w: View) -> bool {
-    !w.members.contains(x)
-        && n.view
-            .is_some_and(|v| v.members.contains(x) && v.seq < w.seq)
+    let now = removed_by(m.node(s, a), a, w);
+    c.after.iter().all(|n| removed_by(n, a, w) == now)
 }
 
 fn deliver(src: usize, dst: usize, msg: Msg) -> Action {
