@@ -10,7 +10,10 @@
 //! `T` = every enabled step (delivery or timeout) of one live actor `a`. It is offered only when
 //! the model has no lock clients (the lock-manager properties read more than this module
 //! checks) and **no environment action is enabled** (no fault, heal, reboot or late notice: each
-//! touches several nodes). Actors are tried in order of fewest enabled steps.
+//! touches several nodes), and only for an actor that is **unsettled whatever the others do**:
+//! a message is in flight to it, or it is not quiescent (a transition running or due, or a join
+//! that could succeed: [`crate::node::NodeActor::is_quiescent`]), which it stays while it is
+//! frozen. Actors are tried in order of fewest enabled steps.
 //!
 //! # C0 — non-empty
 //! At least one step of `T` changes the state.
@@ -37,7 +40,8 @@
 //!
 //! and no environment action becomes enabled on such a path: faults, heals and reboots depend only
 //! on environment fields that local steps never write, and the `whatif` heal needs a settled
-//! state, i.e. an empty network, which `a`'s non-empty incoming flow (required) rules out.
+//! state, i.e. an empty network and every live node quiescent, which `a` — frozen with a message
+//! in flight to it, or not quiescent (required) — rules out.
 //!
 //! 2 and 3 are about what `N` *can* do, so they are decided on an over-approximation: each
 //! `y ∈ N` is explored on its own (thread-modular), by the model's own `next_state` on a copy of
@@ -75,7 +79,8 @@
 //! `t` of `T`, C1 lets `t` move to the front (every earlier step commutes with it), and the
 //! argument repeats from `s·t` (by induction on the path's length; C3 keeps a postponed step
 //! from being postponed forever around a cycle). If it avoids `T`:
-//! * `u` is not an outcome: `a`'s non-empty incoming flow is frozen, so `u` is not settled;
+//! * `u` is not an outcome: `a` is frozen with a message in flight to it or not quiescent, so
+//!   `u` is not settled;
 //! * if every step of `T` leaves `a`'s observation unchanged, `u·t` (reached in the reduced
 //!   graph as `s·t` followed by the same steps) observes as `u` does, so it is a goal too;
 //! * if `t` only makes `a` stop being active: "sometimes" properties are each "some node has
@@ -202,6 +207,12 @@ fn fed(s: &State, a: usize) -> bool {
     flows(s).is_some_and(|f| f.keys().any(|(_, dst)| usize::from(*dst) == a))
 }
 
+/// Node `a` is live and not quiescent (a transition running or due, or a join that could
+/// succeed), so no state in which it is unchanged is settled.
+fn busy(m: &ClusterModel, s: &State, a: usize) -> bool {
+    a < m.spec.len() && m.alive(s, a) && !m.actor(a).is_quiescent(m.node(s, a))
+}
+
 /// Messages `i` sent in the step `prev → next` (appended to its outgoing flows), by destination.
 fn sent(prev: &State, next: &State, i: usize) -> Vec<(usize, Msg)> {
     let Some(f) = flows(next) else {
@@ -231,7 +242,7 @@ impl Persistence<ClusterModel> for ActorPersistence {
         let count = |a: usize| owners.iter().filter(|&&o| o == a).count();
         candidates.sort_by_key(|&a| (count(a), a));
         for a in candidates {
-            if !fed(s, a) {
+            if !fed(s, a) && !busy(m, s, a) {
                 continue;
             }
             let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
@@ -303,8 +314,10 @@ impl ActorPersistence {
             // The state after the step is no outcome, wherever the step is taken: a message
             // stays in flight (into `a`, or one it sent), or `a` is not quiescent, or the
             // environment rules an outcome out (heal still due, a CLUEXIT not rebooted).
-            let busy = a < m.spec.len() && !m.actor(a).is_quiescent(m.node(&next, a));
-            if !fed(&next, a) && !busy && !m.outcome_env(&s.history) && sent(s, &next, a).is_empty()
+            if !fed(&next, a)
+                && !busy(m, &next, a)
+                && !m.outcome_env(&s.history)
+                && sent(s, &next, a).is_empty()
             {
                 return None;
             }
@@ -555,5 +568,51 @@ mod tests {
         ));
         // A view that lists `a` marks nothing about `a`.
         assert!(ghost_commutes(&cand(vec![holding(None)]), with_a));
+    }
+
+    /// An actor with no message in flight to it is offered when it is not quiescent (its timers
+    /// are its steps, and no state in which it is frozen is settled); a quiescent one never is.
+    #[test]
+    fn an_unsettled_actor_without_messages_is_offered() {
+        // The seed, FRANK2 crashed, healed once settled (`whatif --fail node:FRANK2 --heal`).
+        let spec = Arc::new(ClusterSpec::parse("t", SEED_TOPOLOGY_TOML).unwrap());
+        assert_eq!(spec.nodes[1].name, "FRANK2");
+        let m = ClusterModel::new(
+            spec,
+            CheckConfig::new(
+                FaultPlan::Exact(vec![Fault::Crash(1)]),
+                HealMode::AfterSettle,
+            ),
+        );
+        let oracle = ActorPersistence::default();
+        let mut seen: HashSet<u64> = HashSet::new();
+        let mut queue: VecDeque<State> = m.init_states().into();
+        let (mut offered, mut by_timers) = (0, 0);
+        while let Some(s) = queue.pop_front() {
+            if seen.len() > 20_000 {
+                break;
+            }
+            let mut actions = Vec::new();
+            m.actions(&s, &mut actions);
+            if let Some(t) = oracle.persistent(&m, &s, &actions) {
+                let a = actor_of(&actions[t[0]]).expect("an actor step");
+                offered += 1;
+                if !fed(&s, a) {
+                    assert!(
+                        busy(&m, &s, a),
+                        "a quiescent actor without messages was offered"
+                    );
+                    by_timers += 1;
+                }
+            }
+            for action in actions {
+                if let Some(next) = m.next_state(&s, action) {
+                    if seen.insert(crate::cluster_model::fingerprint(&next)) {
+                        queue.push_back(next);
+                    }
+                }
+            }
+        }
+        assert_eq!((offered, by_timers), (19_070, 175));
     }
 }
