@@ -64,7 +64,9 @@
 //! steps leave the environment's observed fields alone). A step of `T` must leave `a`'s
 //! observation unchanged, with two exceptions: it may **only make `a` stop being active**, if no
 //! other actor can *start* on a path that avoids `T` (become active, or change its view while
-//! active; decided in the same local explorations as C1), and it may **only make `a` start**. Outcomes are settled states, which
+//! active) in a view other than `a`'s, or in one that would mark `a` removed (decided in the
+//! same local explorations as C1), and it may **only make `a` start**. Outcomes are settled
+//! states, which
 //! have an empty network: a step of `T` must leave a message in flight — in a flow into `a`, or
 //! one it sent — so the state after it is unsettled, wherever it is taken (an outcome is not
 //! expanded further, so a step of `T` must not lead into one).
@@ -87,11 +89,18 @@
 //!   a property of its own" (a transition completes, a quorum hang, a rejoin; a CLUEXIT is
 //!   environment), so the node that has it in `u` is another node, unchanged by `t` (then
 //!   `u·t` is an example), or is `a`, frozen on the path (then `s` is one). "No split-brain",
-//!   "fully connected" and "removed node never acts as a member" are antitone: they can only
-//!   become false when a node starts or a node is marked removed (which is a start elsewhere),
-//!   and no other node can start on the path, so `u` observes at most the starts of `s` and
-//!   holds if `s` does: a violation at `u` is one at `s`, already visited. The quorum floor
-//!   and the violation bits are not changed by `t`;
+//!   "fully connected" and "removed node never acts as a member" are antitone in the set of
+//!   active nodes, and each is a conjunction of parts about one active node or a pair of them.
+//!   A violation at `u` with no part about `a` is one at `u·t` too (`t` changes no other node
+//!   and only takes `a` out of the active set). A part about `a` — active at `u` in its view
+//!   `v` of `s`, `a` being frozen — is `a` outside `v`, `a`'s view not connected (the
+//!   environment is unchanged on the path), `a` marked removed, or another node `z` active in
+//!   a view other than `v`. The first two already fail at `s`, where `a` is active in `v`. The
+//!   last two fail at `s` too unless a node started on the path in a view that marks `a`
+//!   removed, or `z` started on it into a view other than `v` (a node active at `s` and not
+//!   since started holds the view it held at `s`) — which the condition rules out. So a
+//!   violation at `u` is one at `u·t` or at `s`, both visited. The quorum floor and the
+//!   violation bits are not changed by `t`;
 //! * if `t` only makes `a` start (and marks stale nodes removed): the antitone properties can
 //!   only become *more* false, so a violation at `u` is one at `u·t`; a "sometimes" example at
 //!   `u` is another node's (unchanged by `t`, so `u·t` is one) or `a`'s (frozen, so `s` is one).
@@ -266,7 +275,8 @@ impl Persistence<ClusterModel> for ActorPersistence {
 }
 
 /// What one actor's local exploration found: everything it can send (by destination), and
-/// whether it can start (become active, or change its view while active).
+/// whether it can start (become active, or change its view while active) in a view other than
+/// `a`'s at `s`, or in one that would mark `a` removed.
 type Explored = (BTreeSet<(usize, Msg)>, bool);
 
 /// A candidate set at a state: the model, the state, the actor `a` whose enabled steps form `T`,
@@ -285,7 +295,8 @@ struct Candidate<'c> {
 impl ActorPersistence {
     /// C0, C1.1 and C2 for the steps of `a`. Returns `a`'s state after each step of `T` that
     /// changes the state, whether one of them makes `a` stop being active (allowed only if no
-    /// other actor can start), and the views in which one makes `a` begin active (allowed only if
+    /// other actor can start in a view other than `a`'s, or in one marking `a` removed), and the
+    /// views in which one makes `a` begin active (allowed only if
     /// no other actor's step changes whether that start marks it removed); the local
     /// explorations of [`ActorPersistence::others_quiet`] check both.
     fn t_ok(
@@ -328,7 +339,8 @@ impl ActorPersistence {
 
     /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
     /// `a` is frozen, take only steps that commute with `T` and never send to `a` over a flow
-    /// empty at `s`; and none of them can start if a step of `T` stops `a`.
+    /// empty at `s`; and, if a step of `T` stops `a`, none of them can start in a view other than
+    /// `a`'s or in one that would mark `a` removed.
     fn others_quiet(&self, c: &Candidate) -> bool {
         let (m, s, a) = (c.m, c.s, c.a);
         let n = m.spec.actors_len();
@@ -424,7 +436,7 @@ impl ActorPersistence {
         };
         seen.insert(key(&stack[0].0, &stack[0].1));
         let mut out = BTreeSet::new();
-        let mut starts_any = false;
+        let mut conflicting_start = false;
         while let Some((st, pos)) = stack.pop() {
             let mut inputs: Vec<(Action, Option<usize>)> = Vec::new();
             for (k, (src, q)) in queued.iter().enumerate() {
@@ -456,7 +468,12 @@ impl ActorPersistence {
                     Footprint::Began(w) if ghost_commutes(c, w) => {}
                     _ => return None,
                 }
-                starts_any |= starts(&observed(m, &at, y), &observed(m, &next, y));
+                // A start that could make a violation with `a` still active: into a view other
+                // than `a`'s (split-brain), or one that marks `a` removed (zombie).
+                let (oy, py) = (observed(m, &at, y), observed(m, &next, y));
+                let av = s.actor_states[a].view;
+                conflicting_start |= starts(&oy, &py)
+                    && (py.3 != av || py.3.is_some_and(|w| removed_by(&s.actor_states[a], a, w)));
                 // `a` beginning active in `w` reads whether `y` holds a view listing itself
                 // older than `w`: a step of `y` that changes that answer does not commute.
                 let (was, is) = (&at.actor_states[y], &next.actor_states[y]);
@@ -490,7 +507,7 @@ impl ActorPersistence {
                 }
             }
         }
-        Some((out, starts_any))
+        Some((out, conflicting_start))
     }
 }
 

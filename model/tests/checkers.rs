@@ -359,7 +359,7 @@ fn persistent_sets_keep_every_verdict() {
     let cases = [
         (tri.clone(), 1, false, Variant::Correct, 329),
         (tri.clone(), 2, false, Variant::Correct, 3_233),
-        (tri.clone(), 1, true, Variant::Correct, 36_051),
+        (tri.clone(), 1, true, Variant::Correct, 36_425),
         (tri.clone(), 2, false, Variant::HalfQuorum, 3_415),
         (two, 1, false, Variant::TwoNode, 10),
         (tri, 1, false, Variant::NoTimingAssumption, 388),
