@@ -66,10 +66,10 @@
 //! other actor can *start* on a path that avoids `T` (become active, or change its view while
 //! active) in a view other than `a`'s, or in one that would mark `a` removed (decided in the
 //! same local explorations as C1), and it may **only make `a` start**. Outcomes are settled
-//! states, which
-//! have an empty network: a step of `T` must leave a message in flight — in a flow into `a`, or
-//! one it sent — so the state after it is unsettled, wherever it is taken (an outcome is not
-//! expanded further, so a step of `T` must not lead into one).
+//! states: a step of `T` must leave a message in flight — in a flow into `a`, or one it sent —
+//! or `a` not quiescent, or the environment must rule an outcome out, so the state after it is
+//! no outcome wherever it is taken (an outcome is not expanded further, so a step of `T` must not
+//! lead into one).
 //!
 //! # C3 — the cycle proviso
 //! Added by the explorer ([`crate::explore::explore_persistent`]): a set one of whose successors
@@ -296,9 +296,9 @@ impl ActorPersistence {
     /// C0, C1.1 and C2 for the steps of `a`. Returns `a`'s state after each step of `T` that
     /// changes the state, whether one of them makes `a` stop being active (allowed only if no
     /// other actor can start in a view other than `a`'s, or in one marking `a` removed), and the
-    /// views in which one makes `a` begin active (allowed only if
-    /// no other actor's step changes whether that start marks it removed); the local
-    /// explorations of [`ActorPersistence::others_quiet`] check both.
+    /// views in which one makes `a` begin active (allowed only if no other actor's step changes
+    /// whether that start marks it removed); the local explorations of
+    /// [`ActorPersistence::others_quiet`] check both.
     fn t_ok(
         &self,
         m: &ClusterModel,
