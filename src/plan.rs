@@ -163,27 +163,26 @@ pub fn plan_with(
     let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; sets.len()]);
     std::thread::scope(|scope| {
         for _ in 0..workers {
-            scope.spawn(|| loop {
-                let Some(&k) = work.get(next.fetch_add(1, Ordering::Relaxed)) else {
-                    break;
-                };
-                let set = &sets[k];
-                let row = plan_row(&spec, &menu, set, heal, timeout, checker, &|states| {
-                    if progress {
-                        // On a TTY: sets finished, the set this worker explores and how many
-                        // states it has visited (refreshed about once a second), elapsed time.
-                        eprint!(
+            scope.spawn(|| {
+                while let Some(&k) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let set = &sets[k];
+                    let row = plan_row(&spec, &menu, set, heal, timeout, checker, &|states| {
+                        if progress {
+                            // On a TTY: sets finished, the set this worker explores and how many
+                            // states it has visited (refreshed about once a second), elapsed time.
+                            eprint!(
                             "\rplan: {}/{} fault sets done; set {} at {states} states; {:.0} s   ",
                             done.load(Ordering::Relaxed),
                             work.len(),
                             k + 1,
                             start.elapsed().as_secs_f64()
                         );
-                        let _ = std::io::stderr().flush();
-                    }
-                });
-                done.fetch_add(1, Ordering::Relaxed);
-                results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(row);
+                            let _ = std::io::stderr().flush();
+                        }
+                    });
+                    done.fetch_add(1, Ordering::Relaxed);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(row);
+                }
             });
         }
     });

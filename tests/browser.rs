@@ -605,7 +605,7 @@ fn every_negative_control_counterexample_shows_its_violation() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|s| s["actionIndex"].to_string() == last)
+            .find(|s| s["actionIndex"].as_u64() == last.parse().ok())
             .unwrap();
         check_step(&format!("{args:?}"), path, step);
         let outcome = step["outcome"].as_str().unwrap();

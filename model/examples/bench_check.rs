@@ -79,8 +79,8 @@ fn main() {
         ),
     ];
     println!(
-        "{:<34} {:>12} {:>9} {:>10} {:>9} {:>8}  {}",
-        "check", "states", "seconds", "states/s", "peak MB", "depth", "verdict"
+        "{:<34} {:>12} {:>9} {:>10} {:>9} {:>8}  verdict",
+        "check", "states", "seconds", "states/s", "peak MB", "depth"
     );
     for (name, spec, faults, heal, strategy) in runs {
         let m = check_model(spec, faults, heal, Variant::Correct);

@@ -45,8 +45,8 @@ fn main() {
             let desc = m.describe_action(&act);
             if let Some(n) = m.next_state(&s, act) {
                 let f = fingerprint(&n);
-                if !parent.contains_key(&f) {
-                    parent.insert(f, (fingerprint(&s), desc));
+                if let std::collections::hash_map::Entry::Vacant(e) = parent.entry(f) {
+                    e.insert((fingerprint(&s), desc));
                     q.push_back(n);
                 }
             }

@@ -509,17 +509,15 @@ fn validate(file: &str, raw: RawFile) -> Result<ClusterSpec, ConfigError> {
             "no node has votes: the cluster can never have quorum",
         ));
     }
-    if quorum_disk.is_some() {
-        if nodes.len() + 1 > NODES_MAX {
-            return Err(err(
-                file,
-                "quorum_disk",
-                format!(
-                    "the disk counts as a member: at most {} nodes with a quorum disk",
-                    NODES_MAX - 1
-                ),
-            ));
-        }
+    if quorum_disk.is_some() && nodes.len() + 1 > NODES_MAX {
+        return Err(err(
+            file,
+            "quorum_disk",
+            format!(
+                "the disk counts as a member: at most {} nodes with a quorum disk",
+                NODES_MAX - 1
+            ),
+        ));
     }
     let declared = raw.locks.as_ref().map_or(&[][..], |l| &l.resources[..]);
     let (clients, resources) = validate_clients(file, &raw.client, declared, &nodes)?;

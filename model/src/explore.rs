@@ -292,7 +292,7 @@ where
         }
         // The clock is read once every 256 steps (reading it every step cost ~2 % of the run).
         polled = polled.wrapping_add(1);
-        if polled % 256 == 0 {
+        if polled.is_multiple_of(256) {
             if opts.deadline.is_some_and(|d| Instant::now() >= d) {
                 cut = true;
                 break;
@@ -568,9 +568,9 @@ fn step<M: Model>(
     Some((next, next_sleep))
 }
 
-/// The action's sleep-set slot, if it has one below [`crate::visited::SLOTS`] (an action with a
-/// higher slot is treated as one without: it never sleeps, which is always sound).
-pub fn slot_of<M: Model + ?Sized>(
+/// The action's sleep-set slot, if it has one below the visited set's `SLOTS` (127; an action with
+/// a higher slot is treated as one without: it never sleeps, which is always sound).
+pub fn slot_of<M: Model>(
     indep: Option<&(dyn Independence<M> + '_)>,
     model: &M,
     a: &M::Action,
@@ -587,9 +587,15 @@ pub fn actor_mask(actor: u8) -> u128 {
     one | (one << 64)
 }
 
+/// A replayed path: the init state and the (action, resulting state) steps.
+pub type Replayed<M> = (
+    <M as Model>::State,
+    Vec<(<M as Model>::Action, <M as Model>::State)>,
+);
+
 /// Replays action indices from the first init state; returns the (action, resulting state)
 /// steps. `None` if an index does not name an enabled action.
-pub fn replay<M>(model: &M, path: &[usize]) -> Option<(M::State, Vec<(M::Action, M::State)>)>
+pub fn replay<M>(model: &M, path: &[usize]) -> Option<Replayed<M>>
 where
     M: Model,
     M::State: Clone,

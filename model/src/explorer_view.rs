@@ -278,7 +278,7 @@ pub fn envelopes(n: &Network<Msg>) -> Vec<(usize, usize, Msg)> {
         }
         Network::UnorderedNonDuplicating(bag) => bag
             .iter()
-            .flat_map(|(e, &count)| std::iter::repeat(key(e.src, e.dst, &e.msg)).take(count))
+            .flat_map(|(e, &count)| std::iter::repeat_n(key(e.src, e.dst, &e.msg), count))
             .collect(),
         Network::UnorderedDuplicating(set, _) => {
             set.iter().map(|e| key(e.src, e.dst, &e.msg)).collect()

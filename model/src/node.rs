@@ -940,11 +940,9 @@ impl NodeActor {
 
     fn on_circuit_down(&self, s: &mut NodeState, p: usize, o: &mut O) {
         s.asked = false;
-        if s.join_answered_by(p).is_some() {
-            if s.view.is_none() && s.phase == Phase::Idle {
-                // The request died with the circuit: ask again (another member, or form).
-                o.set_timer(Timer::Join, self.join_delay());
-            }
+        if s.join_answered_by(p).is_some() && s.view.is_none() && s.phase == Phase::Idle {
+            // The request died with the circuit: ask again (another member, or form).
+            o.set_timer(Timer::Join, self.join_delay());
         }
         if Some(p) == self.spec.disk_index() {
             s.disk = false;

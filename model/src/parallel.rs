@@ -17,7 +17,7 @@
 //!   state it took from the pool (a task carries it) followed by the action index each frame on
 //!   its stack is exploring. So a discovery's path is written down when it is made, a task handed
 //!   to another worker carries its path, and the visited set keeps only a fingerprint and a
-//!   [`crate::visited::Mark`] (sleep set and expanded flag) per state: 24 bytes per table slot,
+//!   `Mark` (sleep set and expanded flag) per state: 24 bytes per table slot,
 //!   against 40 for the sequential explorer's entry with its parent link.
 //! * Properties are evaluated by the worker that inserts a state. The per-state visitor and the
 //!   progress callback are not thread-safe (`FnMut`), so they run on the calling thread: workers
@@ -222,7 +222,7 @@ where
             }
         }
         polled = polled.wrapping_add(1);
-        if polled % 256 == 0 {
+        if polled.is_multiple_of(256) {
             if sh.stop.load(Ordering::Relaxed) {
                 return c;
             }

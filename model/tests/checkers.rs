@@ -14,6 +14,9 @@ use vmsc_model::cluster_model::{ClusterModel, Fault, State};
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::dlm::DlmVariant;
 use vmsc_model::explore::{explore_persistent, Options, Persistence, Strategy};
+
+/// Each property's name and verdict, in the model's order.
+type Verdicts = Vec<(&'static str, bool)>;
 use vmsc_model::persistent::ActorPersistence;
 use vmsc_model::whatif::{self, check_model, Limits, Outcome, Variant};
 
@@ -31,7 +34,7 @@ fn load(f: &str) -> Arc<ClusterSpec> {
 
 /// (states, complete, [(property, holds)]) per checker; asserts they agree and returns the count.
 fn agree(label: &str, m: &ClusterModel, strategy: Strategy) -> usize {
-    let mut seen: Vec<(Checker, usize, Vec<(&'static str, bool)>)> = Vec::new();
+    let mut seen: Vec<(Checker, usize, Verdicts)> = Vec::new();
     for c in ALL {
         let (r, sleep) = checker::run(
             m,

@@ -1,4 +1,4 @@
-//! Lock latency under load: each timed `enq` ([`load::Sample`]) classified from the requesting
+//! Lock latency under load: each timed `enq` ([`super::load::Sample`]) classified from the requesting
 //! node's trace, its floor from the RTT table, and the figures per class.
 //!
 //! # Classes (from the messages the request took, `model/src/dlm/cluster.rs` `route`)

@@ -28,6 +28,10 @@ use std::process::Command;
 
 use serde_json::Value;
 
+/// Per request class, samples in ms: measured latency, client, injected, late per datagram,
+/// master.
+type Parts = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+
 fn median(mut v: Vec<f64>) -> f64 {
     if v.is_empty() {
         return f64::NAN;
@@ -247,8 +251,7 @@ fn main() {
             .collect();
         let traces = Path::new(report["traces"].as_str().unwrap());
         let mut by_run: HashMap<u64, Vec<Rec>> = HashMap::new();
-        let mut parts: HashMap<String, (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>)> =
-            HashMap::new();
+        let mut parts: HashMap<String, Parts> = HashMap::new();
         for req in locks["per_request"].as_array().expect("per_request") {
             let class = req["class"].as_str().unwrap_or("?").to_string();
             if class == "local" {

@@ -100,7 +100,7 @@ pub fn is_external(id: LockId) -> bool {
 
 /// The owner of an external lock id (`None` for a scripted client's id).
 pub fn external_owner(id: LockId) -> Option<Owner> {
-    is_external(id).then(|| Owner {
+    is_external(id).then_some(Owner {
         node: ((id.0 & !EXTERNAL_LOCK_BIT) >> EXTERNAL_NODE_SHIFT) as u8,
         process: EXTERNAL_CLIENT,
     })
@@ -220,7 +220,7 @@ impl NodeActor {
         let refuse = |status: Status, mode: Option<Mode>, o: &mut O| {
             self.client_completion(r.res, r.lock, status, mode, None, o);
         };
-        if external_owner(r.lock).map_or(true, |w| w.node as usize != self.me) {
+        if external_owner(r.lock).is_none_or(|w| w.node as usize != self.me) {
             return refuse(Status::IvLockId, None, o);
         }
         let i = s.dlm.locks.iter().position(|l| l.id == r.lock);

@@ -215,7 +215,7 @@ pub fn parse_lock_id(verb: &str, word: &str) -> Result<LockId, String> {
 fn parse_value(verb: &str, hex: &str) -> Result<ValueBlock, String> {
     let bad =
         || format!("{verb}: value={hex:?} is not 1 to 16 bytes of hex (an even number of digits)");
-    if hex.is_empty() || hex.len() > 32 || hex.len() % 2 != 0 {
+    if hex.is_empty() || hex.len() > 32 || !hex.len().is_multiple_of(2) {
         return Err(bad());
     }
     let mut v = [0u8; 16];
