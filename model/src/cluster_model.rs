@@ -279,6 +279,18 @@ pub enum Action {
     LateNotice(u8, u8),
 }
 
+impl Action {
+    /// The actor that steps: the destination of a delivery, the owner of a timer (`None` for an
+    /// environment action).
+    pub fn actor(&self) -> Option<usize> {
+        match self {
+            Action::Actor(ActorModelAction::Deliver { dst, .. }) => Some(usize::from(*dst)),
+            Action::Actor(ActorModelAction::Timeout(id, _)) => Some(usize::from(*id)),
+            _ => None,
+        }
+    }
+}
+
 /// The checked model of one cluster.
 pub struct ClusterModel {
     /// The cluster file.
@@ -905,13 +917,9 @@ impl Model for ClusterModel {
         let mut inner = Vec::new();
         self.inner.actions(s, &mut inner);
         for a in inner {
-            let keep = match &a {
-                ActorModelAction::Deliver { dst, .. } => self.alive(s, usize::from(*dst)),
-                ActorModelAction::Timeout(id, _) => self.alive(s, usize::from(*id)),
-                _ => false,
-            };
-            if keep {
-                actions.push(Action::Actor(a));
+            let a = Action::Actor(a);
+            if a.actor().is_some_and(|i| self.alive(s, i)) {
+                actions.push(a);
             }
         }
         for &(a, b) in &s.history.late {
@@ -1283,6 +1291,35 @@ impl Fault {
     }
 }
 
+/// Test helper: visits the model's states breadth-first until more than `states_max` are known,
+/// each with its enabled actions and their successors (`None`: the action changes nothing).
+#[cfg(test)]
+pub(crate) fn breadth_first(
+    m: &ClusterModel,
+    states_max: usize,
+    mut visit: impl FnMut(&State, &[Action], &[Option<State>]),
+) {
+    let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
+    let mut queue: std::collections::VecDeque<State> = m.init_states().into();
+    while let Some(s) = queue.pop_front() {
+        if seen.len() > states_max {
+            break;
+        }
+        let mut actions = Vec::new();
+        m.actions(&s, &mut actions);
+        let nexts: Vec<Option<State>> = actions
+            .iter()
+            .map(|a| m.next_state(&s, a.clone()))
+            .collect();
+        visit(&s, &actions, &nexts);
+        for next in nexts.into_iter().flatten() {
+            if seen.insert(fingerprint(&next)) {
+                queue.push_back(next);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1312,31 +1349,13 @@ mod tests {
     #[test]
     fn beginning_active_has_its_own_footprint() {
         let m = model();
-        let mut seen: std::collections::HashSet<u64> = std::collections::HashSet::new();
-        let mut queue: std::collections::VecDeque<State> = m.init_states().into();
         let (mut began, mut other) = (0, 0);
-        while let Some(s) = queue.pop_front() {
-            if seen.len() > 20_000 {
-                break;
-            }
-            let mut actions = Vec::new();
-            m.actions(&s, &mut actions);
-            for action in actions {
-                let i = match &action {
-                    Action::Actor(ActorModelAction::Deliver { dst, .. }) => Some(usize::from(*dst)),
-                    Action::Actor(ActorModelAction::Timeout(id, _)) => Some(usize::from(*id)),
-                    _ => None,
-                };
-                let Some(next) = m.next_state(&s, action) else {
+        breadth_first(&m, 20_000, |s, actions, nexts| {
+            for (action, next) in actions.iter().zip(nexts) {
+                let (Some(i), Some(next)) = (action.actor(), next) else {
                     continue;
                 };
-                if seen.insert(fingerprint(&next)) {
-                    queue.push_back(next.clone());
-                }
-                let Some(i) = i else {
-                    continue;
-                };
-                let f = ActorIndependence::footprint(&m, &s, i as u8, &next);
+                let f = ActorIndependence::footprint(&m, s, i as u8, next);
                 let begins = m.began_active(i, &s.actor_states[i], &next.actor_states[i]);
                 match f {
                     Footprint::Began(w) => {
@@ -1347,11 +1366,11 @@ mod tests {
                     Footprint::Other => other += usize::from(begins.is_some()),
                 }
                 assert_eq!(
-                    ActorIndependence.local(&m, &s, i as u8, &next),
+                    ActorIndependence.local(&m, s, i as u8, next),
                     f == Footprint::Local
                 );
             }
-        }
+        });
         assert_eq!((began, other), (127, 0));
     }
 

@@ -171,16 +171,21 @@ pub fn observed(m: &ClusterModel, s: &State, i: usize) -> Observation {
     )
 }
 
+/// Alive, quorum hang, quorum above the floor and incarnation are the same in `o` and `p`.
+fn same_but_activity(o: &Observation, p: &Observation) -> bool {
+    (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
+}
+
 /// The step `o → p` only makes the node stop being active: nothing else it observes changes.
 fn only_stops(o: &Observation, p: &Observation) -> bool {
-    o.1 && !p.1 && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
+    o.1 && !p.1 && same_but_activity(o, p)
 }
 
 /// The step `o → p` only makes the node begin active: nothing else it observes changes. (Not a
 /// change of view while active: that also ends the node's activity in the old view, which can
 /// end a violation as well as begin one.)
 fn only_starts(o: &Observation, p: &Observation) -> bool {
-    !o.1 && p.1 && (o.0, o.2, o.4, o.5) == (p.0, p.2, p.4, p.5)
+    !o.1 && p.1 && same_but_activity(o, p)
 }
 
 /// The step `o → p` makes the node active, or changes its view while it stays active: the only
@@ -188,14 +193,6 @@ fn only_starts(o: &Observation, p: &Observation) -> bool {
 /// member" false (each is antitone in the set of active nodes and their views).
 fn starts(o: &Observation, p: &Observation) -> bool {
     p.1 && (!o.1 || o.3 != p.3)
-}
-
-fn actor_of(a: &Action) -> Option<usize> {
-    match a {
-        Action::Actor(ActorModelAction::Deliver { dst, .. }) => Some(usize::from(*dst)),
-        Action::Actor(ActorModelAction::Timeout(id, _)) => Some(usize::from(*id)),
-        _ => None,
-    }
 }
 
 fn flows(s: &State) -> Option<&std::collections::BTreeMap<(Id, Id), VecDeque<Msg>>> {
@@ -241,7 +238,7 @@ impl Persistence<ClusterModel> for ActorPersistence {
         if !m.spec.clients.is_empty() || actions.is_empty() {
             return None;
         }
-        let owners: Vec<usize> = actions.iter().map(actor_of).collect::<Option<_>>()?;
+        let owners: Vec<usize> = actions.iter().map(Action::actor).collect::<Option<_>>()?;
         let mut candidates: Vec<usize> = owners.clone();
         candidates.sort_unstable();
         candidates.dedup();
@@ -255,16 +252,8 @@ impl Persistence<ClusterModel> for ActorPersistence {
                 continue;
             }
             let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
-            let Some((after, stops, begins)) = self.t_ok(m, s, a, &t, actions) else {
+            let Some(c) = self.t_ok(m, s, a, &t, actions) else {
                 continue;
-            };
-            let c = Candidate {
-                m,
-                s,
-                a,
-                after,
-                stops,
-                begins,
             };
             if self.others_quiet(&c) {
                 return Some(t);
@@ -293,20 +282,20 @@ struct Candidate<'c> {
 }
 
 impl ActorPersistence {
-    /// C0, C1.1 and C2 for the steps of `a`. Returns `a`'s state after each step of `T` that
-    /// changes the state, whether one of them makes `a` stop being active (allowed only if no
-    /// other actor can start in a view other than `a`'s, or in one marking `a` removed), and the
-    /// views in which one makes `a` begin active (allowed only if no other actor's step changes
-    /// whether that start marks it removed); the local explorations of
+    /// C0, C1.1 and C2 for the steps of `a`. Returns the candidate: `a`'s state after each step
+    /// of `T` that changes the state, whether one of them makes `a` stop being active (allowed
+    /// only if no other actor can start in a view other than `a`'s, or in one marking `a`
+    /// removed), and the views in which one makes `a` begin active (allowed only if no other
+    /// actor's step changes whether that start marks it removed); the local explorations of
     /// [`ActorPersistence::others_quiet`] check both.
-    fn t_ok(
+    fn t_ok<'c>(
         &self,
-        m: &ClusterModel,
-        s: &State,
+        m: &'c ClusterModel,
+        s: &'c State,
         a: usize,
         t: &[usize],
         actions: &[Action],
-    ) -> Option<(Vec<Arc<NodeState>>, bool, Vec<View>)> {
+    ) -> Option<Candidate<'c>> {
         let mut after = Vec::new();
         let mut stops = false;
         let mut begins = Vec::new();
@@ -334,7 +323,14 @@ impl ActorPersistence {
             }
             after.push(next.actor_states[a].clone());
         }
-        (!after.is_empty()).then_some((after, stops, begins))
+        (!after.is_empty()).then_some(Candidate {
+            m,
+            s,
+            a,
+            after,
+            stops,
+            begins,
+        })
     }
 
     /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
@@ -437,6 +433,7 @@ impl ActorPersistence {
         seen.insert(key(&stack[0].0, &stack[0].1));
         let mut out = BTreeSet::new();
         let mut conflicting_start = false;
+        let a_state = &s.actor_states[a];
         while let Some((st, pos)) = stack.pop() {
             let mut inputs: Vec<(Action, Option<usize>)> = Vec::new();
             for (k, (src, q)) in queued.iter().enumerate() {
@@ -471,9 +468,8 @@ impl ActorPersistence {
                 // A start that could make a violation with `a` still active: into a view other
                 // than `a`'s (split-brain), or one that marks `a` removed (zombie).
                 let (oy, py) = (observed(m, &at, y), observed(m, &next, y));
-                let av = s.actor_states[a].view;
                 conflicting_start |= starts(&oy, &py)
-                    && (py.3 != av || py.3.is_some_and(|w| removed_by(&s.actor_states[a], a, w)));
+                    && (py.3 != a_state.view || py.3.is_some_and(|w| removed_by(a_state, a, w)));
                 // `a` beginning active in `w` reads whether `y` holds a view listing itself
                 // older than `w`: a step of `y` that changes that answer does not commute.
                 let (was, is) = (&at.actor_states[y], &next.actor_states[y]);
@@ -602,34 +598,20 @@ mod tests {
             ),
         );
         let oracle = ActorPersistence::default();
-        let mut seen: HashSet<u64> = HashSet::new();
-        let mut queue: VecDeque<State> = m.init_states().into();
         let (mut offered, mut by_timers) = (0, 0);
-        while let Some(s) = queue.pop_front() {
-            if seen.len() > 20_000 {
-                break;
-            }
-            let mut actions = Vec::new();
-            m.actions(&s, &mut actions);
-            if let Some(t) = oracle.persistent(&m, &s, &actions) {
-                let a = actor_of(&actions[t[0]]).expect("an actor step");
+        crate::cluster_model::breadth_first(&m, 20_000, |s, actions, _| {
+            if let Some(t) = oracle.persistent(&m, s, actions) {
+                let a = actions[t[0]].actor().expect("an actor step");
                 offered += 1;
-                if !fed(&s, a) {
+                if !fed(s, a) {
                     assert!(
-                        busy(&m, &s, a),
+                        busy(&m, s, a),
                         "a quiescent actor without messages was offered"
                     );
                     by_timers += 1;
                 }
             }
-            for action in actions {
-                if let Some(next) = m.next_state(&s, action) {
-                    if seen.insert(crate::cluster_model::fingerprint(&next)) {
-                        queue.push_back(next);
-                    }
-                }
-            }
-        }
+        });
         assert_eq!((offered, by_timers), (19_070, 175));
     }
 }
