@@ -19,8 +19,8 @@
 //! At least one step of `T` changes the state.
 //!
 //! # C1 — persistence: nothing outside `T` can interfere before `a` moves
-//! On any path from `s` that avoids `T`, only the other actors `N` move, and `a` stays frozen.
-//! Their steps are independent of `T`'s (the relation of `specs/checker.md`: different actors,
+//! On any path from `s` that avoids `T`, the other actors `N` move, and `a` stays frozen unless
+//! one of them sends it a new input (3 below). Their steps are independent of `T`'s (the relation of `specs/checker.md`: different actors,
 //! both steps *local*) provided that
 //! 1. every step of `T` is local (checked on `s·t` with [`ActorIndependence::footprint`]; a
 //!    step's locality depends only on `a`'s state, the message or timer and the environment,
@@ -34,14 +34,32 @@
 //!    whether `a` holds a view listing itself older than `w` (that step reads `a`'s view, and
 //!    `a`'s only, to write the removed-node ghost: it commutes with `T` iff `T` leaves that
 //!    answer alone; `ghost_commutes`), and
-//! 3. no `y ∈ N` sends to `a` over a flow that is **empty** at `s` (a message behind a non-empty
-//!    flow's head becomes deliverable only after that head, a step of `T`; a message on an empty
-//!    flow would be a new step of `a`, dependent on `T`);
+//! 3. every message some `y ∈ N` can send to `a` over a flow that is **empty** at `s` — a *new
+//!    input*: a step of `a` that is not in `T`, so `a` is no longer frozen — commutes with `T`
+//!    (a message behind a non-empty flow's head becomes deliverable only after that head, a step
+//!    of `T`, so it needs nothing). Decided by exploring `a` too
+//!    ([`ActorPersistence::explore_a`]) on those messages and on the timers such steps set,
+//!    never taking a step of `T`: at every configuration `a'` of `a` so reached, every step of
+//!    `T` is enabled, is a transition exactly where it was one at `s`, is local, leaves `a`'s
+//!    observation unchanged and leads into no outcome; and every new input's step is local and
+//!    commutes with every step of `T` — both orders executed on the model's `next_state`, the
+//!    states compared whole (the two sends of two steps to one peer, for example, must come in
+//!    the same order). Since a path avoiding `T` then no longer keeps `a` frozen, this is
+//!    allowed only when a message is in flight to `a` at `s`: that flow's head is a step of `T`
+//!    and stays in flight on such a path, so no state on it is settled. What `a` sends from
+//!    those configurations feeds the others' explorations, and their messages to it feed its
+//!    own, until nothing new appears;
 //!
 //! and no environment action becomes enabled on such a path: faults, heals and reboots depend only
 //! on environment fields that local steps never write, and the `whatif` heal needs a settled
 //! state, i.e. an empty network and every live node quiescent, which `a` — frozen with a message
-//! in flight to it, or not quiescent (required) — rules out.
+//! in flight to it, or not quiescent (required), or with the head of a flow still in flight to
+//! it (3) — rules out.
+//!
+//! Two steps of `a` are compared on a copy of `s` in which only `a`'s part differs: a local
+//! step's effect depends only on `a`'s state and timers, its input and environment fields no
+//! local step writes, and it appends to `a`'s outgoing flows, so two steps that commute there
+//! commute wherever `a` is in that configuration.
 //!
 //! 2 and 3 are about what `N` *can* do, so they are decided on an over-approximation: each
 //! `y ∈ N` is explored on its own (thread-modular), by the model's own `next_state` on a copy of
@@ -62,7 +80,8 @@
 //! Every property reads a node through [`observed`] (alive, active, quorum hang, the view if
 //! active, whether its quorum is at least the floor, the incarnation) and the environment (local
 //! steps leave the environment's observed fields alone). A step of `T` must leave `a`'s
-//! observation unchanged, with two exceptions: it may **only make `a` stop being active**, if no
+//! observation unchanged (at every configuration C1.3 reaches, always), with two exceptions at
+//! `s` itself: it may **only make `a` stop being active**, if no
 //! other actor can *start* on a path that avoids `T` (become active, or change its view while
 //! active) in a view other than `a`'s, or in one that would mark `a` removed (decided in the
 //! same local explorations as C1), and it may **only make `a` start**. Outcomes are settled
@@ -81,8 +100,14 @@
 //! `t` of `T`, C1 lets `t` move to the front (every earlier step commutes with it), and the
 //! argument repeats from `s·t` (by induction on the path's length; C3 keeps a postponed step
 //! from being postponed forever around a cycle). If it avoids `T`:
-//! * `u` is not an outcome: `a` is frozen with a message in flight to it or not quiescent, so
+//! * `u` is not an outcome: `a` is frozen with a message in flight to it or not quiescent, or
+//!   (when `a` can move on new inputs) the head of a flow into `a` at `s` is still in flight, so
 //!   `u` is not settled;
+//! * if `a` has moved on the path (new inputs only, so `a` is at one of the configurations
+//!   explored by C1.3), every step `t` of `T` is, there, a transition that leaves `a`'s
+//!   observation unchanged, so `u·t` (reached in the reduced graph as `s·t` followed by the same
+//!   steps, every one of which commutes with `t`) observes as `u` does: it is a goal too. The
+//!   cases below are those where `a`'s state at `u` is its state at `s`;
 //! * if every step of `T` leaves `a`'s observation unchanged, `u·t` (reached in the reduced
 //!   graph as `s·t` followed by the same steps) observes as `u` does, so it is a goal too;
 //! * if `t` only makes `a` stop being active: "sometimes" properties are each "some node has
@@ -111,7 +136,7 @@
 
 use crate::cluster_model::{removed_by, Action, ActorIndependence, ClusterModel, Footprint, State};
 use crate::explore::Persistence;
-use crate::node::{Msg, NodeState, View};
+use crate::node::{Msg, NodeState, Timer, View};
 use stateright::actor::{ActorModelAction, Id, Network};
 use stateright::Model;
 use std::collections::{BTreeSet, HashMap, HashSet, VecDeque};
@@ -128,6 +153,9 @@ pub struct ActorPersistence {
     /// [`ActorPersistence::explore_one`]). A depth-first search meets the same actor with the same
     /// inputs at many states, since one step changes one actor.
     cache: Mutex<HashMap<u64, Option<Explored>>>,
+    /// The explorations of the candidate actor on its new inputs, likewise
+    /// ([`ActorPersistence::explore_a`]).
+    cache_a: Mutex<HashMap<u64, Option<ExploredA>>>,
 }
 
 impl Default for ActorPersistence {
@@ -143,6 +171,7 @@ impl ActorPersistence {
             local_states_max,
             cache_entries_max,
             cache: Mutex::new(HashMap::new()),
+            cache_a: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -235,6 +264,19 @@ fn sent(prev: &State, next: &State, i: usize) -> Vec<(usize, Msg)> {
 
 impl Persistence<ClusterModel> for ActorPersistence {
     fn persistent(&self, m: &ClusterModel, s: &State, actions: &[Action]) -> Option<Vec<usize>> {
+        self.choose(m, s, actions).map(|(t, _)| t)
+    }
+}
+
+impl ActorPersistence {
+    /// The persistent set at `s` (indices into `actions`), and how many other configurations
+    /// its actor can reach on new inputs before a step of it (0: the actor is frozen until then).
+    fn choose(
+        &self,
+        m: &ClusterModel,
+        s: &State,
+        actions: &[Action],
+    ) -> Option<(Vec<usize>, usize)> {
         if !m.spec.clients.is_empty() || actions.is_empty() {
             return None;
         }
@@ -252,11 +294,11 @@ impl Persistence<ClusterModel> for ActorPersistence {
                 continue;
             }
             let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
-            let Some(c) = self.t_ok(m, s, a, &t, actions) else {
+            let Some(mut c) = self.t_ok(m, s, a, &t, actions) else {
                 continue;
             };
-            if self.others_quiet(&c) {
-                return Some(t);
+            if self.others_quiet(&mut c) {
+                return Some((t, c.moved.len()));
             }
         }
         None
@@ -279,6 +321,13 @@ struct Candidate<'c> {
     stops: bool,
     /// The views in which a step of `T` makes `a` begin active.
     begins: Vec<View>,
+    /// The actions of `T`, and whether each is a transition at `s` (a timeout whose handler
+    /// changes nothing is none).
+    t: Vec<(Action, bool)>,
+    /// `a`'s other configurations on a path that avoids `T` (reached on new inputs only, see
+    /// [`ActorPersistence::explore_a`]), each with `a`'s state after every step of `T` that is a
+    /// transition there. Empty while no other actor can send to `a` over an empty flow.
+    moved: Vec<(Arc<NodeState>, Vec<Arc<NodeState>>)>,
 }
 
 impl ActorPersistence {
@@ -299,9 +348,12 @@ impl ActorPersistence {
         let mut after = Vec::new();
         let mut stops = false;
         let mut begins = Vec::new();
+        let mut steps = Vec::new();
         let o = observed(m, s, a);
         for &k in t {
-            let Some(next) = m.next_state(s, actions[k].clone()) else {
+            let next = m.next_state(s, actions[k].clone());
+            steps.push((actions[k].clone(), next.is_some()));
+            let Some(next) = next else {
                 continue;
             };
             let p = observed(m, &next, a);
@@ -314,11 +366,7 @@ impl ActorPersistence {
             // The state after the step is no outcome, wherever the step is taken: a message
             // stays in flight (into `a`, or one it sent), or `a` is not quiescent, or the
             // environment rules an outcome out (heal still due, a CLUEXIT not rebooted).
-            if !fed(&next, a)
-                && !busy(m, &next, a)
-                && !m.outcome_env(&s.history)
-                && sent(s, &next, a).is_empty()
-            {
+            if !no_outcome_after(m, s, &next, a) {
                 return None;
             }
             after.push(next.actor_states[a].clone());
@@ -330,18 +378,24 @@ impl ActorPersistence {
             after,
             stops,
             begins,
+            t: steps,
+            moved: Vec::new(),
         })
     }
 
-    /// C1.2 and C1.3: the other actors, explored one by one on every input they can get while
-    /// `a` is frozen, take only steps that commute with `T` and never send to `a` over a flow
-    /// empty at `s`; and, if a step of `T` stops `a`, none of them can start in a view other than
-    /// `a`'s or in one that would mark `a` removed.
-    fn others_quiet(&self, c: &Candidate) -> bool {
+    /// C1.2 and C1.3: the other actors, explored one by one on every input they can get before
+    /// a step of `T`, take only steps that commute with `T`; if a step of `T` stops `a`, none of
+    /// them can start in a view other than `a`'s or in one that would mark `a` removed; and
+    /// whatever they can send to `a` over a flow empty at `s` is a *new input* of `a`, on which
+    /// `a` is explored as well ([`ActorPersistence::explore_a`]; what it sends feeds the others
+    /// in turn), until nothing new appears.
+    fn others_quiet(&self, c: &mut Candidate) -> bool {
         let (m, s, a) = (c.m, c.s, c.a);
         let n = m.spec.actors_len();
         let others: Vec<usize> = (0..n).filter(|&y| y != a && m.alive(s, y)).collect();
         let mut pool: Vec<BTreeSet<(usize, Msg)>> = vec![BTreeSet::new(); n];
+        // How many new inputs `a` had when it was last explored.
+        let mut a_inputs = 0;
         loop {
             let mut grew = false;
             for &y in &others {
@@ -352,8 +406,29 @@ impl ActorPersistence {
                     return false;
                 }
                 for (dst, msg) in out {
-                    if dst != a && pool[dst].insert((y, msg)) {
-                        grew = true;
+                    // Behind a non-empty flow's head, a message reaches `a` only after a step
+                    // of `T`.
+                    if dst == a && flow_len(s, y, a) > 0 {
+                        continue;
+                    }
+                    grew |= pool[dst].insert((y, msg));
+                }
+                if pool[a].len() > a_inputs {
+                    // `a` can now move before `T`: only if a message stays in flight to it (the
+                    // head of a flow non-empty at `s`, consumed only by a step of `T`), so that
+                    // no path avoiding `T` settles. Explored at once: it refuses most often.
+                    if !fed(s, a) {
+                        return false;
+                    }
+                    let Some((moved, out)) = self.explore_a(c, &pool[a]) else {
+                        return false;
+                    };
+                    a_inputs = pool[a].len();
+                    // The others' explorations read `a`'s configurations (`ghost_commutes`).
+                    grew |= moved.len() != c.moved.len();
+                    c.moved = moved;
+                    for (dst, msg) in out {
+                        grew |= pool[dst].insert((a, msg));
                     }
                 }
             }
@@ -361,6 +436,152 @@ impl ActorPersistence {
                 return true;
             }
         }
+    }
+
+    /// Explores `a` on its *new* inputs only — the messages other actors can send it over flows
+    /// empty at `s` (`pool`, at any time, any number of times) and the timers it sets that were
+    /// not set at `s` — never taking a step of `T`. Returns `a`'s configurations other than its
+    /// state at `s`, each with `a`'s state after every step of `T` that is a transition there, and
+    /// everything `a` can send. Refuses (`None`) if, at one of them, a step of `T` is disabled, is
+    /// a transition where it was none at `s` or the reverse, is not local, changes `a`'s
+    /// observation or may lead into an outcome; if a new input's step is not local or does not
+    /// commute with every step of `T` (both orders executed on the model's `next_state`, states
+    /// compared whole); or if the exploration exceeds the bound.
+    ///
+    /// The checks are made on a copy of `s` in which only `a`'s part changes. A local step's
+    /// effect depends only on `a`'s state and timers, its input and environment fields that no
+    /// local step writes, and it appends to `a`'s outgoing flows: so two steps of `a` that commute
+    /// here commute wherever `a` is in this configuration.
+    ///
+    /// The answer depends only on `a`'s state and timers, the steps of `T`, the lengths of the
+    /// flows into `a`, the new inputs, and the environment fields a step of `a` reads or may
+    /// write (as for [`ActorPersistence::explore_one`], plus whether the environment rules an
+    /// outcome out), so it is cached by their fingerprint.
+    fn explore_a(&self, c: &Candidate, pool: &BTreeSet<(usize, Msg)>) -> Option<ExploredA> {
+        if self.cache_entries_max == 0 {
+            return self.explore_a_uncached(c, pool);
+        }
+        let (m, s, a) = (c.m, c.s, c.a);
+        let h = &s.history;
+        let into_a: Vec<(usize, usize)> = flows(s)
+            .into_iter()
+            .flatten()
+            .filter(|((_, dst), _)| usize::from(*dst) == a)
+            .map(|(&(src, _), q)| (usize::from(src), q.len()))
+            .collect();
+        let key = crate::explore::fp(&(
+            (a, &*s.actor_states[a], &s.timers_set[a], &c.t, into_a, pool),
+            (&h.cut, h.down, &h.late, h.clean.contains(a), h.violations),
+            m.outcome_env(h),
+        ));
+        if let Some(hit) = self.cache_a.lock().expect("cache lock").get(&key) {
+            return hit.clone();
+        }
+        let answer = self.explore_a_uncached(c, pool);
+        let mut cache = self.cache_a.lock().expect("cache lock");
+        if cache.len() >= self.cache_entries_max {
+            cache.clear();
+        }
+        cache.insert(key, answer.clone());
+        answer
+    }
+
+    fn explore_a_uncached(
+        &self,
+        c: &Candidate,
+        pool: &BTreeSet<(usize, Msg)>,
+    ) -> Option<ExploredA> {
+        let (m, s, a) = (c.m, c.s, c.a);
+        let set = |st: &State, tm: &Timer| st.timers_set[a].iter().any(|x| x == tm);
+        let enabled = |st: &State, act: &Action| match act {
+            Action::Actor(ActorModelAction::Timeout(_, tm)) => set(st, tm),
+            _ => true,
+        };
+        let local = |at: &State, next: &State| {
+            matches!(
+                ActorIndependence::footprint(m, at, a as u8, next),
+                Footprint::Local
+            )
+        };
+        let key = |st: &State| {
+            crate::explore::fp(&(
+                &*st.actor_states[a],
+                &st.timers_set[a],
+                st.history.clean.contains(a),
+            ))
+        };
+        let mut seen: HashSet<u64> = HashSet::from([key(s)]);
+        let base = slim(s, Some(a));
+        let mut stack: Vec<(State, bool)> = vec![(base.clone(), true)];
+        let mut moved = Vec::new();
+        let mut out = BTreeSet::new();
+        while let Some((st, root)) = stack.pop() {
+            if !root {
+                let o = observed(m, &st, a);
+                let mut after = Vec::new();
+                for (t, transition) in &c.t {
+                    if !enabled(&st, t) {
+                        return None;
+                    }
+                    let next = m.next_state(&st, t.clone());
+                    if next.is_some() != *transition {
+                        return None;
+                    }
+                    let Some(next) = next else {
+                        continue;
+                    };
+                    if !local(&st, &next)
+                        || observed(m, &next, a) != o
+                        || !no_outcome_after(m, &st, &next, a)
+                    {
+                        return None;
+                    }
+                    after.push(next.actor_states[a].clone());
+                }
+                moved.push((st.actor_states[a].clone(), after));
+            }
+            let mut inputs: Vec<Action> = pool.iter().map(|&(y, msg)| deliver(y, a, msg)).collect();
+            inputs.extend(
+                st.timers_set[a]
+                    .iter()
+                    .filter(|tm| !set(s, tm))
+                    .map(|tm| Action::Actor(ActorModelAction::Timeout(Id::from(a), *tm))),
+            );
+            for d in inputs {
+                let at = with_input(&st, &d);
+                let Some(dn) = m.next_state(&at, d.clone()) else {
+                    continue;
+                };
+                if !local(&at, &dn) {
+                    return None;
+                }
+                for (t, transition) in &c.t {
+                    if !*transition {
+                        continue;
+                    }
+                    if !enabled(&dn, t) {
+                        return None;
+                    }
+                    let d_then_t = m.next_state(&dn, t.clone())?;
+                    let tn = m.next_state(&at, t.clone())?;
+                    if !enabled(&tn, &d) {
+                        return None;
+                    }
+                    if m.next_state(&tn, d.clone())? != d_then_t {
+                        return None;
+                    }
+                }
+                out.extend(sent(&at, &dn, a));
+                let keep = keep_only(&base, &dn, a);
+                if seen.insert(key(&keep)) {
+                    if seen.len() > self.local_states_max {
+                        return None;
+                    }
+                    stack.push((keep, false));
+                }
+            }
+        }
+        Some((moved, out))
     }
 
     /// Explores actor `y` alone from `s`: its queued messages in flow order, the `pool`'s
@@ -391,10 +612,14 @@ impl ActorPersistence {
         let key = crate::explore::fp(&(
             (y, a, &*s.actor_states[y], &s.timers_set[y]),
             (&h.cut, h.down, &h.late, h.clean.contains(y), h.violations),
-            (&queued, pool, flow_len(s, y, a) == 0),
+            (&queued, pool),
             (
                 s.actor_states[a].view,
                 c.after.iter().map(|n| n.view).collect::<Vec<_>>(),
+                c.moved
+                    .iter()
+                    .map(|(n, after)| (n.view, after.iter().map(|n| n.view).collect::<Vec<_>>()))
+                    .collect::<Vec<_>>(),
             ),
             &c.begins,
         ));
@@ -421,7 +646,8 @@ impl ActorPersistence {
         // A configuration: y's state, timers and clean bit live in `state`; `pos[k]` is how far
         // y has read `queued[k]`.
         let mut seen: HashSet<u64> = HashSet::new();
-        let mut stack: Vec<(State, Vec<usize>)> = vec![(s.clone(), vec![0; queued.len()])];
+        let base = slim(s, None);
+        let mut stack: Vec<(State, Vec<usize>)> = vec![(base.clone(), vec![0; queued.len()])];
         let key = |st: &State, pos: &Vec<usize>| {
             crate::explore::fp(&(
                 &*st.actor_states[y],
@@ -451,12 +677,7 @@ impl ActorPersistence {
                 ));
             }
             for (action, advance) in inputs {
-                let mut at = st.clone();
-                if let Action::Actor(ActorModelAction::Deliver { src, msg, .. }) = &action {
-                    if let Network::Ordered(map) = &mut at.network {
-                        map.insert((*src, Id::from(y)), VecDeque::from([*msg]));
-                    }
-                }
+                let at = with_input(&st, &action);
                 let Some(next) = m.next_state(&at, action) else {
                     continue;
                 };
@@ -479,22 +700,12 @@ impl ActorPersistence {
                 {
                     return None;
                 }
-                for (dst, msg) in sent(&at, &next, y) {
-                    if dst == a && flow_len(s, y, a) == 0 {
-                        return None;
-                    }
-                    out.insert((dst, msg));
-                }
+                out.extend(sent(&at, &next, y));
                 let mut npos = pos.clone();
                 if let Some(k) = advance {
                     npos[k] += 1;
                 }
-                // Only y's part of `next` matters; keep the rest as at `s`.
-                let mut keep = s.clone();
-                keep.actor_states[y] = next.actor_states[y].clone();
-                keep.timers_set[y] = next.timers_set[y].clone();
-                keep.history.clean = keep.history.clean.with_bit_of(next.history.clean, y);
-                keep.history.timers[y] = next.history.timers[y];
+                let keep = keep_only(&base, &next, y);
                 if seen.insert(key(&keep, &npos)) {
                     if seen.len() > self.local_states_max {
                         return None;
@@ -508,16 +719,70 @@ impl ActorPersistence {
 }
 
 /// Does a node beginning active in view `w` commute with every step of `T`? That step reads
-/// `a`'s view (frozen until `a` moves) and marks `a` removed iff it lists `a` with a lower
-/// transition number and `w` does not list `a`; it commutes iff no step of `T` changes that
-/// answer. It touches nothing else `T` reads or writes.
+/// `a`'s view and marks `a` removed iff it lists `a` with a lower transition number and `w` does
+/// not list `a`; it commutes iff no step of `T` changes that answer, in any configuration `a`
+/// can be in before a step of `T` (its state at `s`, or one reached on new inputs). It touches
+/// nothing else `T` reads or writes.
 fn ghost_commutes(c: &Candidate, w: View) -> bool {
     let (m, s, a) = (c.m, c.s, c.a);
     if a >= m.spec.len() {
         return true;
     }
-    let now = removed_by(m.node(s, a), a, w);
-    c.after.iter().all(|n| removed_by(n, a, w) == now)
+    let same = |n: &NodeState, after: &[Arc<NodeState>]| {
+        let now = removed_by(n, a, w);
+        after.iter().all(|x| removed_by(x, a, w) == now)
+    };
+    same(m.node(s, a), &c.after) && c.moved.iter().all(|(n, after)| same(n, after))
+}
+
+/// `a`'s configurations other than at `s`, each with its state after every step of `T`.
+type Moved = Vec<(Arc<NodeState>, Vec<Arc<NodeState>>)>;
+
+/// What the exploration of `a` on its new inputs found: its other configurations, and
+/// everything it can send.
+type ExploredA = (Moved, BTreeSet<(usize, Msg)>);
+
+/// The state after a step of `a` from `at` to `next` is no outcome wherever the step is taken: a
+/// message stays in flight (into `a`, or one it sent), or `a` is not quiescent, or the
+/// environment rules an outcome out (heal still due, a CLUEXIT not rebooted).
+fn no_outcome_after(m: &ClusterModel, at: &State, next: &State, a: usize) -> bool {
+    fed(next, a) || busy(m, next, a) || m.outcome_env(&at.history) || !sent(at, next, a).is_empty()
+}
+
+/// `at` with the input of `action` made deliverable: a delivery's message alone on its flow
+/// (the explorations only deliver messages to an actor that are the head of their flow, or that
+/// arrive over a flow they may treat as empty).
+fn with_input(st: &State, action: &Action) -> State {
+    let mut at = st.clone();
+    if let Action::Actor(ActorModelAction::Deliver { src, dst, msg }) = action {
+        if let Network::Ordered(map) = &mut at.network {
+            map.insert((*src, *dst), VecDeque::from([*msg]));
+        }
+    }
+    at
+}
+
+/// `s` without the flows a local exploration does not read, so that its many copies are cheap:
+/// all of them, or all but the flows into `into` (the heads of the candidate's own deliveries).
+/// A local step reads no flow but the one it delivers from (the explorations put that message
+/// alone on its flow), and what it sends is what its outgoing flows gain.
+fn slim(s: &State, into: Option<usize>) -> State {
+    let mut base = s.clone();
+    if let Network::Ordered(map) = &mut base.network {
+        map.retain(|(_, dst), _| Some(usize::from(*dst)) == into);
+    }
+    base
+}
+
+/// `s` with actor `y`'s part (state, timers, `clean` bit, timer count) taken from `next`: what
+/// a local exploration of `y` keeps of a step.
+fn keep_only(s: &State, next: &State, y: usize) -> State {
+    let mut keep = s.clone();
+    keep.actor_states[y] = next.actor_states[y].clone();
+    keep.timers_set[y] = next.timers_set[y].clone();
+    keep.history.clean = keep.history.clean.with_bit_of(next.history.clean, y);
+    keep.history.timers[y] = next.history.timers[y];
+    keep
 }
 
 fn deliver(src: usize, dst: usize, msg: Msg) -> Action {
@@ -566,6 +831,8 @@ mod tests {
             after,
             stops: false,
             begins: Vec::new(),
+            t: Vec::new(),
+            moved: Vec::new(),
         };
         // `a` stays stale for #2 (still #1), or leaves no state change at all: commutes.
         assert!(ghost_commutes(&cand(vec![holding(Some(v1))]), without_a));
@@ -581,6 +848,149 @@ mod tests {
         ));
         // A view that lists `a` marks nothing about `a`.
         assert!(ghost_commutes(&cand(vec![holding(None)]), with_a));
+    }
+
+    /// Persistence checked by brute force: from a state where a set `T` is offered, every path
+    /// of the full graph that avoids `T` (breadth-first, up to `depth` steps) takes only actor
+    /// steps, each of which commutes with every step of `T` where both are taken (the two
+    /// orders give the same state, and neither disables the other), and a step of `T` taken
+    /// where its actor has moved leaves that actor's observation alone. Returns the first
+    /// failure.
+    fn persistent_by_brute_force(
+        m: &ClusterModel,
+        s: &State,
+        t: &[Action],
+        depth: usize,
+    ) -> Result<(usize, usize), String> {
+        let a = t[0].actor().expect("an actor step");
+        let mut moved_states = 0;
+        let enabled = |u: &State| {
+            let mut acts = Vec::new();
+            m.actions(u, &mut acts);
+            acts
+        };
+        let at_s: Vec<bool> = t
+            .iter()
+            .map(|x| m.next_state(s, x.clone()).is_some())
+            .collect();
+        let mut frontier = vec![s.clone()];
+        let mut seen = HashSet::from([crate::cluster_model::fingerprint(s)]);
+        for _ in 0..depth {
+            let mut next_frontier = Vec::new();
+            for u in &frontier {
+                let acts = enabled(u);
+                let moved = u.actor_states[a] != s.actor_states[a];
+                moved_states += usize::from(moved);
+                for (k, x) in t.iter().enumerate() {
+                    if !acts.contains(x) {
+                        return Err(format!("{x:?} disabled on a path avoiding T"));
+                    }
+                    let ux = m.next_state(u, x.clone());
+                    if ux.is_some() != at_s[k] {
+                        return Err(format!("{x:?} a transition here, not at s, or the reverse"));
+                    }
+                    if moved
+                        && ux
+                            .as_ref()
+                            .is_some_and(|v| observed(m, v, a) != observed(m, u, a))
+                    {
+                        return Err(format!("{x:?} visible where {a} has moved"));
+                    }
+                }
+                for b in acts.iter().filter(|b| !t.contains(b)) {
+                    if b.actor().is_none() {
+                        return Err(format!("environment action {b:?} on a path avoiding T"));
+                    }
+                    let Some(ub) = m.next_state(u, b.clone()) else {
+                        continue;
+                    };
+                    for x in t {
+                        let Some(ux) = m.next_state(u, x.clone()) else {
+                            continue;
+                        };
+                        if !enabled(&ux).contains(b) || !enabled(&ub).contains(x) {
+                            return Err(format!("{b:?} and {x:?}: one disables the other"));
+                        }
+                        if m.next_state(&ux, b.clone()) != m.next_state(&ub, x.clone()) {
+                            return Err(format!("{b:?} and {x:?} do not commute"));
+                        }
+                    }
+                    if seen.insert(crate::cluster_model::fingerprint(&ub)) {
+                        next_frontier.push(ub);
+                    }
+                }
+            }
+            frontier = next_frontier;
+        }
+        Ok((seen.len(), moved_states))
+    }
+
+    /// The offered sets whose actor can move on new inputs before a step of the set (messages
+    /// other actors send it over flows empty at the state) are persistent: checked by brute
+    /// force on every short path avoiding them, for the first such sets met breadth-first on
+    /// the seed with `cut FRA-LHR` + heal.
+    #[test]
+    fn sets_whose_actor_moves_on_new_inputs_are_persistent() {
+        let spec = Arc::new(ClusterSpec::parse("t", SEED_TOPOLOGY_TOML).unwrap());
+        let cut = Fault::parse(&spec, "link:FRA-LHR").unwrap();
+        let m = ClusterModel::new(
+            spec,
+            CheckConfig::new(FaultPlan::Exact(vec![cut]), HealMode::AfterSettle),
+        );
+        let oracle = ActorPersistence::default();
+        let (mut checked, mut states, mut moved_states) = (0, 0, 0);
+        crate::cluster_model::breadth_first(&m, 30_000, |s, actions, _| {
+            if checked == 40 {
+                return;
+            }
+            if let Some((t, moved)) = oracle.choose(&m, s, actions) {
+                if moved > 0 {
+                    let t: Vec<Action> = t.iter().map(|&k| actions[k].clone()).collect();
+                    match persistent_by_brute_force(&m, s, &t, 4) {
+                        Ok((n, k)) => {
+                            states += n;
+                            moved_states += k;
+                        }
+                        Err(e) => panic!("not persistent: {e}"),
+                    }
+                    checked += 1;
+                }
+            }
+        });
+        assert_eq!((checked, states, moved_states), (40, 3_470, 292));
+    }
+
+    /// The negative control of the brute-force check: offering a fed actor's steps with no
+    /// condition checked is caught.
+    #[test]
+    fn the_brute_force_check_catches_a_set_that_is_not_persistent() {
+        let spec = Arc::new(ClusterSpec::parse("t", SEED_TOPOLOGY_TOML).unwrap());
+        let cut = Fault::parse(&spec, "link:FRA-LHR").unwrap();
+        let m = ClusterModel::new(
+            spec,
+            CheckConfig::new(FaultPlan::Exact(vec![cut]), HealMode::AfterSettle),
+        );
+        let mut caught = None;
+        crate::cluster_model::breadth_first(&m, 30_000, |s, actions, _| {
+            if caught.is_some() || actions.iter().any(|x| x.actor().is_none()) {
+                return;
+            }
+            let Some(a) = (0..m.spec.actors_len()).find(|&a| fed(s, a)) else {
+                return;
+            };
+            let t: Vec<Action> = actions
+                .iter()
+                .filter(|x| x.actor() == Some(a))
+                .cloned()
+                .collect();
+            if t.len() < actions.len() {
+                if let Err(e) = persistent_by_brute_force(&m, s, &t, 4) {
+                    caught = Some(e);
+                }
+            }
+        });
+        let caught = caught.expect("no unchecked set was caught");
+        assert!(caught.ends_with("do not commute"), "{caught}");
     }
 
     /// An actor with no message in flight to it is offered when it is not quiescent (its timers

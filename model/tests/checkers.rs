@@ -360,12 +360,12 @@ fn persistent_sets_keep_every_verdict() {
     let tri = load("specs/scenarios/three-regions.toml");
     let two = load("tests/data/two-node.toml");
     let cases = [
-        (tri.clone(), 1, false, Variant::Correct, 329),
+        (tri.clone(), 1, false, Variant::Correct, 322),
         (tri.clone(), 2, false, Variant::Correct, 3_233),
-        (tri.clone(), 1, true, Variant::Correct, 36_425),
+        (tri.clone(), 1, true, Variant::Correct, 31_003),
         (tri.clone(), 2, false, Variant::HalfQuorum, 3_415),
         (two, 1, false, Variant::TwoNode, 10),
-        (tri, 1, false, Variant::NoTimingAssumption, 388),
+        (tri, 1, false, Variant::NoTimingAssumption, 381),
     ];
     for (spec, faults, heal, variant, expected) in cases {
         let m = check_model(spec, faults, heal, variant);
