@@ -643,24 +643,18 @@ impl ActorPersistence {
         queued: &[(usize, &VecDeque<Msg>)],
     ) -> Option<Explored> {
         let (m, s, a) = (c.m, c.s, c.a);
-        // A configuration: y's state, timers and clean bit live in `state`; `pos[k]` is how far
-        // y has read `queued[k]`.
+        // A configuration: y's part of the state, and `pos[k]`, how far y has read `queued[k]`.
         let mut seen: HashSet<u64> = HashSet::new();
-        let base = slim(s, None);
-        let mut stack: Vec<(State, Vec<usize>)> = vec![(base.clone(), vec![0; queued.len()])];
-        let key = |st: &State, pos: &Vec<usize>| {
-            crate::explore::fp(&(
-                &*st.actor_states[y],
-                &st.timers_set[y],
-                st.history.clean.contains(y),
-                pos,
-            ))
+        let mut scratch = Scratch::new(slim(s, None), y);
+        let mut stack: Vec<(Part, Vec<usize>)> = vec![(Part::of(s, y), vec![0; queued.len()])];
+        let key = |part: &Part, pos: &Vec<usize>| {
+            crate::explore::fp(&(&*part.state, &part.timers, part.clean, pos))
         };
         seen.insert(key(&stack[0].0, &stack[0].1));
         let mut out = BTreeSet::new();
         let mut conflicting_start = false;
         let a_state = &s.actor_states[a];
-        while let Some((st, pos)) = stack.pop() {
+        while let Some((part, pos)) = stack.pop() {
             let mut inputs: Vec<(Action, Option<usize>)> = Vec::new();
             for (k, (src, q)) in queued.iter().enumerate() {
                 if let Some(msg) = q.get(pos[k]) {
@@ -670,25 +664,25 @@ impl ActorPersistence {
             for &(src, msg) in pool {
                 inputs.push((deliver(src, y, msg), None));
             }
-            for t in st.timers_set[y].iter() {
+            for t in part.timers.iter() {
                 inputs.push((
                     Action::Actor(ActorModelAction::Timeout(Id::from(y), *t)),
                     None,
                 ));
             }
             for (action, advance) in inputs {
-                let at = with_input(&st, &action);
-                let Some(next) = m.next_state(&at, action) else {
+                let at = scratch.set(&part, &action);
+                let Some(next) = m.next_state(at, action) else {
                     continue;
                 };
-                match ActorIndependence::footprint(m, &at, y as u8, &next) {
+                match ActorIndependence::footprint(m, at, y as u8, &next) {
                     Footprint::Local => {}
                     Footprint::Began(w) if ghost_commutes(c, w) => {}
                     _ => return None,
                 }
                 // A start that could make a violation with `a` still active: into a view other
                 // than `a`'s (split-brain), or one that marks `a` removed (zombie).
-                let (oy, py) = (observed(m, &at, y), observed(m, &next, y));
+                let (oy, py) = (observed(m, at, y), observed(m, &next, y));
                 conflicting_start |= starts(&oy, &py)
                     && (py.3 != a_state.view || py.3.is_some_and(|w| removed_by(a_state, a, w)));
                 // `a` beginning active in `w` reads whether `y` holds a view listing itself
@@ -700,17 +694,17 @@ impl ActorPersistence {
                 {
                     return None;
                 }
-                out.extend(sent(&at, &next, y));
+                out.extend(sent(at, &next, y));
                 let mut npos = pos.clone();
                 if let Some(k) = advance {
                     npos[k] += 1;
                 }
-                let keep = keep_only(&base, &next, y);
-                if seen.insert(key(&keep, &npos)) {
+                let kept = Part::of(&next, y);
+                if seen.insert(key(&kept, &npos)) {
                     if seen.len() > self.local_states_max {
                         return None;
                     }
-                    stack.push((keep, npos));
+                    stack.push((kept, npos));
                 }
             }
         }
@@ -772,6 +766,66 @@ fn slim(s: &State, into: Option<usize>) -> State {
         map.retain(|(_, dst), _| Some(usize::from(*dst)) == into);
     }
     base
+}
+
+/// One actor's part of a state — what a local exploration varies: its state, its timers, its
+/// `clean` bit and its timer count (`Env::timers`, which follows the timers).
+struct Part {
+    state: Arc<NodeState>,
+    timers: stateright::actor::Timers<Timer>,
+    clean: bool,
+    timer_count: u8,
+}
+
+impl Part {
+    fn of(st: &State, y: usize) -> Part {
+        Part {
+            state: st.actor_states[y].clone(),
+            timers: st.timers_set[y].clone(),
+            clean: st.history.clean.contains(y),
+            timer_count: st.history.timers[y],
+        }
+    }
+}
+
+/// One slim copy of the state (see [`slim`]) for a whole local exploration of actor `y`: before
+/// each step, `y`'s part is put in and the step's input made deliverable, so a step costs the
+/// model's own copy of the state and no other.
+struct Scratch {
+    st: State,
+    y: usize,
+    /// The flow the last input was put on, to be taken off again.
+    input: Option<(Id, Id)>,
+}
+
+impl Scratch {
+    fn new(st: State, y: usize) -> Scratch {
+        Scratch { st, y, input: None }
+    }
+
+    /// The state with `y`'s part set to `part` and `action`'s message, if a delivery, alone on
+    /// its flow.
+    fn set(&mut self, part: &Part, action: &Action) -> &State {
+        let (st, y) = (&mut self.st, self.y);
+        if let (Some(flow), Network::Ordered(map)) = (self.input.take(), &mut st.network) {
+            map.remove(&flow);
+        }
+        st.actor_states[y] = part.state.clone();
+        st.timers_set[y] = part.timers.clone();
+        if part.clean {
+            st.history.clean.insert(y);
+        } else {
+            st.history.clean.remove(y);
+        }
+        st.history.timers[y] = part.timer_count;
+        if let Action::Actor(ActorModelAction::Deliver { src, dst, msg }) = action {
+            if let Network::Ordered(map) = &mut st.network {
+                map.insert((*src, *dst), VecDeque::from([*msg]));
+                self.input = Some((*src, *dst));
+            }
+        }
+        &self.st
+    }
 }
 
 /// `s` with actor `y`'s part (state, timers, `clean` bit, timer count) taken from `next`: what
