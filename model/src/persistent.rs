@@ -503,56 +503,51 @@ impl ActorPersistence {
                 Footprint::Local
             )
         };
-        let key = |st: &State| {
-            crate::explore::fp(&(
-                &*st.actor_states[a],
-                &st.timers_set[a],
-                st.history.clean.contains(a),
-            ))
-        };
-        let mut seen: HashSet<u64> = HashSet::from([key(s)]);
-        let base = slim(s, Some(a));
-        let mut stack: Vec<(State, bool)> = vec![(base.clone(), true)];
+        let key = |part: &Part| crate::explore::fp(&(&*part.state, &part.timers, part.clean));
+        let mut seen: HashSet<u64> = HashSet::from([key(&Part::of(s, a))]);
+        let mut scratch = Scratch::new(slim(s, Some(a)), a);
+        let mut stack: Vec<(Part, bool)> = vec![(Part::of(s, a), true)];
         let mut moved = Vec::new();
         let mut out = BTreeSet::new();
-        while let Some((st, root)) = stack.pop() {
+        while let Some((part, root)) = stack.pop() {
             if !root {
-                let o = observed(m, &st, a);
+                let st = scratch.set(&part, None);
+                let o = observed(m, st, a);
                 let mut after = Vec::new();
                 for (t, transition) in &c.t {
-                    if !enabled(&st, t) {
+                    if !enabled(st, t) {
                         return None;
                     }
-                    let next = m.next_state(&st, t.clone());
+                    let next = m.next_state(st, t.clone());
                     if next.is_some() != *transition {
                         return None;
                     }
                     let Some(next) = next else {
                         continue;
                     };
-                    if !local(&st, &next)
+                    if !local(st, &next)
                         || observed(m, &next, a) != o
-                        || !no_outcome_after(m, &st, &next, a)
+                        || !no_outcome_after(m, st, &next, a)
                     {
                         return None;
                     }
                     after.push(next.actor_states[a].clone());
                 }
-                moved.push((st.actor_states[a].clone(), after));
+                moved.push((part.state.clone(), after));
             }
             let mut inputs: Vec<Action> = pool.iter().map(|&(y, msg)| deliver(y, a, msg)).collect();
             inputs.extend(
-                st.timers_set[a]
+                part.timers
                     .iter()
                     .filter(|tm| !set(s, tm))
                     .map(|tm| Action::Actor(ActorModelAction::Timeout(Id::from(a), *tm))),
             );
             for d in inputs {
-                let at = with_input(&st, &d);
-                let Some(dn) = m.next_state(&at, d.clone()) else {
+                let at = scratch.set(&part, Some(&d));
+                let Some(dn) = m.next_state(at, d.clone()) else {
                     continue;
                 };
-                if !local(&at, &dn) {
+                if !local(at, &dn) {
                     return None;
                 }
                 for (t, transition) in &c.t {
@@ -563,7 +558,7 @@ impl ActorPersistence {
                         return None;
                     }
                     let d_then_t = m.next_state(&dn, t.clone())?;
-                    let tn = m.next_state(&at, t.clone())?;
+                    let tn = m.next_state(at, t.clone())?;
                     if !enabled(&tn, &d) {
                         return None;
                     }
@@ -571,13 +566,13 @@ impl ActorPersistence {
                         return None;
                     }
                 }
-                out.extend(sent(&at, &dn, a));
-                let keep = keep_only(&base, &dn, a);
-                if seen.insert(key(&keep)) {
+                out.extend(sent(at, &dn, a));
+                let kept = Part::of(&dn, a);
+                if seen.insert(key(&kept)) {
                     if seen.len() > self.local_states_max {
                         return None;
                     }
-                    stack.push((keep, false));
+                    stack.push((kept, false));
                 }
             }
         }
@@ -585,8 +580,9 @@ impl ActorPersistence {
     }
 
     /// Explores actor `y` alone from `s`: its queued messages in flow order, the `pool`'s
-    /// messages at any time, its timers at any time. Returns everything it can send, or `None`
-    /// if it can take a non-local step, send to `a` over a flow empty at `s`, or exceeds the bound.
+    /// messages at any time, its timers at any time. Returns everything it can send (to `a` as
+    /// well), or `None` if it can take a step that does not commute with `T`, or exceeds the
+    /// bound.
     ///
     /// The answer depends only on `y`'s state and timers, its inputs, the environment fields a
     /// step of `y` reads or may write (cuts, who is down, unnoticed failures, `y`'s `clean` bit,
@@ -671,7 +667,7 @@ impl ActorPersistence {
                 ));
             }
             for (action, advance) in inputs {
-                let at = scratch.set(&part, &action);
+                let at = scratch.set(&part, Some(&action));
                 let Some(next) = m.next_state(at, action) else {
                     continue;
                 };
@@ -743,19 +739,6 @@ fn no_outcome_after(m: &ClusterModel, at: &State, next: &State, a: usize) -> boo
     fed(next, a) || busy(m, next, a) || m.outcome_env(&at.history) || !sent(at, next, a).is_empty()
 }
 
-/// `at` with the input of `action` made deliverable: a delivery's message alone on its flow
-/// (the explorations only deliver messages to an actor that are the head of their flow, or that
-/// arrive over a flow they may treat as empty).
-fn with_input(st: &State, action: &Action) -> State {
-    let mut at = st.clone();
-    if let Action::Actor(ActorModelAction::Deliver { src, dst, msg }) = action {
-        if let Network::Ordered(map) = &mut at.network {
-            map.insert((*src, *dst), VecDeque::from([*msg]));
-        }
-    }
-    at
-}
-
 /// `s` without the flows a local exploration does not read, so that its many copies are cheap:
 /// all of them, or all but the flows into `into` (the heads of the candidate's own deliveries).
 /// A local step reads no flow but the one it delivers from (the explorations put that message
@@ -803,9 +786,9 @@ impl Scratch {
         Scratch { st, y, input: None }
     }
 
-    /// The state with `y`'s part set to `part` and `action`'s message, if a delivery, alone on
-    /// its flow.
-    fn set(&mut self, part: &Part, action: &Action) -> &State {
+    /// The state with `y`'s part set to `part` and the `input`'s message, if a delivery, alone
+    /// on its flow.
+    fn set(&mut self, part: &Part, input: Option<&Action>) -> &State {
         let (st, y) = (&mut self.st, self.y);
         if let (Some(flow), Network::Ordered(map)) = (self.input.take(), &mut st.network) {
             map.remove(&flow);
@@ -818,7 +801,7 @@ impl Scratch {
             st.history.clean.remove(y);
         }
         st.history.timers[y] = part.timer_count;
-        if let Action::Actor(ActorModelAction::Deliver { src, dst, msg }) = action {
+        if let Some(Action::Actor(ActorModelAction::Deliver { src, dst, msg })) = input {
             if let Network::Ordered(map) = &mut st.network {
                 map.insert((*src, *dst), VecDeque::from([*msg]));
                 self.input = Some((*src, *dst));
@@ -826,17 +809,6 @@ impl Scratch {
         }
         &self.st
     }
-}
-
-/// `s` with actor `y`'s part (state, timers, `clean` bit, timer count) taken from `next`: what
-/// a local exploration of `y` keeps of a step.
-fn keep_only(s: &State, next: &State, y: usize) -> State {
-    let mut keep = s.clone();
-    keep.actor_states[y] = next.actor_states[y].clone();
-    keep.timers_set[y] = next.timers_set[y].clone();
-    keep.history.clean = keep.history.clean.with_bit_of(next.history.clean, y);
-    keep.history.timers[y] = next.history.timers[y];
-    keep
 }
 
 fn deliver(src: usize, dst: usize, msg: Msg) -> Action {
