@@ -38,7 +38,7 @@
 //!    input*: a step of `a` that is not in `T`, so `a` is no longer frozen — commutes with `T`
 //!    (a message behind a non-empty flow's head becomes deliverable only after that head, a step
 //!    of `T`, so it needs nothing). Decided by exploring `a` too
-//!    ([`ActorPersistence::explore_a`]) on those messages and on the timers such steps set,
+//!    (`ActorPersistence::explore_a`) on those messages and on the timers such steps set,
 //!    never taking a step of `T`: at every configuration `a'` of `a` so reached, every step of
 //!    `T` is enabled, is a transition exactly where it was one at `s`, is local, leaves `a`'s
 //!    observation unchanged and leads into no outcome; and every new input's step is local and
@@ -474,16 +474,9 @@ impl ActorPersistence {
             (&h.cut, h.down, &h.late, h.clean.contains(a), h.violations),
             m.outcome_env(h),
         ));
-        if let Some(hit) = self.cache_a.lock().expect("cache lock").get(&key) {
-            return hit.clone();
-        }
-        let answer = self.explore_a_uncached(c, pool);
-        let mut cache = self.cache_a.lock().expect("cache lock");
-        if cache.len() >= self.cache_entries_max {
-            cache.clear();
-        }
-        cache.insert(key, answer.clone());
-        answer
+        cached(&self.cache_a, self.cache_entries_max, key, || {
+            self.explore_a_uncached(c, pool)
+        })
     }
 
     fn explore_a_uncached(
@@ -619,16 +612,9 @@ impl ActorPersistence {
             ),
             &c.begins,
         ));
-        if let Some(hit) = self.cache.lock().expect("cache lock").get(&key) {
-            return hit.clone();
-        }
-        let answer = self.explore_uncached(c, y, pool, &queued);
-        let mut cache = self.cache.lock().expect("cache lock");
-        if cache.len() >= self.cache_entries_max {
-            cache.clear();
-        }
-        cache.insert(key, answer.clone());
-        answer
+        cached(&self.cache, self.cache_entries_max, key, || {
+            self.explore_uncached(c, y, pool, &queued)
+        })
     }
 
     fn explore_uncached(
@@ -706,6 +692,26 @@ impl ActorPersistence {
         }
         Some((out, conflicting_start))
     }
+}
+
+/// The answer cached under `key`, or `compute`'s, then kept (the cache is emptied once it holds
+/// `entries_max` answers). The lock is not held while computing.
+fn cached<T: Clone>(
+    cache: &Mutex<HashMap<u64, T>>,
+    entries_max: usize,
+    key: u64,
+    compute: impl FnOnce() -> T,
+) -> T {
+    if let Some(hit) = cache.lock().expect("cache lock").get(&key) {
+        return hit.clone();
+    }
+    let answer = compute();
+    let mut cache = cache.lock().expect("cache lock");
+    if cache.len() >= entries_max {
+        cache.clear();
+    }
+    cache.insert(key, answer.clone());
+    answer
 }
 
 /// Does a node beginning active in view `w` commute with every step of `T`? That step reads
@@ -951,18 +957,23 @@ mod tests {
         Ok((seen.len(), moved_states))
     }
 
+    /// The seed, `cut FRA-LHR`, healed once settled (`whatif --fail link:FRA-LHR --heal`).
+    fn seed_cut_fra_lhr_healed() -> ClusterModel {
+        let spec = Arc::new(ClusterSpec::parse("t", SEED_TOPOLOGY_TOML).unwrap());
+        let cut = Fault::parse(&spec, "link:FRA-LHR").unwrap();
+        ClusterModel::new(
+            spec,
+            CheckConfig::new(FaultPlan::Exact(vec![cut]), HealMode::AfterSettle),
+        )
+    }
+
     /// The offered sets whose actor can move on new inputs before a step of the set (messages
     /// other actors send it over flows empty at the state) are persistent: checked by brute
     /// force on every short path avoiding them, for the first such sets met breadth-first on
     /// the seed with `cut FRA-LHR` + heal.
     #[test]
     fn sets_whose_actor_moves_on_new_inputs_are_persistent() {
-        let spec = Arc::new(ClusterSpec::parse("t", SEED_TOPOLOGY_TOML).unwrap());
-        let cut = Fault::parse(&spec, "link:FRA-LHR").unwrap();
-        let m = ClusterModel::new(
-            spec,
-            CheckConfig::new(FaultPlan::Exact(vec![cut]), HealMode::AfterSettle),
-        );
+        let m = seed_cut_fra_lhr_healed();
         let oracle = ActorPersistence::default();
         let (mut checked, mut states, mut moved_states) = (0, 0, 0);
         crate::cluster_model::breadth_first(&m, 30_000, |s, actions, _| {
@@ -990,12 +1001,7 @@ mod tests {
     /// condition checked is caught.
     #[test]
     fn the_brute_force_check_catches_a_set_that_is_not_persistent() {
-        let spec = Arc::new(ClusterSpec::parse("t", SEED_TOPOLOGY_TOML).unwrap());
-        let cut = Fault::parse(&spec, "link:FRA-LHR").unwrap();
-        let m = ClusterModel::new(
-            spec,
-            CheckConfig::new(FaultPlan::Exact(vec![cut]), HealMode::AfterSettle),
-        );
+        let m = seed_cut_fra_lhr_healed();
         let mut caught = None;
         crate::cluster_model::breadth_first(&m, 30_000, |s, actions, _| {
             if caught.is_some() || actions.iter().any(|x| x.actor().is_none()) {
