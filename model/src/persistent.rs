@@ -44,7 +44,8 @@
 //!    observation unchanged and leads into no outcome; and every new input's step is local and
 //!    commutes with every step of `T` — both orders executed on the model's `next_state`, the
 //!    states compared whole (the two sends of two steps to one peer, for example, must come in
-//!    the same order). Since a path avoiding `T` then no longer keeps `a` frozen, this is
+//!    the same order), and a step of `T` that begins active must begin in the same view in both
+//!    orders (it marks stale nodes removed by reading views the copy below does not hold). Since a path avoiding `T` then no longer keeps `a` frozen, this is
 //!    allowed only when a message is in flight to `a` at `s`: that flow's head is a step of `T`
 //!    and stays in flight on such a path, so no state on it is settled. What `a` sends from
 //!    those configurations feeds the others' explorations, and their messages to it feed its
@@ -502,6 +503,10 @@ impl ActorPersistence {
         let mut stack: Vec<(Part, bool)> = vec![(Part::of(s, a), true)];
         let mut moved = Vec::new();
         let mut out = BTreeSet::new();
+        // The view the step `prev → next` of `a` makes it begin active in, if any.
+        let began = |prev: &State, next: &State| {
+            m.began_active(a, &prev.actor_states[a], &next.actor_states[a])
+        };
         while let Some((part, root)) = stack.pop() {
             if !root {
                 let st = scratch.set(&part, None);
@@ -555,7 +560,13 @@ impl ActorPersistence {
                     if !enabled(&tn, &d) {
                         return None;
                     }
-                    if m.next_state(&tn, d.clone())? != d_then_t {
+                    // A step of `T` that begins active (allowed at `s`) marks stale nodes removed
+                    // by reading their views, which need not be those of this copy of `s`: the
+                    // states compared here carry over only if it begins active in the same view
+                    // in both orders.
+                    if m.next_state(&tn, d.clone())? != d_then_t
+                        || began(at, &tn) != began(&dn, &d_then_t)
+                    {
                         return None;
                     }
                 }
