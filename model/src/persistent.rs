@@ -238,9 +238,18 @@ fn flow_len(s: &State, src: usize, dst: usize) -> usize {
         .map_or(0, VecDeque::len)
 }
 
-/// Some message is in flight to `a` (Stateright drops a flow once it is empty).
+/// The flows into `dst`, by source (Stateright drops a flow once it is empty).
+fn flows_into(s: &State, dst: usize) -> impl Iterator<Item = (usize, &VecDeque<Msg>)> {
+    flows(s)
+        .into_iter()
+        .flatten()
+        .filter(move |((_, d), _)| usize::from(*d) == dst)
+        .map(|(&(src, _), q)| (usize::from(src), q))
+}
+
+/// Some message is in flight to `a`.
 fn fed(s: &State, a: usize) -> bool {
-    flows(s).is_some_and(|f| f.keys().any(|(_, dst)| usize::from(*dst) == a))
+    flows_into(s, a).next().is_some()
 }
 
 /// Node `a` is live and not quiescent (a transition running or due, or a join that could
@@ -299,7 +308,7 @@ impl ActorPersistence {
                 continue;
             };
             if self.others_quiet(&mut c) {
-                return Some((t, c.moved.len()));
+                return Some((t, c.configs.len() - 1));
             }
         }
         None
@@ -312,12 +321,11 @@ impl ActorPersistence {
 type Explored = (BTreeSet<(usize, Msg)>, bool);
 
 /// A candidate set at a state: the model, the state, the actor `a` whose enabled steps form `T`,
-/// and `a`'s state after each step of `T` that changes the state (what `ghost_commutes` reads).
+/// and what the checks found about `T` (`configs` is what `ghost_commutes` reads).
 struct Candidate<'c> {
     m: &'c ClusterModel,
     s: &'c State,
     a: usize,
-    after: Vec<Arc<NodeState>>,
     /// A step of `T` only makes `a` stop being active.
     stops: bool,
     /// The views in which a step of `T` makes `a` begin active.
@@ -325,10 +333,10 @@ struct Candidate<'c> {
     /// The actions of `T`, and whether each is a transition at `s` (a timeout whose handler
     /// changes nothing is none).
     t: Vec<(Action, bool)>,
-    /// `a`'s other configurations on a path that avoids `T` (reached on new inputs only, see
-    /// [`ActorPersistence::explore_a`]), each with `a`'s state after every step of `T` that is a
-    /// transition there. Empty while no other actor can send to `a` over an empty flow.
-    moved: Vec<(Arc<NodeState>, Vec<Arc<NodeState>>)>,
+    /// `a`'s configurations on a path that avoids `T`: first its state at `s`, then those it
+    /// reaches on new inputs ([`ActorPersistence::explore_a`]; none while no other actor can send
+    /// to `a` over an empty flow).
+    configs: Vec<Config>,
 }
 
 impl ActorPersistence {
@@ -376,11 +384,10 @@ impl ActorPersistence {
             m,
             s,
             a,
-            after,
             stops,
             begins,
             t: steps,
-            moved: Vec::new(),
+            configs: vec![(s.actor_states[a].clone(), after)],
         })
     }
 
@@ -426,8 +433,9 @@ impl ActorPersistence {
                     };
                     a_inputs = pool[a].len();
                     // The others' explorations read `a`'s configurations (`ghost_commutes`).
-                    grew |= moved.len() != c.moved.len();
-                    c.moved = moved;
+                    grew |= moved.len() + 1 != c.configs.len();
+                    c.configs.truncate(1);
+                    c.configs.extend(moved);
                     for (dst, msg) in out {
                         grew |= pool[dst].insert((a, msg));
                     }
@@ -464,12 +472,7 @@ impl ActorPersistence {
         }
         let (m, s, a) = (c.m, c.s, c.a);
         let h = &s.history;
-        let into_a: Vec<(usize, usize)> = flows(s)
-            .into_iter()
-            .flatten()
-            .filter(|((_, dst), _)| usize::from(*dst) == a)
-            .map(|(&(src, _), q)| (usize::from(src), q.len()))
-            .collect();
+        let into_a: Vec<(usize, usize)> = flows_into(s, a).map(|(y, q)| (y, q.len())).collect();
         let key = crate::explore::fp(&(
             (a, &*s.actor_states[a], &s.timers_set[a], &c.t, into_a, pool),
             (&h.cut, h.down, &h.late, h.clean.contains(a), h.violations),
@@ -599,12 +602,8 @@ impl ActorPersistence {
         pool: &BTreeSet<(usize, Msg)>,
     ) -> Option<Explored> {
         let (s, a) = (c.s, c.a);
-        let f = flows(s)?;
-        let queued: Vec<(usize, &VecDeque<Msg>)> = f
-            .iter()
-            .filter(|((_, dst), _)| usize::from(*dst) == y)
-            .map(|(&(src, _), q)| (usize::from(src), q))
-            .collect();
+        flows(s)?;
+        let queued: Vec<(usize, &VecDeque<Msg>)> = flows_into(s, y).collect();
         if self.cache_entries_max == 0 {
             return self.explore_uncached(c, y, pool, &queued);
         }
@@ -613,14 +612,10 @@ impl ActorPersistence {
             (y, a, &*s.actor_states[y], &s.timers_set[y]),
             (&h.cut, h.down, &h.late, h.clean.contains(y), h.violations),
             (&queued, pool),
-            (
-                s.actor_states[a].view,
-                c.after.iter().map(|n| n.view).collect::<Vec<_>>(),
-                c.moved
-                    .iter()
-                    .map(|(n, after)| (n.view, after.iter().map(|n| n.view).collect::<Vec<_>>()))
-                    .collect::<Vec<_>>(),
-            ),
+            c.configs
+                .iter()
+                .map(|(n, after)| (n.view, after.iter().map(|n| n.view).collect::<Vec<_>>()))
+                .collect::<Vec<_>>(),
             &c.begins,
         ));
         cached(&self.cache, self.cache_entries_max, key, || {
@@ -731,23 +726,23 @@ fn cached<T: Clone>(
 /// can be in before a step of `T` (its state at `s`, or one reached on new inputs). It touches
 /// nothing else `T` reads or writes.
 fn ghost_commutes(c: &Candidate, w: View) -> bool {
-    let (m, s, a) = (c.m, c.s, c.a);
+    let (m, a) = (c.m, c.a);
     if a >= m.spec.len() {
         return true;
     }
-    let same = |n: &NodeState, after: &[Arc<NodeState>]| {
+    c.configs.iter().all(|(n, after)| {
         let now = removed_by(n, a, w);
         after.iter().all(|x| removed_by(x, a, w) == now)
-    };
-    same(m.node(s, a), &c.after) && c.moved.iter().all(|(n, after)| same(n, after))
+    })
 }
 
-/// `a`'s configurations other than at `s`, each with its state after every step of `T`.
-type Moved = Vec<(Arc<NodeState>, Vec<Arc<NodeState>>)>;
+/// A configuration of the candidate `a`: its state, and its state after every step of `T` that
+/// is a transition there.
+type Config = (Arc<NodeState>, Vec<Arc<NodeState>>);
 
-/// What the exploration of `a` on its new inputs found: its other configurations, and
-/// everything it can send.
-type ExploredA = (Moved, BTreeSet<(usize, Msg)>);
+/// What the exploration of `a` on its new inputs found: its configurations other than at `s`,
+/// and everything it can send.
+type ExploredA = (Vec<Config>, BTreeSet<(usize, Msg)>);
 
 /// The state after a step of `a` from `at` to `next` is no outcome wherever the step is taken: a
 /// message stays in flight (into `a`, or one it sent), or `a` is not quiescent, or the
@@ -871,11 +866,10 @@ mod tests {
             m: &m,
             s: &s,
             a,
-            after,
             stops: false,
             begins: Vec::new(),
             t: Vec::new(),
-            moved: Vec::new(),
+            configs: vec![(s.actor_states[a].clone(), after)],
         };
         // `a` stays stale for #2 (still #1), or leaves no state change at all: commutes.
         assert!(ghost_commutes(&cand(vec![holding(Some(v1))]), without_a));
