@@ -4,7 +4,6 @@
 //! property, and (for `whatif`) exactly the same set of settled outcomes. The negative controls
 //! still produce counterexamples under the reduced search, and each counterexample replays as a
 //! Stateright `Path` (the Explorer's deep link) ending in a state that violates the property.
-use stateright::actor::ActorModelAction;
 use stateright::{Expectation, Model, Path};
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -425,12 +424,7 @@ struct Unchecked;
 
 impl Persistence<ClusterModel> for Unchecked {
     fn persistent(&self, _: &ClusterModel, _: &State, actions: &[Action]) -> Option<Vec<usize>> {
-        let owner = |a: &Action| match a {
-            Action::Actor(ActorModelAction::Deliver { dst, .. }) => Some(usize::from(*dst)),
-            Action::Actor(ActorModelAction::Timeout(id, _)) => Some(usize::from(*id)),
-            _ => None,
-        };
-        let owners: Vec<usize> = actions.iter().map(owner).collect::<Option<_>>()?;
+        let owners: Vec<usize> = actions.iter().map(Action::actor).collect::<Option<_>>()?;
         let fewest = |&&o: &&usize| owners.iter().filter(|&&x| x == o).count();
         let a = *owners.iter().min_by_key(fewest)?;
         let t: Vec<usize> = (0..actions.len()).filter(|&k| owners[k] == a).collect();
