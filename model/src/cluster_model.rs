@@ -1371,7 +1371,7 @@ mod tests {
                 );
             }
         });
-        assert_eq!((began, other), (127, 0));
+        assert_eq!((began, other), (651, 0));
     }
 
     /// Negative control for "transition numbers monotone": a node whose view number goes down

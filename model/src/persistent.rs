@@ -999,7 +999,7 @@ mod tests {
                 }
             }
         });
-        assert_eq!((checked, states, moved_states), (40, 3_470, 292));
+        assert_eq!((checked, states, moved_states), (40, 3_247, 282));
     }
 
     /// The negative control of the brute-force check: offering a fed actor's steps with no
@@ -1059,6 +1059,6 @@ mod tests {
                 }
             }
         });
-        assert_eq!((offered, by_timers), (19_070, 175));
+        assert_eq!((offered, by_timers), (2_172, 7));
     }
 }

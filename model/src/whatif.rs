@@ -74,6 +74,7 @@ impl Variant {
         cfg.protocol = ProtocolOptions {
             start_formed: true,
             dlm: cfg.protocol.dlm,
+            timers: cfg.protocol.timers,
             quorum_rule: match self {
                 Variant::HalfQuorum => QuorumRule::Half,
                 Variant::TwoNode => QuorumRule::TwoNode,

@@ -1,0 +1,179 @@
+//! Timer hygiene changes the state count, never the behaviour (see the module doc of
+//! `vmsc_model::node`, *Timer hygiene*).
+//!
+//! A node cancels each connection-manager timer that is dead. The claim is that a dead timer
+//! could only have fired as a no-op until the node armed it again itself. If that holds, the
+//! states reachable with the hygiene are exactly the states reachable without it
+//! ([`TimerHygiene::Keep`]), each with its dead timers dropped. Then every property, which
+//! reads no timer, has the same verdict, and every `whatif` outcome is the same.
+//!
+//! The tests compare the two sets of states, by fingerprint, on every configuration small enough
+//! to explore twice. If a dead timer could ever fire and do something, the model without the
+//! hygiene would reach a state that the model with it cannot, and the sets would differ. The
+//! same happens if a step revived a dead timer without arming it. The negative control shows
+//! the comparison catching a hygiene that cancels a live JOIN timer.
+use stateright::Model;
+use std::collections::HashSet;
+use std::sync::Arc;
+use vmsc_model::cluster_model::{
+    fingerprint, CheckConfig, ClusterModel, Fault, FaultPlan, HealMode, State,
+};
+use vmsc_model::config::ClusterSpec;
+use vmsc_model::node::{Timer, TimerHygiene};
+use vmsc_model::whatif::Variant;
+
+fn load(f: &str) -> Arc<ClusterSpec> {
+    let path = format!("{}/../{f}", env!("CARGO_MANIFEST_DIR"));
+    Arc::new(ClusterSpec::load(std::path::Path::new(&path)).unwrap())
+}
+
+/// A model of `plan` with the given hygiene.
+fn model(
+    spec: &Arc<ClusterSpec>,
+    plan: FaultPlan,
+    heal: HealMode,
+    h: TimerHygiene,
+) -> ClusterModel {
+    let mut cfg = CheckConfig::new(plan, heal);
+    Variant::Correct.configure(&mut cfg);
+    cfg.protocol.timers = h;
+    ClusterModel::new(Arc::clone(spec), cfg)
+}
+
+/// `s` with every dead connection-manager timer dropped (and the timer counts that the state
+/// carries for its hash recomputed).
+fn without_dead_timers(m: &ClusterModel, s: &State) -> State {
+    let mut s = s.clone();
+    for (i, actor) in m.inner.actors.iter().enumerate() {
+        for t in [Timer::Recnx, Timer::Join] {
+            if actor.timer_is_dead(&s.actor_states[i], t) {
+                s.timers_set[i].cancel(&t);
+            }
+        }
+        s.history.timers[i] = s.timers_set[i].iter().count() as u8;
+    }
+    s
+}
+
+/// The fingerprints of every reachable state, each mapped through `f`; panics past
+/// `states_max` so that a test cannot pass on a partial search.
+fn reachable(m: &ClusterModel, f: &dyn Fn(&State) -> State, states_max: usize) -> HashSet<u64> {
+    let mut seen = HashSet::new();
+    let mut image = HashSet::new();
+    let mut stack = Vec::new();
+    for s in m.init_states() {
+        if seen.insert(fingerprint(&s)) {
+            image.insert(fingerprint(&f(&s)));
+            stack.push(s);
+        }
+    }
+    let mut actions = Vec::new();
+    while let Some(s) = stack.pop() {
+        assert!(seen.len() <= states_max, "more than {states_max} states");
+        actions.clear();
+        m.actions(&s, &mut actions);
+        for a in actions.drain(..) {
+            let Some(next) = m.next_state(&s, a) else {
+                continue;
+            };
+            if m.within_boundary(&next) && seen.insert(fingerprint(&next)) {
+                image.insert(fingerprint(&f(&next)));
+                stack.push(next);
+            }
+        }
+    }
+    image
+}
+
+/// (states without the hygiene, states with it, whether the two sets agree once dead timers are
+/// dropped). With the hygiene, no reachable state holds a dead timer: its own image is itself.
+fn compare(
+    spec: &Arc<ClusterSpec>,
+    plan: FaultPlan,
+    heal: HealMode,
+    tidy: TimerHygiene,
+) -> (usize, usize, bool) {
+    let keep = model(spec, plan.clone(), heal, TimerHygiene::Keep);
+    let with = model(spec, plan, heal, tidy);
+    let all = reachable(&keep, &|s| s.clone(), 2_000_000);
+    let before = reachable(&keep, &|s| without_dead_timers(&keep, s), 2_000_000);
+    let after = reachable(&with, &|s| s.clone(), 2_000_000);
+    if tidy == TimerHygiene::Cancel {
+        let tidied = reachable(&with, &|s| without_dead_timers(&with, s), 2_000_000);
+        assert_eq!(tidied, after, "a reachable state holds a dead timer");
+    }
+    (all.len(), after.len(), before == after)
+}
+
+fn budget(spec: &ClusterSpec, max: usize) -> FaultPlan {
+    FaultPlan::Budget {
+        max,
+        menu: Fault::menu(spec),
+    }
+}
+
+fn exact(spec: &ClusterSpec, faults: &[&str]) -> FaultPlan {
+    FaultPlan::Exact(
+        faults
+            .iter()
+            .map(|f| Fault::parse(spec, f).unwrap())
+            .collect(),
+    )
+}
+
+#[test]
+fn the_hygiene_keeps_every_state_but_the_dead_timers_on_three_regions() {
+    let spec = load("specs/scenarios/three-regions.toml");
+    // (faults, heal) -> (states without the hygiene, with it): pinned.
+    let cases = [
+        (1, HealMode::Never, (389, 334)),
+        (2, HealMode::Never, (3_984, 2_681)),
+        (1, HealMode::Anytime, (77_062, 38_523)),
+    ];
+    for (max, heal, pinned) in cases {
+        let (keep, tidy, same) = compare(&spec, budget(&spec, max), heal, TimerHygiene::Cancel);
+        assert!(same, "{max} faults, {heal:?}: the state sets differ");
+        assert_eq!((keep, tidy), pinned, "{max} faults, {heal:?}");
+    }
+}
+
+#[test]
+fn the_hygiene_keeps_every_state_but_the_dead_timers_on_the_seed() {
+    let spec = load("specs/scenarios/seed.toml");
+    let (keep, tidy, same) = compare(
+        &spec,
+        budget(&spec, 1),
+        HealMode::Never,
+        TimerHygiene::Cancel,
+    );
+    assert!(same, "seed, 1 fault: the state sets differ");
+    assert_eq!((keep, tidy), (88_428, 42_158));
+    // The whatif sets that heal: the two crashes rejoin, a cut side takes a CLUEXIT and rejoins.
+    let sets: [(&[&str], (usize, usize)); 3] = [
+        (&["node:FRANK2"], (30_697, 2_350)),
+        (&["link:FRA-LHR"], (90_436, 36_026)),
+        (&["link:FRA-LHR", "link:LHR-ORD"], (33_223, 2_821)),
+    ];
+    for (set, pinned) in sets {
+        let (keep, tidy, same) = compare(
+            &spec,
+            exact(&spec, set),
+            HealMode::AfterSettle,
+            TimerHygiene::Cancel,
+        );
+        assert!(same, "{set:?} + heal: the state sets differ");
+        assert_eq!((keep, tidy), pinned, "{set:?} + heal");
+    }
+}
+
+#[test]
+fn the_comparison_catches_a_hygiene_that_cancels_a_live_timer() {
+    let spec = load("specs/scenarios/seed.toml");
+    let (_, _, same) = compare(
+        &spec,
+        exact(&spec, &["node:FRANK2"]),
+        HealMode::AfterSettle,
+        TimerHygiene::CancelLiveJoin,
+    );
+    assert!(!same, "cancelling a live JOIN timer went unnoticed");
+}
