@@ -12,13 +12,13 @@
 //! hygiene would reach a state that the model with it cannot, and the sets would differ. The
 //! same happens if a step revived a dead timer without arming it. The negative control shows
 //! the comparison catching a hygiene that cancels a live JOIN timer.
-use stateright::Model;
 use std::collections::HashSet;
 use std::sync::Arc;
 use vmsc_model::cluster_model::{
     fingerprint, CheckConfig, ClusterModel, Fault, FaultPlan, HealMode, State,
 };
 use vmsc_model::config::ClusterSpec;
+use vmsc_model::explore::{explore, Options};
 use vmsc_model::node::{Timer, TimerHygiene};
 use vmsc_model::whatif::Variant;
 
@@ -55,34 +55,26 @@ fn without_dead_timers(m: &ClusterModel, s: &State) -> State {
     s
 }
 
-/// The fingerprints of every reachable state, each mapped through `f`; panics past
-/// `states_max` so that a test cannot pass on a partial search.
-fn reachable(m: &ClusterModel, f: &dyn Fn(&State) -> State, states_max: usize) -> HashSet<u64> {
-    let mut seen = HashSet::new();
-    let mut image = HashSet::new();
-    let mut stack = Vec::new();
-    for s in m.init_states() {
-        if seen.insert(fingerprint(&s)) {
-            image.insert(fingerprint(&f(&s)));
-            stack.push(s);
-        }
-    }
-    let mut actions = Vec::new();
-    while let Some(s) = stack.pop() {
-        assert!(seen.len() <= states_max, "more than {states_max} states");
-        actions.clear();
-        m.actions(&s, &mut actions);
-        for a in actions.drain(..) {
-            let Some(next) = m.next_state(&s, a) else {
-                continue;
-            };
-            if m.within_boundary(&next) && seen.insert(fingerprint(&next)) {
-                image.insert(fingerprint(&f(&next)));
-                stack.push(next);
-            }
-        }
-    }
-    image
+/// Every reachable state, visited once by vmsc's explorer (no reduction): the fingerprints of
+/// the states and of their images through `f`. Panics if the search stopped short, so that a
+/// test cannot pass on a partial search.
+fn reachable(m: &ClusterModel, f: impl Fn(&State) -> State) -> (HashSet<u64>, HashSet<u64>) {
+    let (mut states, mut image) = (HashSet::new(), HashSet::new());
+    let mut visit = |s: &State| {
+        states.insert(fingerprint(s));
+        image.insert(fingerprint(&f(s)));
+    };
+    let report = explore(
+        m,
+        Options {
+            states_max: 2_000_000,
+            visit: Some(&mut visit),
+            fingerprint: Some(fingerprint),
+            ..Default::default()
+        },
+    );
+    assert!(report.complete, "stopped after {} states", report.states);
+    (states, image)
 }
 
 /// (states without the hygiene, states with it, whether the two sets agree once dead timers are
@@ -95,14 +87,26 @@ fn compare(
 ) -> (usize, usize, bool) {
     let keep = model(spec, plan.clone(), heal, TimerHygiene::Keep);
     let with = model(spec, plan, heal, tidy);
-    let all = reachable(&keep, &|s| s.clone(), 2_000_000);
-    let before = reachable(&keep, &|s| without_dead_timers(&keep, s), 2_000_000);
-    let after = reachable(&with, &|s| s.clone(), 2_000_000);
+    let (all, before) = reachable(&keep, |s| without_dead_timers(&keep, s));
+    let (after, tidied) = reachable(&with, |s| without_dead_timers(&with, s));
     if tidy == TimerHygiene::Cancel {
-        let tidied = reachable(&with, &|s| without_dead_timers(&with, s), 2_000_000);
         assert_eq!(tidied, after, "a reachable state holds a dead timer");
     }
     (all.len(), after.len(), before == after)
+}
+
+/// Asserts that the hygiene keeps every state of `plan` but the dead timers, and pins the state
+/// counts (without the hygiene, with it).
+fn assert_equivalent(
+    spec: &Arc<ClusterSpec>,
+    plan: FaultPlan,
+    heal: HealMode,
+    pinned: (usize, usize),
+    label: &str,
+) {
+    let (keep, tidy, same) = compare(spec, plan, heal, TimerHygiene::Cancel);
+    assert!(same, "{label}: the state sets differ");
+    assert_eq!((keep, tidy), pinned, "{label}");
 }
 
 fn budget(spec: &ClusterSpec, max: usize) -> FaultPlan {
@@ -131,23 +135,22 @@ fn the_hygiene_keeps_every_state_but_the_dead_timers_on_three_regions() {
         (1, HealMode::Anytime, (77_062, 38_523)),
     ];
     for (max, heal, pinned) in cases {
-        let (keep, tidy, same) = compare(&spec, budget(&spec, max), heal, TimerHygiene::Cancel);
-        assert!(same, "{max} faults, {heal:?}: the state sets differ");
-        assert_eq!((keep, tidy), pinned, "{max} faults, {heal:?}");
+        let label = format!("{max} faults, {heal:?}");
+        assert_equivalent(&spec, budget(&spec, max), heal, pinned, &label);
     }
 }
 
 #[test]
 fn the_hygiene_keeps_every_state_but_the_dead_timers_on_the_seed() {
     let spec = load("specs/scenarios/seed.toml");
-    let (keep, tidy, same) = compare(
+    let plan = budget(&spec, 1);
+    assert_equivalent(
         &spec,
-        budget(&spec, 1),
+        plan,
         HealMode::Never,
-        TimerHygiene::Cancel,
+        (88_428, 42_158),
+        "seed, 1 fault",
     );
-    assert!(same, "seed, 1 fault: the state sets differ");
-    assert_eq!((keep, tidy), (88_428, 42_158));
     // The whatif sets that heal: the two crashes rejoin, a cut side takes a CLUEXIT and rejoins.
     let sets: [(&[&str], (usize, usize)); 3] = [
         (&["node:FRANK2"], (30_697, 2_350)),
@@ -155,14 +158,14 @@ fn the_hygiene_keeps_every_state_but_the_dead_timers_on_the_seed() {
         (&["link:FRA-LHR", "link:LHR-ORD"], (33_223, 2_821)),
     ];
     for (set, pinned) in sets {
-        let (keep, tidy, same) = compare(
+        let label = format!("{set:?} + heal");
+        assert_equivalent(
             &spec,
             exact(&spec, set),
             HealMode::AfterSettle,
-            TimerHygiene::Cancel,
+            pinned,
+            &label,
         );
-        assert!(same, "{set:?} + heal: the state sets differ");
-        assert_eq!((keep, tidy), pinned, "{set:?} + heal");
     }
 }
 
