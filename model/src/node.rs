@@ -343,9 +343,75 @@ pub struct NodeState {
     pub join_asked: Option<(u8, NodeSet)>,
     /// The lock manager (empty and constant without clients).
     pub dlm: DlmState,
+    /// This state's own hash, computed once per allocation for the checkers' fingerprint
+    /// ([`NodeState::fingerprint`]); not part of the state (equality, order and `Hash` ignore it).
+    pub memo: HashMemo,
+}
+
+/// A node state's memoized fingerprint ([`NodeState::fingerprint`]).
+///
+/// A state held by a checker sits in an `Arc` and is never mutated: a step that changes a node
+/// clones its state first (`Cow::to_mut`), and the clone starts with an empty memo. So the
+/// memo, once filled, always describes the state it sits in, and a successor that leaves a node
+/// unchanged shares that node's `Arc` and memo with its parent: the checker hashes each node
+/// state once, not once per state it appears in. Whoever mutates a `NodeState` in place after
+/// hashing it must call [`HashMemo::clear`] (nothing in vmsc does).
+#[derive(Default)]
+pub struct HashMemo(std::sync::atomic::AtomicU64);
+
+impl HashMemo {
+    /// Forgets the memoized hash.
+    pub fn clear(&mut self) {
+        *self.0.get_mut() = 0;
+    }
+}
+
+impl Clone for HashMemo {
+    /// A clone is made to be changed: it starts empty.
+    fn clone(&self) -> Self {
+        HashMemo::default()
+    }
+}
+
+impl PartialEq for HashMemo {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
+}
+
+impl Eq for HashMemo {}
+
+impl PartialOrd for HashMemo {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for HashMemo {
+    fn cmp(&self, _: &Self) -> std::cmp::Ordering {
+        std::cmp::Ordering::Equal
+    }
+}
+
+impl std::hash::Hash for HashMemo {
+    fn hash<H: std::hash::Hasher>(&self, _: &mut H) {}
 }
 
 impl NodeState {
+    /// The state's fingerprint: its `Hash` through [`crate::explore::fp`], memoized in
+    /// [`NodeState::memo`] (never 0, the memo's "not yet").
+    pub fn fingerprint(&self) -> u64 {
+        use std::sync::atomic::Ordering::Relaxed;
+        match self.memo.0.load(Relaxed) {
+            0 => {
+                let h = crate::explore::fp(self).max(1);
+                self.memo.0.store(h, Relaxed);
+                h
+            }
+            h => h,
+        }
+    }
+
     /// `p` answered (or can no longer answer) this node's outstanding membership request:
     /// clears it and returns the circuits the request reported; `None` if none was
     /// outstanding to `p`.
@@ -547,6 +613,7 @@ impl NodeActor {
             asked: false,
             join_asked: None,
             dlm: self.dlm_initial(false),
+            memo: HashMemo::default(),
         }
     }
 
