@@ -14,7 +14,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-use vmsc_model::checker::Checker;
 use vmsc_model::cluster_model::Fault;
 use vmsc_model::config::{ClusterSpec, NodeSpec, QuorumDiskSpec};
 use vmsc_model::whatif::{self, Limits, Outcome, Variant};
@@ -55,6 +54,10 @@ pub struct PlanArgs {
     /// The search behind every fault set (see `vmsc check --help`).
     #[arg(long, value_enum, default_value = "reduced")]
     pub checker: crate::check::CheckerArg,
+    /// Give up on a fault set once this many unique states are known (it is then reported
+    /// incomplete); memory grows with it (about 40 bytes per state, plus the search frontier).
+    #[arg(long, default_value_t = 50_000_000)]
+    pub states_max: usize,
 }
 
 /// How a cluster fares under one fault set.
@@ -142,9 +145,8 @@ pub fn plan_with(
     spec: Arc<ClusterSpec>,
     max_faults: usize,
     heal: bool,
-    timeout: Duration,
+    limits: Limits,
     progress: bool,
-    checker: Checker,
 ) -> Plan {
     let start = Instant::now();
     let menu = Fault::menu(&spec);
@@ -166,7 +168,7 @@ pub fn plan_with(
             scope.spawn(|| {
                 while let Some(&k) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
                     let set = &sets[k];
-                    let row = plan_row(&spec, &menu, set, heal, timeout, checker, &|states| {
+                    let row = plan_row(&spec, &menu, set, heal, limits, &|states| {
                         if progress {
                             // On a TTY: sets finished, the set this worker explores and how many
                             // states it has visited (refreshed about once a second), elapsed time.
@@ -208,7 +210,7 @@ pub fn plan_with(
     if progress {
         eprint!("\r{:100}\r", "");
     }
-    let summary = summarize(&rows, max_faults, timeout);
+    let summary = summarize(&rows, max_faults, limits.timeout.unwrap_or_default());
     Plan {
         cluster: spec.name.clone(),
         heal,
@@ -251,8 +253,7 @@ fn plan_row(
     menu: &[Fault],
     set: &[usize],
     heal: bool,
-    timeout: Duration,
-    checker: Checker,
+    limits: Limits,
     heartbeat: &(dyn Fn(usize) + Sync),
 ) -> Row {
     let start = Instant::now();
@@ -263,11 +264,7 @@ fn plan_row(
         faults.clone(),
         heal,
         Variant::Correct,
-        Limits {
-            timeout: Some(timeout),
-            checker,
-            ..Default::default()
-        },
+        limits,
         Some(&mut progress),
     );
     let quorate = w.outcomes.iter().filter(|o| !o.members.is_empty()).count();
@@ -470,8 +467,13 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     let spec = load_spec(&a.cluster)?;
     let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let timeout = Duration::from_secs(a.timeout_s);
-    let checker: Checker = a.checker.into();
-    let p = plan_with(spec.clone(), a.max_faults, a.heal, timeout, tty, checker);
+    let limits = Limits {
+        timeout: Some(timeout),
+        checker: a.checker.into(),
+        states_max: a.states_max.max(1),
+        ..Default::default()
+    };
+    let p = plan_with(spec.clone(), a.max_faults, a.heal, limits, tty);
     let mut out = render(&p, a.format);
     if a.format != Format::Json {
         let _ = writeln!(
@@ -487,7 +489,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if a.suggest {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
-            let q = plan_with(Arc::new(s), a.max_faults, a.heal, timeout, tty, checker);
+            let q = plan_with(Arc::new(s), a.max_faults, a.heal, limits, tty);
             let _ = writeln!(
                 out,
                 "  {what}: {} ({:.1} s; {} of {} fault sets reused)",
@@ -572,9 +574,11 @@ mod tests {
             spec.clone(),
             2,
             false,
-            Duration::from_secs(600),
+            Limits {
+                timeout: Some(Duration::from_secs(600)),
+                ..Default::default()
+            },
             false,
-            Checker::Reduced,
         );
         let reused: Vec<(String, String)> = p
             .rows

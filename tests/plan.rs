@@ -67,3 +67,37 @@ fn three_region_plan_with_heal_brings_every_node_back() {
         "survives every single fault; survives every double fault; never split-brain"
     );
 }
+
+/// `plan --states-max`: a fault set that reaches the bound is reported incomplete (exit 1),
+/// having counted at least the bound; under a bound large enough for every set, the same
+/// plan is complete (exit 0).
+#[test]
+fn plan_states_max_bounds_every_fault_set() {
+    let run = |max: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_vmsc"))
+            .args([
+                "plan",
+                "specs/scenarios/three-regions.toml",
+                "--max-faults",
+                "1",
+                "--states-max",
+                max,
+                "--format",
+                "json",
+            ])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .output()
+            .expect("run vmsc plan");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (out.status.code(), v["rows"].as_array().unwrap().clone())
+    };
+    let (code, rows) = run("5");
+    assert_eq!(code, Some(1));
+    assert!(rows.iter().any(|r| r["complete"] == false), "{rows:?}");
+    for r in rows.iter().filter(|r| r["complete"] == false) {
+        assert!(r["states"].as_u64().unwrap() >= 5, "{r}");
+    }
+    let (code, rows) = run("1000000");
+    assert_eq!(code, Some(0));
+    assert!(rows.iter().all(|r| r["complete"] == true), "{rows:?}");
+}
