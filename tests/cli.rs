@@ -242,7 +242,7 @@ fn check_default_threads_and_one_thread_agree() {
     assert_eq!((code, code1), (0, 0), "{v}");
     assert_eq!(
         (&v["states"], &one["states"]),
-        (&38_523.into(), &38_523.into())
+        (&18_262.into(), &18_262.into())
     );
     let verdicts = |x: &Value| -> Vec<(String, bool)> {
         x["properties"]

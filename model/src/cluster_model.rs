@@ -160,6 +160,34 @@ pub struct CheckConfig {
     pub protocol: ProtocolOptions,
     /// Bound on transition numbers explored (`within_boundary`).
     pub seq_max: u32,
+    /// What the network does with a dead message (see [`DeadMessages`]).
+    pub dead_messages: DeadMessages,
+}
+
+/// What the checker's network does with a message that is **dead**
+/// ([`NodeActor::msg_is_dead`]): one whose delivery would be a no-op now and in every later state
+/// of its receiver's incarnation.
+///
+/// Such a message still costs states: it sits in its flow, and the states before and after its
+/// delivery differ in it alone, for every interleaving of that delivery with the rest. Dropping it
+/// the moment it is dead changes what is reachable only by that message: a path that delivered it
+/// maps to the same path without the delivery (which only popped it), and a message behind it that
+/// the drop lets through earlier could have been delivered right after it. So the states reachable
+/// with [`DeadMessages::Drop`] are exactly those reachable with [`DeadMessages::Keep`] with their
+/// dead messages dropped, which `model/tests/messages.rs` checks state for state; no property
+/// reads a hello in flight, and a state whose only messages in flight are dead is one delivery
+/// sequence away from the settled state without them, so the verdicts and the `whatif` outcomes
+/// are the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DeadMessages {
+    /// Drop every dead message after each step (the default).
+    #[default]
+    Drop,
+    /// Keep them until delivered: the reference of the equivalence test.
+    Keep,
+    /// Negative control: also drop a hello without a view to a *non-member*, which is not dead
+    /// (a joiner records its sender as a joiner). The equivalence test must catch it.
+    DropLive,
 }
 
 impl CheckConfig {
@@ -174,6 +202,7 @@ impl CheckConfig {
                 ..Default::default()
             },
             seq_max: 16,
+            dead_messages: DeadMessages::Drop,
         }
     }
 }
@@ -479,6 +508,39 @@ impl ClusterModel {
         }
     }
 
+    /// Drops the dead messages in flight ([`DeadMessages`]).
+    fn drop_dead_messages(&self, s: &mut State) {
+        if self.cfg.dead_messages == DeadMessages::Keep {
+            return;
+        }
+        let Network::Ordered(map) = &mut s.network else {
+            return;
+        };
+        let nodes = &s.actor_states;
+        let dead = |dst: Id, msg: &Msg| {
+            let i = usize::from(dst);
+            i < self.spec.len()
+                && match self.cfg.dead_messages {
+                    DeadMessages::Keep => false,
+                    DeadMessages::Drop => self.actor(i).msg_is_dead(&nodes[i], msg),
+                    DeadMessages::DropLive => matches!(msg, Msg::Hello(h) if h.view.is_none()),
+                }
+        };
+        let flows: Vec<(Id, Id)> = map
+            .iter()
+            .filter(|((_, dst), q)| q.iter().any(|m| dead(*dst, m)))
+            .map(|(k, _)| *k)
+            .collect();
+        for k in flows {
+            if let Some(q) = map.get_mut(&k) {
+                q.retain(|m| !dead(k.1, m));
+                if q.is_empty() {
+                    map.remove(&k);
+                }
+            }
+        }
+    }
+
     /// Messages sent into a cut link or to a down node are lost.
     fn purge_dead_flows(s: &mut State) {
         let env = &s.history;
@@ -611,6 +673,7 @@ impl ClusterModel {
             }
         }
         Self::purge_dead_flows(s);
+        self.drop_dead_messages(s);
         self.record_history(prev, s);
     }
 

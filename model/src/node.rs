@@ -1411,6 +1411,21 @@ impl NodeActor {
         }
     }
 
+    /// Whether `msg`, waiting in a flow to this node, is **dead** at `s`: delivering it now
+    /// would do nothing, and so would delivering it in any later state of this incarnation. One
+    /// kind is: a hello without a view (its sender was not a member when it sent it) to a
+    /// member. [`NodeActor::on_msg`] answers it by returning at once (a member learns nothing from
+    /// a non-member's hello: only a joiner records who is a member and who is not, and only a
+    /// hello with a view can trigger a CLUEXIT), and a member stays a member until it goes down
+    /// — no step drops its view — which loses every message in flight to it. The checker's model
+    /// drops such messages ([`crate::cluster_model::DeadMessages`]); the runtime delivers them.
+    pub fn msg_is_dead(&self, s: &NodeState, msg: &Msg) -> bool {
+        !self.is_disk()
+            && s.exited.is_none()
+            && s.view.is_some()
+            && matches!(msg, Msg::Hello(h) if h.view.is_none())
+    }
+
     /// Cancels the dead connection-manager timers (the timer hygiene of the module doc).
     fn tidy_timers(&self, s: &NodeState, o: &mut O) {
         let hygiene = self.opts.timers;

@@ -100,7 +100,7 @@ fn checkers_agree_on_three_regions() {
         (0, false, 1),
         (1, false, 334),
         (2, false, 2_681),
-        (1, true, 38_523),
+        (1, true, 18_262),
     ];
     for (faults, heal, expected) in cases {
         let m = check_model(tri.clone(), faults, heal, Variant::Correct);
@@ -361,7 +361,7 @@ fn persistent_sets_keep_every_verdict() {
     let cases = [
         (tri.clone(), 1, false, Variant::Correct, 272),
         (tri.clone(), 2, false, Variant::Correct, 2_344),
-        (tri.clone(), 1, true, Variant::Correct, 15_201),
+        (tri.clone(), 1, true, Variant::Correct, 8_402),
         (tri.clone(), 2, false, Variant::HalfQuorum, 2_431),
         (two, 1, false, Variant::TwoNode, 10),
         (tri, 1, false, Variant::NoTimingAssumption, 329),

@@ -132,7 +132,7 @@ fn the_hygiene_keeps_every_state_but_the_dead_timers_on_three_regions() {
     let cases = [
         (1, HealMode::Never, (389, 334)),
         (2, HealMode::Never, (3_984, 2_681)),
-        (1, HealMode::Anytime, (77_062, 38_523)),
+        (1, HealMode::Anytime, (34_598, 18_262)),
     ];
     for (max, heal, pinned) in cases {
         let label = format!("{max} faults, {heal:?}");
@@ -153,9 +153,9 @@ fn the_hygiene_keeps_every_state_but_the_dead_timers_on_the_seed() {
     );
     // The whatif sets that heal: the two crashes rejoin, a cut side takes a CLUEXIT and rejoins.
     let sets: [(&[&str], (usize, usize)); 3] = [
-        (&["node:FRANK2"], (30_697, 2_350)),
-        (&["link:FRA-LHR"], (90_436, 36_026)),
-        (&["link:FRA-LHR", "link:LHR-ORD"], (33_223, 2_821)),
+        (&["node:FRANK2"], (5_017, 638)),
+        (&["link:FRA-LHR"], (59_620, 32_602)),
+        (&["link:FRA-LHR", "link:LHR-ORD"], (7_543, 1_109)),
     ];
     for (set, pinned) in sets {
         let label = format!("{set:?} + heal");
