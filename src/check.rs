@@ -190,6 +190,9 @@ pub struct WhatifArgs {
     /// 1 = sequential. The outcomes, violations and state counts are the same either way.
     #[arg(long, default_value_t = 0)]
     pub threads: usize,
+    /// Give up after this many unique states (the run is then incomplete).
+    #[arg(long, default_value_t = 50_000_000)]
+    pub states_max: usize,
 }
 
 /// `--threads`: 0 means one worker per core.
@@ -487,7 +490,7 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
             timeout: a.timeout_s.map(Duration::from_secs),
             checker: a.checker.into(),
             threads: threads(a.threads),
-            ..Default::default()
+            states_max: a.states_max.max(1),
         },
         Some(&mut progress),
     );

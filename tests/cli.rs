@@ -126,6 +126,31 @@ fn whatif_with_heal_reboots_the_exited_node_and_it_rejoins() {
     );
 }
 
+/// `whatif --states-max`: a run that reaches the bound is incomplete (exit 1) and says so in its
+/// JSON; with room to spare the same run is complete (exit 0).
+#[test]
+fn whatif_states_max_bounds_the_run() {
+    let (code, v) = whatif(&[
+        TRI,
+        "--fail",
+        "link:FRA-LHR",
+        "--heal",
+        "--states-max",
+        "10",
+    ]);
+    assert_eq!((code, &v["complete"]), (1, &false.into()), "{v}");
+    assert!(v["states"].as_u64().unwrap() >= 10, "{v}");
+    let (code, v) = whatif(&[
+        TRI,
+        "--fail",
+        "link:FRA-LHR",
+        "--heal",
+        "--states-max",
+        "100000",
+    ]);
+    assert_eq!((code, &v["complete"]), (0, &true.into()), "{v}");
+}
+
 #[test]
 fn embedded_default_is_the_seed_topology() {
     let (_, a) = whatif(&["--fail", "link:FRA-LHR"]);

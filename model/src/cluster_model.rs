@@ -21,6 +21,10 @@
 //! * **Heal** and **reboot**: both ends of a restored link receive [`Msg::CircuitUp`] in one step;
 //!   a rebooted node restarts through `on_start` with its saved boot count (a new incarnation)
 //!   and gets circuits to every reachable live node.
+//! * **Dead messages**: after every step the network drops each message its receiver would ignore
+//!   now and for the rest of its incarnation — a hello without a view to a member
+//!   ([`DeadMessages`]). That removes only states that differ in such a message; the runtime
+//!   delivers them.
 //!
 //! The environment state lives in the `ActorModelState`'s history slot ([`Env`]), so the state
 //! type is Stateright's own and the Explorer shows it.
