@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmsc_model::cluster_model::{fingerprint, ClusterModel, Fault, State};
 use vmsc_model::config::ClusterSpec;
-use vmsc_model::node::NodeState;
+use vmsc_model::node::{Msg, NodeState};
 use vmsc_model::whatif::{whatif_model, Variant};
 
 type Proj = (&'static str, Box<dyn Fn(&mut State)>);
@@ -22,20 +22,39 @@ type Proj = (&'static str, Box<dyn Fn(&mut State)>);
 fn nodes(f: impl Fn(&mut NodeState) + 'static) -> Box<dyn Fn(&mut State)> {
     Box::new(move |s: &mut State| {
         for n in s.actor_states.iter_mut() {
-            f(Arc::make_mut(n));
+            let n = Arc::make_mut(n);
+            f(n);
+            n.memo.clear();
         }
     })
 }
 
-fn msgs(pred: impl Fn(&str) -> bool + 'static) -> Box<dyn Fn(&mut State)> {
+/// Erases the messages in flight that `what` names from every flow whose receiver `to` accepts
+/// (given the receiver's state).
+fn erase(
+    to: impl Fn(&NodeState) -> bool + 'static,
+    what: impl Fn(&Msg) -> bool + 'static,
+) -> Box<dyn Fn(&mut State)> {
     Box::new(move |s: &mut State| {
+        let nodes = s.actor_states.clone();
         if let Network::Ordered(map) = &mut s.network {
-            for q in map.values_mut() {
-                q.retain(|m| !pred(&format!("{m:?}")));
+            for ((_, dst), q) in map.iter_mut() {
+                if nodes.get(usize::from(*dst)).is_some_and(|n| to(n)) {
+                    q.retain(|m| !what(m));
+                }
             }
             map.retain(|_, q| !q.is_empty());
         }
     })
+}
+
+/// Erases the messages whose `Debug` starts with `kind` (`"Hello"`, `"Commit("`), to anyone.
+fn msgs(kind: &'static str) -> Box<dyn Fn(&mut State)> {
+    erase(|_| true, move |m| format!("{m:?}").starts_with(kind))
+}
+
+fn hello(m: &Msg) -> bool {
+    matches!(m, Msg::Hello(_))
 }
 
 fn main() {
@@ -81,90 +100,31 @@ fn main() {
                 }
             }),
         ),
-        ("net.all", msgs(|_| true)),
-        ("net.Hello", msgs(|d| d.starts_with("Hello"))),
-        ("net.JoinRequest", msgs(|d| d.starts_with("JoinRequest"))),
-        ("net.JoinRefused", msgs(|d| d.starts_with("JoinRefused"))),
-        ("net.Propose", msgs(|d| d.starts_with("Propose"))),
-        ("net.Reply", msgs(|d| d.starts_with("Reply"))),
-        ("net.Commit", msgs(|d| d.starts_with("Commit("))),
-        ("net.Committed", msgs(|d| d.starts_with("Committed"))),
-        ("net.Abort", msgs(|d| d.starts_with("Abort"))),
-        ("net.Release", msgs(|d| d.starts_with("Release"))),
+        ("net.all", erase(|_| true, |_| true)),
+        ("net.Hello", msgs("Hello")),
+        ("net.JoinRequest", msgs("JoinRequest")),
+        ("net.JoinRefused", msgs("JoinRefused")),
+        ("net.Propose", msgs("Propose")),
+        ("net.Reply", msgs("Reply")),
+        ("net.Commit", msgs("Commit(")),
+        ("net.Committed", msgs("Committed")),
+        ("net.Abort", msgs("Abort")),
+        ("net.Release", msgs("Release")),
+        ("net.Hello->member", erase(|n| n.view.is_some(), hello)),
+        ("net.Hello->nonmember", erase(|n| n.view.is_none(), hello)),
         (
-            "net.Hello->member",
-            Box::new(|s: &mut State| {
-                let member: Vec<bool> = s.actor_states.iter().map(|n| n.view.is_some()).collect();
-                if let Network::Ordered(map) = &mut s.network {
-                    for ((_, d), q) in map.iter_mut() {
-                        if member[usize::from(*d)] {
-                            q.retain(|m| !format!("{m:?}").starts_with("Hello"));
-                        }
-                    }
-                    map.retain(|_, q| !q.is_empty());
-                }
-            }),
+            "net.Hello without a view->member",
+            erase(
+                |n| n.view.is_some(),
+                |m| matches!(m, Msg::Hello(h) if h.view.is_none()),
+            ),
         ),
         (
-            "net.Hello->nonmember",
-            Box::new(|s: &mut State| {
-                let member: Vec<bool> = s.actor_states.iter().map(|n| n.view.is_some()).collect();
-                if let Network::Ordered(map) = &mut s.network {
-                    for ((_, d), q) in map.iter_mut() {
-                        if !member[usize::from(*d)] {
-                            q.retain(|m| !format!("{m:?}").starts_with("Hello"));
-                        }
-                    }
-                    map.retain(|_, q| !q.is_empty());
-                }
-            }),
-        ),
-        (
-            "net.Hello-dup-in-flow",
-            Box::new(|s: &mut State| {
-                if let Network::Ordered(map) = &mut s.network {
-                    for q in map.values_mut() {
-                        // keep only the last hello of each flow
-                        let last = q
-                            .iter()
-                            .rposition(|m| format!("{m:?}").starts_with("Hello"));
-                        let mut k = 0;
-                        q.retain(|m| {
-                            let keep = !format!("{m:?}").starts_with("Hello") || Some(k) == last;
-                            k += 1;
-                            keep
-                        });
-                    }
-                }
-            }),
-        ),
-        (
-            "net.HelloNone->member",
-            Box::new(|s: &mut State| {
-                let member: Vec<bool> = s.actor_states.iter().map(|n| n.view.is_some()).collect();
-                if let Network::Ordered(map) = &mut s.network {
-                    for ((_, d), q) in map.iter_mut() {
-                        if member[usize::from(*d)] {
-                            q.retain(|m| !matches!(m, vmsc_model::node::Msg::Hello(h) if h.view.is_none()));
-                        }
-                    }
-                    map.retain(|_, q| !q.is_empty());
-                }
-            }),
-        ),
-        (
-            "net.HelloSome->member",
-            Box::new(|s: &mut State| {
-                let member: Vec<bool> = s.actor_states.iter().map(|n| n.view.is_some()).collect();
-                if let Network::Ordered(map) = &mut s.network {
-                    for ((_, d), q) in map.iter_mut() {
-                        if member[usize::from(*d)] {
-                            q.retain(|m| !matches!(m, vmsc_model::node::Msg::Hello(h) if h.view.is_some()));
-                        }
-                    }
-                    map.retain(|_, q| !q.is_empty());
-                }
-            }),
+            "net.Hello with a view->member",
+            erase(
+                |n| n.view.is_some(),
+                |m| matches!(m, Msg::Hello(h) if h.view.is_some()),
+            ),
         ),
         (
             "timers",

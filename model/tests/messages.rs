@@ -10,20 +10,18 @@
 //! something when delivered, the model that keeps it would reach a state the other cannot, and
 //! the sets would differ. The negative control shows the comparison catching a network that also
 //! drops a live message (a hello without a view to a joiner, which records its sender).
+mod common;
+
+use common::{budget, exact, load};
 use stateright::actor::Network;
 use std::collections::HashSet;
 use std::sync::Arc;
 use vmsc_model::cluster_model::{
-    fingerprint, CheckConfig, ClusterModel, DeadMessages, Fault, FaultPlan, HealMode, State,
+    fingerprint, CheckConfig, ClusterModel, DeadMessages, FaultPlan, HealMode, State,
 };
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::explore::{explore, Options};
 use vmsc_model::whatif::Variant;
-
-fn load(f: &str) -> Arc<ClusterSpec> {
-    let path = format!("{}/../{f}", env!("CARGO_MANIFEST_DIR"));
-    Arc::new(ClusterSpec::load(std::path::Path::new(&path)).unwrap())
-}
 
 fn model(
     spec: &Arc<ClusterSpec>,
@@ -130,20 +128,18 @@ fn assert_equivalent(
     assert_eq!((keep, drop), pinned, "{label}");
 }
 
-fn budget(spec: &ClusterSpec, max: usize) -> FaultPlan {
-    FaultPlan::Budget {
-        max,
-        menu: Fault::menu(spec),
+/// [`assert_equivalent`] on each `whatif` fault set, healed once settled.
+fn assert_equivalent_healed(spec: &Arc<ClusterSpec>, sets: &[(&[&str], (usize, usize))]) {
+    for &(set, pinned) in sets {
+        let label = format!("{set:?} + heal");
+        assert_equivalent(
+            spec,
+            exact(spec, set),
+            HealMode::AfterSettle,
+            pinned,
+            &label,
+        );
     }
-}
-
-fn exact(spec: &ClusterSpec, faults: &[&str]) -> FaultPlan {
-    FaultPlan::Exact(
-        faults
-            .iter()
-            .map(|f| Fault::parse(spec, f).unwrap())
-            .collect(),
-    )
 }
 
 #[test]
@@ -164,16 +160,7 @@ fn dropping_dead_messages_keeps_every_state_and_verdict_on_three_regions() {
         (&["node:CHIC1", "node:UK1"], (984, 512)),
         (&["link:FRA-LHR", "link:LHR-ORD"], (111, 67)),
     ];
-    for (set, pinned) in sets {
-        let label = format!("{set:?} + heal");
-        assert_equivalent(
-            &spec,
-            exact(&spec, set),
-            HealMode::AfterSettle,
-            pinned,
-            &label,
-        );
-    }
+    assert_equivalent_healed(&spec, &sets);
 }
 
 #[test]
@@ -194,16 +181,7 @@ fn dropping_dead_messages_keeps_every_state_and_verdict_on_the_seed() {
         // Two crashed nodes of one region reboot and rejoin together.
         (&["node:CHIC1", "node:CHIC2"], (1_282_395, 116_198)),
     ];
-    for (set, pinned) in sets {
-        let label = format!("{set:?} + heal");
-        assert_equivalent(
-            &spec,
-            exact(&spec, set),
-            HealMode::AfterSettle,
-            pinned,
-            &label,
-        );
-    }
+    assert_equivalent_healed(&spec, &sets);
 }
 
 #[test]

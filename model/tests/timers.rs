@@ -12,20 +12,18 @@
 //! hygiene would reach a state that the model with it cannot, and the sets would differ. The
 //! same happens if a step revived a dead timer without arming it. The negative control shows
 //! the comparison catching a hygiene that cancels a live JOIN timer.
+mod common;
+
+use common::{budget, exact, load};
 use std::collections::HashSet;
 use std::sync::Arc;
 use vmsc_model::cluster_model::{
-    fingerprint, CheckConfig, ClusterModel, Fault, FaultPlan, HealMode, State,
+    fingerprint, CheckConfig, ClusterModel, FaultPlan, HealMode, State,
 };
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::explore::{explore, Options};
 use vmsc_model::node::{Timer, TimerHygiene};
 use vmsc_model::whatif::Variant;
-
-fn load(f: &str) -> Arc<ClusterSpec> {
-    let path = format!("{}/../{f}", env!("CARGO_MANIFEST_DIR"));
-    Arc::new(ClusterSpec::load(std::path::Path::new(&path)).unwrap())
-}
 
 /// A model of `plan` with the given hygiene.
 fn model(
@@ -107,22 +105,6 @@ fn assert_equivalent(
     let (keep, tidy, same) = compare(spec, plan, heal, TimerHygiene::Cancel);
     assert!(same, "{label}: the state sets differ");
     assert_eq!((keep, tidy), pinned, "{label}");
-}
-
-fn budget(spec: &ClusterSpec, max: usize) -> FaultPlan {
-    FaultPlan::Budget {
-        max,
-        menu: Fault::menu(spec),
-    }
-}
-
-fn exact(spec: &ClusterSpec, faults: &[&str]) -> FaultPlan {
-    FaultPlan::Exact(
-        faults
-            .iter()
-            .map(|f| Fault::parse(spec, f).unwrap())
-            .collect(),
-    )
 }
 
 #[test]
