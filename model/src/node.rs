@@ -1419,8 +1419,11 @@ impl NodeActor {
     /// hello with a view can trigger a CLUEXIT), and a member stays a member until it goes down
     /// — no step drops its view — which loses every message in flight to it. The checker's model
     /// drops such messages ([`crate::cluster_model::DeadMessages`]); the runtime delivers them.
+    /// Only in a cluster without a lock manager: with one, every delivery also polls the lock
+    /// manager (its inbox and its rebuild barrier), so no delivery is claimed to be a no-op.
     pub fn msg_is_dead(&self, s: &NodeState, msg: &Msg) -> bool {
         !self.is_disk()
+            && !self.dlm_enabled()
             && s.exited.is_none()
             && s.view.is_some()
             && matches!(msg, Msg::Hello(h) if h.view.is_none())
