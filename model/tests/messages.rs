@@ -12,15 +12,13 @@
 //! drops a live message (a hello without a view to a joiner, which records its sender).
 mod common;
 
-use common::{budget, exact, load};
+use common::{budget, exact, load, reachable};
 use stateright::actor::Network;
-use std::collections::HashSet;
 use std::sync::Arc;
 use vmsc_model::cluster_model::{
-    fingerprint, CheckConfig, ClusterModel, DeadMessages, FaultPlan, HealMode, State,
+    CheckConfig, ClusterModel, DeadMessages, FaultPlan, HealMode, State,
 };
 use vmsc_model::config::ClusterSpec;
-use vmsc_model::explore::{explore, Options};
 use vmsc_model::whatif::Variant;
 
 fn model(
@@ -51,43 +49,6 @@ fn without_dead_messages(m: &ClusterModel, s: &State) -> State {
     s
 }
 
-/// What one model gives: its states' fingerprints, their images' fingerprints, and every
-/// property's verdict. Panics if the search stopped short, so that a test cannot pass on a
-/// partial search.
-struct Explored {
-    states: HashSet<u64>,
-    image: HashSet<u64>,
-    verdicts: Vec<(&'static str, bool)>,
-}
-
-fn reachable(m: &ClusterModel) -> Explored {
-    let (mut states, mut image) = (HashSet::new(), HashSet::new());
-    let mut visit = |s: &State| {
-        states.insert(fingerprint(s));
-        image.insert(fingerprint(&without_dead_messages(m, s)));
-    };
-    let report = explore(
-        m,
-        Options {
-            states_max: 2_000_000,
-            visit: Some(&mut visit),
-            fingerprint: Some(fingerprint),
-            ..Default::default()
-        },
-    );
-    assert!(report.complete, "stopped after {} states", report.states);
-    let verdicts = report
-        .properties
-        .iter()
-        .map(|p| (p.name, p.holds))
-        .collect();
-    Explored {
-        states,
-        image,
-        verdicts,
-    }
-}
-
 /// (states keeping dead messages, states dropping them, whether the sets agree once dead
 /// messages are dropped, whether every verdict agrees). When they are dropped, no reachable
 /// state holds one: its own image is itself.
@@ -97,8 +58,10 @@ fn compare(
     heal: HealMode,
     drop: DeadMessages,
 ) -> (usize, usize, bool, bool) {
-    let keep = reachable(&model(spec, plan.clone(), heal, DeadMessages::Keep));
-    let with = reachable(&model(spec, plan, heal, drop));
+    let keep = model(spec, plan.clone(), heal, DeadMessages::Keep);
+    let with = model(spec, plan, heal, drop);
+    let keep = reachable(&keep, |s| without_dead_messages(&keep, s));
+    let with = reachable(&with, |s| without_dead_messages(&with, s));
     if drop == DeadMessages::Drop {
         assert_eq!(
             with.image, with.states,

@@ -14,14 +14,10 @@
 //! the comparison catching a hygiene that cancels a live JOIN timer.
 mod common;
 
-use common::{budget, exact, load};
-use std::collections::HashSet;
+use common::{budget, exact, load, reachable};
 use std::sync::Arc;
-use vmsc_model::cluster_model::{
-    fingerprint, CheckConfig, ClusterModel, FaultPlan, HealMode, State,
-};
+use vmsc_model::cluster_model::{CheckConfig, ClusterModel, FaultPlan, HealMode, State};
 use vmsc_model::config::ClusterSpec;
-use vmsc_model::explore::{explore, Options};
 use vmsc_model::node::{Timer, TimerHygiene};
 use vmsc_model::whatif::Variant;
 
@@ -53,30 +49,9 @@ fn without_dead_timers(m: &ClusterModel, s: &State) -> State {
     s
 }
 
-/// Every reachable state, visited once by vmsc's explorer (no reduction): the fingerprints of
-/// the states and of their images through `f`. Panics if the search stopped short, so that a
-/// test cannot pass on a partial search.
-fn reachable(m: &ClusterModel, f: impl Fn(&State) -> State) -> (HashSet<u64>, HashSet<u64>) {
-    let (mut states, mut image) = (HashSet::new(), HashSet::new());
-    let mut visit = |s: &State| {
-        states.insert(fingerprint(s));
-        image.insert(fingerprint(&f(s)));
-    };
-    let report = explore(
-        m,
-        Options {
-            states_max: 2_000_000,
-            visit: Some(&mut visit),
-            fingerprint: Some(fingerprint),
-            ..Default::default()
-        },
-    );
-    assert!(report.complete, "stopped after {} states", report.states);
-    (states, image)
-}
-
 /// (states without the hygiene, states with it, whether the two sets agree once dead timers are
-/// dropped). With the hygiene, no reachable state holds a dead timer: its own image is itself.
+/// dropped). With the hygiene, no reachable state holds a dead timer (its own image is itself)
+/// and every property has the verdict it has without it.
 fn compare(
     spec: &Arc<ClusterSpec>,
     plan: FaultPlan,
@@ -85,12 +60,23 @@ fn compare(
 ) -> (usize, usize, bool) {
     let keep = model(spec, plan.clone(), heal, TimerHygiene::Keep);
     let with = model(spec, plan, heal, tidy);
-    let (all, before) = reachable(&keep, |s| without_dead_timers(&keep, s));
-    let (after, tidied) = reachable(&with, |s| without_dead_timers(&with, s));
+    let keep = reachable(&keep, |s| without_dead_timers(&keep, s));
+    let with = reachable(&with, |s| without_dead_timers(&with, s));
     if tidy == TimerHygiene::Cancel {
-        assert_eq!(tidied, after, "a reachable state holds a dead timer");
+        assert_eq!(
+            with.image, with.states,
+            "a reachable state holds a dead timer"
+        );
+        assert_eq!(
+            keep.verdicts, with.verdicts,
+            "the hygiene changed a verdict"
+        );
     }
-    (all.len(), after.len(), before == after)
+    (
+        keep.states.len(),
+        with.states.len(),
+        keep.image == with.states,
+    )
 }
 
 /// Asserts that the hygiene keeps every state of `plan` but the dead timers, and pins the state
