@@ -512,6 +512,17 @@ impl ClusterModel {
         }
     }
 
+    /// Whether the network drops `msg` in flight to node `dst` while `dst` is in state `node`
+    /// (a dead message, [`DeadMessages`]).
+    pub fn drops(&self, dst: usize, node: &NodeState, msg: &Msg) -> bool {
+        dst < self.spec.len()
+            && match self.cfg.dead_messages {
+                DeadMessages::Keep => false,
+                DeadMessages::Drop => self.actor(dst).msg_is_dead(node, msg),
+                DeadMessages::DropLive => matches!(msg, Msg::Hello(h) if h.view.is_none()),
+            }
+    }
+
     /// Drops the dead messages in flight ([`DeadMessages`]).
     fn drop_dead_messages(&self, s: &mut State) {
         if self.cfg.dead_messages == DeadMessages::Keep {
@@ -523,12 +534,7 @@ impl ClusterModel {
         let nodes = &s.actor_states;
         let dead = |dst: Id, msg: &Msg| {
             let i = usize::from(dst);
-            i < self.spec.len()
-                && match self.cfg.dead_messages {
-                    DeadMessages::Keep => false,
-                    DeadMessages::Drop => self.actor(i).msg_is_dead(&nodes[i], msg),
-                    DeadMessages::DropLive => matches!(msg, Msg::Hello(h) if h.view.is_none()),
-                }
+            i < nodes.len() && self.drops(i, &nodes[i], msg)
         };
         let flows: Vec<(Id, Id)> = map
             .iter()

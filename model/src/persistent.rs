@@ -40,7 +40,8 @@
 //!    of `T`, so it needs nothing). Decided by exploring `a` too
 //!    (`ActorPersistence::explore_a`) on those messages and on the timers such steps set,
 //!    never taking a step of `T`: at every configuration `a'` of `a` so reached, every step of
-//!    `T` is enabled, is a transition exactly where it was one at `s`, is local, leaves `a`'s
+//!    `T` is enabled (a delivery's message still heads its flow and is not dead at `a'`: the
+//!    network drops dead messages, `crate::cluster_model::DeadMessages`), is a transition exactly where it was one at `s`, is local, leaves `a`'s
 //!    observation unchanged and leads into no outcome; and every new input's step is local and
 //!    commutes with every step of `T` — both orders executed on the model's `next_state`, the
 //!    states compared whole (the two sends of two steps to one peer, for example, must come in
@@ -490,8 +491,18 @@ impl ActorPersistence {
     ) -> Option<ExploredA> {
         let (m, s, a) = (c.m, c.s, c.a);
         let set = |st: &State, tm: &Timer| st.timers_set[a].iter().any(|x| x == tm);
+        // A delivery is enabled while its message heads its flow: the network drops a message
+        // that a move of its receiver made dead (`DeadMessages`), and the one behind it moves up.
         let enabled = |st: &State, act: &Action| match act {
             Action::Actor(ActorModelAction::Timeout(_, tm)) => set(st, tm),
+            Action::Actor(ActorModelAction::Deliver { src, dst, msg }) => {
+                let i = usize::from(*dst);
+                flows(st)
+                    .and_then(|f| f.get(&(*src, *dst)))
+                    .and_then(VecDeque::front)
+                    == Some(msg)
+                    && !m.drops(i, &st.actor_states[i], msg)
+            }
             _ => true,
         };
         let local = |at: &State, next: &State| {

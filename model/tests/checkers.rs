@@ -457,3 +457,34 @@ fn an_oracle_without_the_conditions_misses_the_split_brain() {
     assert_eq!(r.states, 77);
     assert!(split(&r), "the unchecked oracle loses the split-brain");
 }
+
+/// Regression: the `persistent` checker panicked ("flow not found") on the seed with `cut
+/// FRA-ORD` + `crash UK1` + heal. Its exploration of the candidate actor assumed a delivery of
+/// `T` stays enabled while the actor moves on new inputs; once the network drops dead messages
+/// (`DeadMessages::Drop`), a move can make the message of that delivery dead, and it is dropped.
+/// Such a set is now refused. The search is bounded (the set is not exhaustive in CI's time); it
+/// must reach the bound without panicking.
+#[test]
+fn persistent_sets_survive_a_dropped_message_of_the_set() {
+    let seed = load("specs/scenarios/seed.toml");
+    let faults: Vec<Fault> = ["link:FRA-ORD", "node:UK1"]
+        .iter()
+        .map(|f| Fault::parse(&seed, f).unwrap())
+        .collect();
+    let w = whatif::whatif(
+        seed.clone(),
+        faults.clone(),
+        true,
+        Variant::Correct,
+        Limits {
+            checker: Checker::Persistent,
+            threads: 1,
+            states_max: 200_000,
+            ..Default::default()
+        },
+        None,
+    );
+    assert!(!w.complete);
+    assert_eq!(w.states, 200_000);
+    assert!(w.violations.is_empty());
+}
