@@ -308,6 +308,7 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
             deadline: timeout.map(|t| start + t),
             progress: Some(&mut progress),
             visit: None,
+            visit_only: None,
             fingerprint: None,
             stop_when_found: false,
         },

@@ -42,6 +42,7 @@ fn main() {
         Options {
             strategy,
             visit: Some(&mut visit),
+            visit_only: None,
             fingerprint: Some(vmsc_model::cluster_model::fingerprint),
             ..Default::default()
         },

@@ -52,6 +52,7 @@ fn main() {
         Options {
             states_max: max,
             visit: Some(&mut visit),
+            visit_only: None,
             ..Default::default()
         },
     );

@@ -158,7 +158,9 @@ fn finish(
     let deadline = opts.deadline;
     if let Some(visit) = opts.visit {
         for s in visited.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            visit(s);
+            if opts.visit_only.is_none_or(|keep| keep(s)) {
+                visit(s);
+            }
         }
     }
     // A timed-out Stateright checker also reports done: only a run that ended before its

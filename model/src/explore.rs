@@ -56,8 +56,13 @@ pub struct Options<'p, 'v, S> {
     pub deadline: Option<Instant>,
     /// Called about once a second with (unique states, depth, elapsed).
     pub progress: Option<&'p mut dyn FnMut(usize, usize, Duration)>,
-    /// Called once per unique state within the boundary.
+    /// Called once per unique state within the boundary (that [`Options::visit_only`] accepts).
     pub visit: Option<&'v mut dyn FnMut(&S)>,
+    /// If set, the visitor sees only the states this accepts. The parallel search evaluates it
+    /// on the worker that inserts a state, so a state it rejects is never copied to the visitor
+    /// (`whatif` wants only the settled states: the copy and the hand-over of every other state
+    /// cost about a fifth of the search).
+    pub visit_only: Option<&'v (dyn Fn(&S) -> bool + Sync)>,
     /// The state fingerprint; `None` hashes the state with its `Hash` impl. Models whose `Hash`
     /// is ambiguous supply their own (see [`crate::cluster_model::fingerprint`]).
     pub fingerprint: Option<fn(&S) -> u64>,
@@ -76,6 +81,7 @@ impl<S> Default for Options<'_, '_, S> {
             deadline: None,
             progress: None,
             visit: None,
+            visit_only: None,
             fingerprint: None,
             stop_when_found: false,
         }
@@ -273,7 +279,9 @@ where
         seen.insert(f, Seen::init(f));
         check(&s, f, &mut found);
         if let Some(v) = opts.visit.as_mut() {
-            v(&s);
+            if opts.visit_only.is_none_or(|keep| keep(&s)) {
+                v(&s);
+            }
         }
         queue.push_back((s, f, 0, None));
     }
@@ -368,7 +376,9 @@ where
         seen.insert(nf, Seen::reached(f, i, local_actor_sleep));
         check(&next, nf, &mut found);
         if let Some(v) = opts.visit.as_mut() {
-            v(&next);
+            if opts.visit_only.is_none_or(|keep| keep(&next)) {
+                v(&next);
+            }
         }
         if opts.stop_when_found && found.iter().all(Option::is_some) {
             cut = true;

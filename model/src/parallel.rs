@@ -79,6 +79,8 @@ struct Shared<'m, M: Model> {
     found_any: Vec<AtomicBool>,
     states_max: usize,
     deadline: Option<Instant>,
+    /// [`Options::visit_only`]: which new states go to the visitor.
+    visit_only: Option<&'m (dyn Fn(&M::State) -> bool + Sync)>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -289,7 +291,10 @@ where
                 drop(shard);
                 sh.states.fetch_add(1, Ordering::Relaxed);
                 sh.check(&next, || path_to_next(&root, &frames));
-                if let Some(v) = &visits {
+                if let Some(v) = visits
+                    .as_ref()
+                    .filter(|_| sh.visit_only.is_none_or(|k| k(&next)))
+                {
                     if v.send(next.clone()).is_err() {
                         sh.halt(true);
                     }
@@ -345,6 +350,7 @@ where
         found_any: props.iter().map(|_| AtomicBool::new(false)).collect(),
         states_max: opts.states_max,
         deadline: opts.deadline,
+        visit_only: opts.visit_only,
     };
     if let Some(s) = model.init_states().into_iter().next() {
         if model.within_boundary(&s) {
@@ -353,7 +359,9 @@ where
             sh.states.fetch_add(1, Ordering::Relaxed);
             sh.check(&s, Vec::new);
             if let Some(v) = opts.visit.as_mut() {
-                v(&s);
+                if opts.visit_only.is_none_or(|keep| keep(&s)) {
+                    v(&s);
+                }
             }
             lock(&sh.pool).tasks.push(((s, f, 0, None), Vec::new()));
         }

@@ -155,10 +155,9 @@ pub fn whatif(
 ) -> WhatIf {
     let m = whatif_model(spec, faults, heal, variant);
     let mut outcomes = BTreeSet::new();
+    let settled = |s: &State| m.is_outcome(s);
     let mut visit = |s: &State| {
-        if m.is_outcome(s) {
-            outcomes.insert(outcome_of(&m, s));
-        }
+        outcomes.insert(outcome_of(&m, s));
     };
     let (report, _) = crate::checker::run_threads(
         &m,
@@ -169,6 +168,7 @@ pub fn whatif(
             deadline: limits.timeout.map(|t| Instant::now() + t),
             progress,
             visit: Some(&mut visit),
+            visit_only: Some(&settled),
             fingerprint: Some(crate::cluster_model::fingerprint),
             stop_when_found: false,
         },

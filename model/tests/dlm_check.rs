@@ -293,6 +293,7 @@ fn sublocks_follow_their_root_under_one_fault() {
         Options {
             fingerprint: Some(fingerprint),
             visit: Some(&mut visit),
+            visit_only: None,
             ..Options::default()
         },
     );
@@ -353,6 +354,7 @@ fn dir_race(faults: usize) -> (Report, RaceSeen) {
         Options {
             fingerprint: Some(fingerprint),
             visit: Some(&mut visit),
+            visit_only: None,
             ..Options::default()
         },
     );

@@ -52,6 +52,7 @@ pub fn reachable(m: &ClusterModel, f: impl Fn(&State) -> State) -> Explored {
         Options {
             states_max: 2_000_000,
             visit: Some(&mut visit),
+            visit_only: None,
             fingerprint: Some(fingerprint),
             ..Default::default()
         },
