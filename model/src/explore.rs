@@ -46,6 +46,9 @@ pub enum Strategy {
     Dfs,
 }
 
+/// Which states a visitor sees ([`Options::visit_only`]).
+pub type VisitFilter<'v, S> = &'v (dyn Fn(&S) -> bool + Sync);
+
 /// Limits and callbacks of one exploration.
 pub struct Options<'p, 'v, S> {
     /// Search order.
@@ -62,7 +65,7 @@ pub struct Options<'p, 'v, S> {
     /// on the worker that inserts a state, so a state it rejects is never copied to the visitor
     /// (`whatif` wants only the settled states: the copy and the hand-over of every other state
     /// cost about a fifth of the search).
-    pub visit_only: Option<&'v (dyn Fn(&S) -> bool + Sync)>,
+    pub visit_only: Option<VisitFilter<'v, S>>,
     /// The state fingerprint; `None` hashes the state with its `Hash` impl. Models whose `Hash`
     /// is ambiguous supply their own (see [`crate::cluster_model::fingerprint`]).
     pub fingerprint: Option<fn(&S) -> u64>,

@@ -80,7 +80,7 @@ struct Shared<'m, M: Model> {
     states_max: usize,
     deadline: Option<Instant>,
     /// [`Options::visit_only`]: which new states go to the visitor.
-    visit_only: Option<&'m (dyn Fn(&M::State) -> bool + Sync)>,
+    visit_only: Option<crate::explore::VisitFilter<'m, M::State>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
