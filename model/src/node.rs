@@ -1429,6 +1429,23 @@ impl NodeActor {
             && matches!(msg, Msg::Hello(h) if h.view.is_none())
     }
 
+    /// What the checker keeps of this node's state while it is **down** (crashed, or after a
+    /// CLUEXIT): the state it boots with, but with its incarnation, its CLUEXIT rule (which the
+    /// Explorer and the traces show) and its lock-manager state (which the lock-manager
+    /// bookkeeping reads; not claimed here). Nothing reads the rest while the node is down: it
+    /// receives nothing (its flows are purged and messages to it are lost), its timers are
+    /// cancelled, the properties and the `whatif` outcomes read live nodes only, and a reboot
+    /// starts it afresh from its storage ([`Actor::on_start`]). So two states that differ only
+    /// in what a down node held behave alike, and the checker's model keeps one of them
+    /// ([`crate::cluster_model::DownNodes`]).
+    pub fn down_state(&self, s: &NodeState) -> NodeState {
+        NodeState {
+            exited: s.exited,
+            dlm: s.dlm.clone(),
+            ..self.booting_state(s.incarnation)
+        }
+    }
+
     /// Cancels the dead connection-manager timers (the timer hygiene of the module doc).
     fn tidy_timers(&self, s: &NodeState, o: &mut O) {
         let hygiene = self.opts.timers;

@@ -98,9 +98,9 @@ fn the_hygiene_keeps_every_state_but_the_dead_timers_on_three_regions() {
     let spec = load("specs/scenarios/three-regions.toml");
     // (faults, heal) -> (states without the hygiene, with it): pinned.
     let cases = [
-        (1, HealMode::Never, (389, 334)),
-        (2, HealMode::Never, (3_984, 2_681)),
-        (1, HealMode::Anytime, (34_598, 18_262)),
+        (1, HealMode::Never, (375, 320)),
+        (2, HealMode::Never, (2_831, 1_866)),
+        (1, HealMode::Anytime, (34_360, 18_099)),
     ];
     for (max, heal, pinned) in cases {
         let label = format!("{max} faults, {heal:?}");
@@ -116,13 +116,13 @@ fn the_hygiene_keeps_every_state_but_the_dead_timers_on_the_seed() {
         &spec,
         plan,
         HealMode::Never,
-        (88_428, 42_158),
+        (85_860, 41_532),
         "seed, 1 fault",
     );
     // The whatif sets that heal: the two crashes rejoin, a cut side takes a CLUEXIT and rejoins.
     let sets: [(&[&str], (usize, usize)); 3] = [
         (&["node:FRANK2"], (5_017, 638)),
-        (&["link:FRA-LHR"], (59_620, 32_602)),
+        (&["link:FRA-LHR"], (59_329, 32_557)),
         (&["link:FRA-LHR", "link:LHR-ORD"], (7_543, 1_109)),
     ];
     for (set, pinned) in sets {
