@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 use vmsc_model::checker::{self, Checker};
 use vmsc_model::cluster_model::{ClusterModel, Fault};
 use vmsc_model::config::ClusterSpec;
-use vmsc_model::describe;
 use vmsc_model::explore;
+use vmsc_model::explorer_view;
 use vmsc_model::whatif::{self, Limits, Variant};
 
 /// Which protocol variant to check.
@@ -263,17 +263,10 @@ pub fn render_path(m: &ClusterModel, path: &[usize]) -> Vec<String> {
     let mut prev = init;
     for (a, s) in steps {
         let mut line = m.describe_action(&a);
-        let mut events = Vec::new();
-        for i in 0..m.spec.len() {
-            let (p, n) = (m.node(&prev, i), m.node(&s, i));
-            if p != n {
-                events.extend(
-                    describe::console_events(&m.spec, i, p, n)
-                        .into_iter()
-                        .filter(|e| !e.contains("connection to system")),
-                );
-            }
-        }
+        let events: Vec<String> = explorer_view::step_events(m, &prev, &s)
+            .into_iter()
+            .filter(|e| !e.contains("connection to system"))
+            .collect();
         if !events.is_empty() {
             line = format!("{line}  [{}]", events.join("; "));
         }

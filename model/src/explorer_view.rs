@@ -19,6 +19,26 @@ use stateright::{Expectation, Model};
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt::Write as _;
 
+/// The console lines of the step `prev → next`, node by node. A node the step took down is
+/// compared as the model keeps it while down ([`crate::node::NodeActor::down_state`]), so that a
+/// crash prints nothing and a CLUEXIT its bugcheck line, not the loss of everything it held.
+pub fn step_events(m: &ClusterModel, prev: &State, next: &State) -> Vec<String> {
+    let mut events = Vec::new();
+    for i in 0..m.spec.len() {
+        let (p, n) = (m.node(prev, i), m.node(next, i));
+        let gone = !m.alive(next, i) && m.alive(prev, i);
+        let p = if gone {
+            std::borrow::Cow::Owned(m.actor(i).down_state(p))
+        } else {
+            std::borrow::Cow::Borrowed(p)
+        };
+        if *p != *n {
+            events.extend(describe::console_events(&m.spec, i, &p, n));
+        }
+    }
+    events
+}
+
 /// The Explorer's text for one step: the action, the properties this step's state violates
 /// (or reaches), the console lines the step caused, then [`state_report`] of the new state.
 pub fn step_report(m: &ClusterModel, prev: &State, action: &Action, next: &State) -> String {
@@ -29,13 +49,7 @@ pub fn step_report(m: &ClusterModel, prev: &State, action: &Action, next: &State
         out.push('\n');
         out += &verdicts;
     }
-    let mut events = Vec::new();
-    for i in 0..m.spec.len() {
-        let (p, n) = (m.node(prev, i), m.node(next, i));
-        if p != n {
-            events.extend(describe::console_events(&m.spec, i, p, n));
-        }
-    }
+    let events = step_events(m, prev, next);
     if !events.is_empty() {
         out += "\nConsole:\n";
         for e in events {
@@ -631,4 +645,29 @@ fn xml(s: &str) -> String {
 pub fn format_step(m: &ClusterModel, prev: &State, action: Action) -> Option<String> {
     let next = m.next_state(prev, action.clone())?;
     Some(step_report(m, prev, &action, &next))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cluster_model::Fault;
+    use crate::config::{ClusterSpec, SEED_TOPOLOGY_TOML};
+    use crate::whatif::{whatif_model, Variant};
+    use std::sync::Arc;
+
+    /// A crash prints the peers' lost connections and nothing for the crashed node, although the
+    /// model forgets what the node held (`DownNodes::Forget`).
+    #[test]
+    fn a_crash_prints_only_the_peers_lost_connections() {
+        let spec = Arc::new(ClusterSpec::parse("t", SEED_TOPOLOGY_TOML).unwrap());
+        let m = whatif_model(spec.clone(), vec![Fault::Crash(1)], false, Variant::Correct);
+        let init = m.init_states().remove(0);
+        let next = m.next_state(&init, Action::FaultSet).unwrap();
+        assert!(!m.alive(&next, 1));
+        assert_eq!(
+            step_events(&m, &init, &next),
+            ["FRANK1", "UK1", "CHIC1", "CHIC2"]
+                .map(|_| "%CNXMAN, Lost connection to system FRANK2".to_string())
+        );
+    }
 }
