@@ -111,6 +111,36 @@ impl From<CheckerArg> for Checker {
     }
 }
 
+/// When a node that took a CLUEXIT after the heal reboots (`--reboot`).
+#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
+pub enum RebootArg {
+    /// Once the cluster has settled (the default): a CLUEXIT writes a crash dump and boots
+    /// again, minutes, while the transition that made it exit ends in seconds. Nodes that exited
+    /// together still reboot in every order and join concurrently.
+    Settled,
+    /// At any moment, even in the middle of the transition that followed the CLUEXIT: reboots
+    /// no real node is fast enough to make, explored as well (far more states).
+    Anytime,
+}
+
+impl From<RebootArg> for whatif::Reboots {
+    fn from(r: RebootArg) -> Self {
+        match r {
+            RebootArg::Settled => whatif::Reboots::Settled,
+            RebootArg::Anytime => whatif::Reboots::Anytime,
+        }
+    }
+}
+
+/// The `whatif` heal that `--heal` and `--reboot` ask for.
+pub fn heal_of(heal: bool, reboot: RebootArg) -> whatif::Heal {
+    if heal {
+        whatif::Heal::Yes(reboot.into())
+    } else {
+        whatif::Heal::No
+    }
+}
+
 impl CheckerArg {
     fn name(self) -> &'static str {
         Checker::from(self).name()
@@ -171,9 +201,14 @@ pub struct WhatifArgs {
     /// A fault: `link:A-B` (two region keys: every link between them; or two node names: that link) or `node:NAME` (that node crashes). Repeatable.
     #[arg(long = "fail")]
     pub fail: Vec<String>,
-    /// Once the faults have settled, restore every link and reboot every crashed node once.
+    /// Once the faults have settled, restore every link and reboot every crashed node once; a
+    /// node that then takes a CLUEXIT reboots once, as `--reboot` says.
     #[arg(long)]
     pub heal: bool,
+    /// With `--heal`: when a node that took a CLUEXIT reboots (see specs/checker.md, "Reboot
+    /// timing"). The JSON names it in a `"reboot"` field.
+    #[arg(long, value_enum, default_value = "settled", requires = "heal")]
+    pub reboot: RebootArg,
     /// Print the JSON object (the default output is a readable table).
     #[arg(long)]
     pub json: bool,
@@ -478,7 +513,7 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
     let w = whatif::whatif(
         spec.clone(),
         faults.clone(),
-        a.heal,
+        heal_of(a.heal, a.reboot),
         a.variant.into(),
         Limits {
             timeout: a.timeout_s.map(Duration::from_secs),
@@ -505,7 +540,11 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
             } else {
                 fl.join(", ")
             },
-            if a.heal { ", then heal" } else { "" }
+            match (a.heal, a.reboot) {
+                (false, _) => "",
+                (true, RebootArg::Settled) => ", then heal",
+                (true, RebootArg::Anytime) => ", then heal (reboots at any moment)",
+            }
         );
         let _ = writeln!(
             out,

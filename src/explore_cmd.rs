@@ -28,6 +28,9 @@ pub struct ExploreArgs {
     /// Heal: as `vmsc whatif --heal` with `--fail`, as `vmsc check --heal` without.
     #[arg(long)]
     pub heal: bool,
+    /// With `--heal` and `--fail`: when a node that took a CLUEXIT reboots, as in `vmsc whatif`.
+    #[arg(long, value_enum, default_value = "settled", requires = "heal")]
+    pub reboot: crate::check::RebootArg,
     /// Protocol variant (negative controls).
     #[arg(long, value_enum, default_value = "correct")]
     pub variant: VariantArg,
@@ -58,7 +61,8 @@ pub fn run(a: ExploreArgs) -> Result<ExitCode> {
             .map(|f| Fault::parse(&spec, f))
             .collect::<Result<Vec<_>, _>>()
             .context("bad fault")?;
-        whatif::whatif_model(spec.clone(), faults, a.heal, a.variant.into())
+        let heal = crate::check::heal_of(a.heal, a.reboot);
+        whatif::whatif_model(spec.clone(), faults, heal, a.variant.into())
     };
     let model = if a.dlm_variant == DlmVariantArg::Correct {
         model

@@ -48,6 +48,9 @@ pub struct PlanArgs {
     /// `whatif --heal`): the matrix then shows who is a member after the repair.
     #[arg(long)]
     pub heal: bool,
+    /// With `--heal`: when a node that took a CLUEXIT reboots, as in `vmsc whatif`.
+    #[arg(long, value_enum, default_value = "settled", requires = "heal")]
+    pub reboot: crate::check::RebootArg,
     /// Give up on a fault set after this many seconds (it is then reported incomplete).
     #[arg(long, default_value_t = 120)]
     pub timeout_s: u64,
@@ -103,6 +106,9 @@ pub struct Plan {
     pub cluster: String,
     /// Every fault set was healed once settled (`--heal`): the outcomes are after the repair.
     pub heal: bool,
+    /// With `--heal`: when the nodes that took a CLUEXIT rebooted (`settled`, `anytime`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reboot: Option<&'static str>,
     /// One row per fault set.
     pub rows: Vec<Row>,
     /// The one-line summary.
@@ -144,10 +150,11 @@ fn ordinal(k: usize) -> String {
 pub fn plan_with(
     spec: Arc<ClusterSpec>,
     max_faults: usize,
-    heal: bool,
+    heal: impl Into<whatif::Heal>,
     limits: Limits,
     progress: bool,
 ) -> Plan {
+    let heal = heal.into();
     let start = Instant::now();
     let menu = Fault::menu(&spec);
     let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
@@ -213,7 +220,8 @@ pub fn plan_with(
     let summary = summarize(&rows, max_faults, limits.timeout.unwrap_or_default());
     Plan {
         cluster: spec.name.clone(),
-        heal,
+        heal: heal.heals(),
+        reboot: heal.reboots().map(whatif::Reboots::name),
         rows,
         summary,
         seconds: start.elapsed().as_secs_f64(),
@@ -228,7 +236,7 @@ fn equivalent_sets(
     spec: &Arc<ClusterSpec>,
     menu: &[Fault],
     sets: &[Vec<usize>],
-    heal: bool,
+    heal: whatif::Heal,
 ) -> Vec<Option<usize>> {
     let mut first: HashMap<whatif::ReuseKey, usize> = HashMap::new();
     sets.iter()
@@ -252,7 +260,7 @@ fn plan_row(
     spec: &Arc<ClusterSpec>,
     menu: &[Fault],
     set: &[usize],
-    heal: bool,
+    heal: whatif::Heal,
     limits: Limits,
     heartbeat: &(dyn Fn(usize) + Sync),
 ) -> Row {
@@ -473,7 +481,8 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
         states_max: a.states_max.max(1),
         ..Default::default()
     };
-    let p = plan_with(spec.clone(), a.max_faults, a.heal, limits, tty);
+    let heal = crate::check::heal_of(a.heal, a.reboot);
+    let p = plan_with(spec.clone(), a.max_faults, heal, limits, tty);
     let mut out = render(&p, a.format);
     if a.format != Format::Json {
         let _ = writeln!(
@@ -481,7 +490,11 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
             "{} fault sets over {} faults (inter-region links and nodes){}, {:.1} s; {} answered by an equivalent set (same state after the faults up to crashed nodes)",
             p.rows.len(),
             Fault::menu(&spec).len(),
-            if p.heal { ", each healed once settled" } else { "" },
+            match p.reboot {
+                None => "",
+                Some("anytime") => ", each healed once settled (reboots at any moment)",
+                Some(_) => ", each healed once settled",
+            },
             p.seconds,
             p.reused
         );
@@ -489,7 +502,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if a.suggest {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
-            let q = plan_with(Arc::new(s), a.max_faults, a.heal, limits, tty);
+            let q = plan_with(Arc::new(s), a.max_faults, heal, limits, tty);
             let _ = writeln!(
                 out,
                 "  {what}: {} ({:.1} s; {} of {} fault sets reused)",
@@ -540,6 +553,7 @@ mod tests {
         let p = Plan {
             cluster: "c".into(),
             heal: false,
+            reboot: None,
             rows: vec![row],
             summary: "s".into(),
             seconds: 0.0,
@@ -627,7 +641,7 @@ mod tests {
         let spec = Arc::new(spec);
         let menu = Fault::menu(&spec);
         let sets: Vec<Vec<usize>> = (1..=2).flat_map(|k| combinations(menu.len(), k)).collect();
-        let same_as = equivalent_sets(&spec, &menu, &sets, false);
+        let same_as = equivalent_sets(&spec, &menu, &sets, whatif::Heal::No);
         let pairs: Vec<(usize, usize)> = same_as
             .iter()
             .enumerate()

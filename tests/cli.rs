@@ -126,6 +126,37 @@ fn whatif_with_heal_reboots_the_exited_node_and_it_rejoins() {
     );
 }
 
+/// `whatif --heal --reboot`: the JSON names the reboot timing; rebooting at any moment explores
+/// more (the exited node may come back inside the transition that followed its CLUEXIT); without
+/// `--heal` there is no reboot field, and `--reboot` alone is a usage error.
+#[test]
+fn whatif_reboot_timing_is_named_and_needs_heal() {
+    let args = [
+        TRI,
+        "--fail",
+        "link:FRA-LHR",
+        "--fail",
+        "node:CHIC1",
+        "--heal",
+    ];
+    let (code, settled) = whatif(&args);
+    assert_eq!(
+        (code, &settled["reboot"], &settled["states"]),
+        (0, &"settled".into(), &95.into())
+    );
+    let (code, anytime) = whatif(&[&args[..], &["--reboot", "anytime"]].concat());
+    assert_eq!(
+        (code, &anytime["reboot"], &anytime["states"]),
+        (0, &"anytime".into(), &193.into())
+    );
+    assert_eq!(outcomes(&settled), outcomes(&anytime));
+    let (_, plain) = whatif(&args[..5]);
+    assert!(plain.get("reboot").is_none(), "{plain}");
+    let out = vmsc(&["whatif", TRI, "--fail", "node:CHIC1", "--reboot", "anytime"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--heal"));
+}
+
 /// `whatif --states-max`: a run that reaches the bound is incomplete (exit 1) and says so in its
 /// JSON; with room to spare the same run is complete (exit 0).
 #[test]

@@ -379,6 +379,7 @@ impl fmt::Debug for crate::cluster_model::Env {
             ("fault_down", self.fault_down),
             ("cluexit", self.cluexit),
             ("rebooted", self.rebooted),
+            ("reboot_window", self.reboot_window),
             ("clean", self.clean),
         ] {
             if !set.is_empty() {

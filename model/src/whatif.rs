@@ -5,6 +5,7 @@
 //! outcomes come from the explorer visiting every reachable state — never from a formula.
 
 use crate::checker::Checker;
+pub use crate::cluster_model::Reboots;
 use crate::cluster_model::{Action, CheckConfig, ClusterModel, Fault, FaultPlan, HealMode, State};
 use crate::config::ClusterSpec;
 use crate::explore::{self, Options, Report};
@@ -43,6 +44,45 @@ pub fn outcome_of(m: &ClusterModel, s: &State) -> Outcome {
         hung: sorted(&mut (0..n).filter(|&i| m.alive(s, i) && !m.active(s, i))),
         cluexit: sorted(&mut s.history.cluexit.iter()),
         down: sorted(&mut s.history.fault_down.iter()),
+    }
+}
+
+/// Whether `whatif` repairs the faults once the cluster has settled, and when the nodes that
+/// then take a CLUEXIT reboot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Heal {
+    /// No repair: the outcomes are those of the faults alone.
+    #[default]
+    No,
+    /// Once the faults have struck and the cluster has settled, every link is restored and
+    /// every crashed node rebooted, in one step; a node that then takes a CLUEXIT reboots once,
+    /// when [`Reboots`] says (`vmsc whatif --heal [--reboot settled|anytime]`).
+    Yes(Reboots),
+}
+
+impl Heal {
+    /// Whether anything is repaired.
+    pub fn heals(self) -> bool {
+        self != Heal::No
+    }
+
+    /// The reboot timing, if anything is repaired.
+    pub fn reboots(self) -> Option<Reboots> {
+        match self {
+            Heal::No => None,
+            Heal::Yes(r) => Some(r),
+        }
+    }
+}
+
+/// `true` heals with the default reboot timing ([`Reboots::Settled`]).
+impl From<bool> for Heal {
+    fn from(heal: bool) -> Heal {
+        if heal {
+            Heal::Yes(Reboots::default())
+        } else {
+            Heal::No
+        }
     }
 }
 
@@ -114,6 +154,10 @@ impl Default for Limits {
 pub struct WhatIf {
     /// The checker that answered (`reduced`, `explorer`, `stateright-bfs`, `stateright-dfs`).
     pub checker: &'static str,
+    /// With `--heal`: when the nodes that took a CLUEXIT rebooted (`settled`, `anytime`; see
+    /// [`Reboots`]). Absent without heal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reboot: Option<&'static str>,
     /// Every reachable state was explored.
     pub complete: bool,
     /// Unique states explored.
@@ -131,15 +175,17 @@ pub struct WhatIf {
 pub fn whatif_model(
     spec: Arc<ClusterSpec>,
     faults: Vec<Fault>,
-    heal: bool,
+    heal: impl Into<Heal>,
     variant: Variant,
 ) -> ClusterModel {
-    let mode = if heal {
+    let heal = heal.into();
+    let mode = if heal.heals() {
         HealMode::AfterSettle
     } else {
         HealMode::Never
     };
     let mut cfg = CheckConfig::new(FaultPlan::Exact(faults), mode);
+    cfg.reboots = heal.reboots().unwrap_or_default();
     variant.configure(&mut cfg);
     ClusterModel::new(spec, cfg)
 }
@@ -148,11 +194,12 @@ pub fn whatif_model(
 pub fn whatif(
     spec: Arc<ClusterSpec>,
     faults: Vec<Fault>,
-    heal: bool,
+    heal: impl Into<Heal>,
     variant: Variant,
     limits: Limits,
     progress: Option<&mut dyn FnMut(usize, usize, Duration)>,
 ) -> WhatIf {
+    let heal = heal.into();
     let m = whatif_model(spec, faults, heal, variant);
     let mut outcomes = BTreeSet::new();
     let settled = |s: &State| m.is_outcome(s);
@@ -182,6 +229,7 @@ pub fn whatif(
         .collect();
     WhatIf {
         checker: limits.checker.name(),
+        reboot: heal.reboots().map(Reboots::name),
         complete: report.complete,
         states: report.states,
         violations,
@@ -231,11 +279,12 @@ pub struct ReuseKey {
 pub fn reuse_key(
     spec: Arc<ClusterSpec>,
     faults: Vec<Fault>,
-    heal: bool,
+    heal: impl Into<Heal>,
     variant: Variant,
 ) -> Option<ReuseKey> {
     use stateright::Model;
-    if heal || faults.is_empty() || !spec.clients.is_empty() {
+    let heal = heal.into();
+    if heal.heals() || faults.is_empty() || !spec.clients.is_empty() {
         return None;
     }
     let m = whatif_model(spec, faults, heal, variant);
