@@ -117,6 +117,10 @@ pub struct Plan {
     pub seconds: f64,
     /// Rows answered by reuse, without exploring (see [`Row::reused_from`]).
     pub reused: usize,
+    /// Rows explored a second time, from the start on every core, because one thread's first
+    /// pass ([`FIRST_PASS`] from the command line) did not finish them; their `seconds` count
+    /// both passes.
+    pub second_pass: usize,
 }
 
 fn combinations(n: usize, k: usize) -> Vec<Vec<usize>> {
@@ -146,12 +150,20 @@ fn ordinal(k: usize) -> String {
     }
 }
 
-/// Computes the matrix with `checker`.
+/// How long `plan` explores a fault set on one thread before it leaves the set for its second
+/// pass on every core (see [`plan_with`]).
+pub const FIRST_PASS: Duration = Duration::from_secs(5);
+
+/// Computes the matrix with `checker`: every fault set on one thread first (one set per core),
+/// for at most `first_pass` each ([`FIRST_PASS`] from the command line); then the sets that
+/// needed more time again from the start, one at a time on every core, for the rest of their time
+/// limit.
 pub fn plan_with(
     spec: Arc<ClusterSpec>,
     max_faults: usize,
     heal: impl Into<whatif::Heal>,
     limits: Limits,
+    first_pass: Duration,
     progress: bool,
 ) -> Plan {
     let heal = heal.into();
@@ -162,40 +174,69 @@ pub fn plan_with(
         .collect();
     let same_as = equivalent_sets(&spec, &menu, &sets, heal);
     let work: Vec<usize> = (0..sets.len()).filter(|&k| same_as[k].is_none()).collect();
-    // Fault sets are independent: one worker per core takes the next set until none is left.
-    let workers = std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(work.len())
-        .max(1);
-    let next = AtomicUsize::new(0);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let done = AtomicUsize::new(0);
     let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; sets.len()]);
+    let explore = |k: usize, limits: Limits, workers: usize| {
+        plan_row(&spec, &menu, &sets[k], heal, limits, &|states| {
+            if progress {
+                // On a TTY: sets finished, the set a worker explores and how many states it
+                // has visited (refreshed about once a second), elapsed time.
+                eprint!(
+                    "\rplan: {}/{} fault sets done; set {} at {states} states{}; {:.0} s   ",
+                    done.load(Ordering::Relaxed),
+                    work.len(),
+                    k + 1,
+                    if workers > 1 { " (every core)" } else { "" },
+                    start.elapsed().as_secs_f64()
+                );
+                let _ = std::io::stderr().flush();
+            }
+        })
+    };
+    // First pass: fault sets are independent, so one worker per core takes the next set until
+    // none is left, each set on one thread for at most `first_pass` of its time limit.
+    let first = Limits {
+        timeout: limits.timeout.map(|t| t.min(first_pass)),
+        threads: 1,
+        ..limits
+    };
+    let next = AtomicUsize::new(0);
+    let workers = cores.min(work.len()).max(1);
     std::thread::scope(|scope| {
         for _ in 0..workers {
             scope.spawn(|| {
                 while let Some(&k) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let set = &sets[k];
-                    let row = plan_row(&spec, &menu, set, heal, limits, &|states| {
-                        if progress {
-                            // On a TTY: sets finished, the set this worker explores and how many
-                            // states it has visited (refreshed about once a second), elapsed time.
-                            eprint!(
-                            "\rplan: {}/{} fault sets done; set {} at {states} states; {:.0} s   ",
-                            done.load(Ordering::Relaxed),
-                            work.len(),
-                            k + 1,
-                            start.elapsed().as_secs_f64()
-                        );
-                            let _ = std::io::stderr().flush();
-                        }
-                    });
+                    let row = explore(k, first, 1);
                     done.fetch_add(1, Ordering::Relaxed);
                     results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(row);
                 }
             });
         }
     });
+    // Second pass: the sets the first pass cut short by time are explored again from the start,
+    // one after another, each on every core, for the rest of its time limit. (With one set per
+    // core, the largest set would finish last on one core while the others idle.)
     let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
+    let mut second_pass = 0;
+    if let Some(timeout) = limits.timeout.filter(|&t| t > first_pass) {
+        for &k in &work {
+            let Some(row) = &results[k] else { continue };
+            if row.complete || row.states >= limits.states_max {
+                continue;
+            }
+            let spent = Duration::from_secs_f64(row.seconds);
+            let again = Limits {
+                timeout: Some(timeout.saturating_sub(spent)),
+                threads: cores,
+                ..limits
+            };
+            let mut row2 = explore(k, again, cores);
+            row2.seconds += row.seconds;
+            results[k] = Some(row2);
+            second_pass += 1;
+        }
+    }
     for k in 0..sets.len() {
         if let Some(j) = same_as[k] {
             let from = results[j]
@@ -226,6 +267,7 @@ pub fn plan_with(
         summary,
         seconds: start.elapsed().as_secs_f64(),
         reused: sets.len() - work.len(),
+        second_pass,
     }
 }
 
@@ -482,7 +524,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
         ..Default::default()
     };
     let heal = crate::check::heal_of(a.heal, a.reboot);
-    let p = plan_with(spec.clone(), a.max_faults, heal, limits, tty);
+    let p = plan_with(spec.clone(), a.max_faults, heal, limits, FIRST_PASS, tty);
     let mut out = render(&p, a.format);
     if a.format != Format::Json {
         let _ = writeln!(
@@ -502,7 +544,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     if a.suggest {
         let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
         for (what, s) in suggestions(&spec) {
-            let q = plan_with(Arc::new(s), a.max_faults, heal, limits, tty);
+            let q = plan_with(Arc::new(s), a.max_faults, heal, limits, FIRST_PASS, tty);
             let _ = writeln!(
                 out,
                 "  {what}: {} ({:.1} s; {} of {} fault sets reused)",
@@ -558,6 +600,7 @@ mod tests {
             summary: "s".into(),
             seconds: 0.0,
             reused: 0,
+            second_pass: 0,
         };
         let md = render(&p, Format::Markdown);
         let line = md.lines().nth(2).unwrap();
@@ -581,6 +624,50 @@ mod tests {
         )
     }
 
+    /// A fault set the first pass cuts short is explored again, from the start and on every
+    /// core: with no first pass at all every set takes the second, and every row (states,
+    /// outcomes, verdict, completeness) is the one a single pass gives.
+    #[test]
+    fn the_second_pass_gives_every_set_the_answer_of_one_pass() {
+        let spec = Arc::new(
+            ClusterSpec::load(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/specs/scenarios/three-regions.toml"
+            )))
+            .unwrap(),
+        );
+        let limits = Limits {
+            timeout: Some(Duration::from_secs(600)),
+            ..Default::default()
+        };
+        let row = |r: &Row| {
+            (
+                r.faults.clone(),
+                r.states,
+                r.outcomes.clone(),
+                r.verdict,
+                r.complete,
+            )
+        };
+        let one = plan_with(
+            spec.clone(),
+            2,
+            true,
+            limits,
+            Duration::from_secs(600),
+            false,
+        );
+        let two = plan_with(spec, 2, true, limits, Duration::ZERO, false);
+        assert_eq!(
+            one.rows.iter().map(row).collect::<Vec<_>>(),
+            two.rows.iter().map(row).collect::<Vec<_>>()
+        );
+        assert!(two.rows.iter().all(|r| r.complete));
+        assert_eq!(one.rows.len(), 21);
+        assert_eq!(one.second_pass, 0);
+        assert!(two.second_pass > 0, "{}", two.second_pass);
+    }
+
     #[test]
     fn seed_plan_reuses_exactly_the_crashed_tie_breakers_link_cuts() {
         let spec = Arc::new(ClusterSpec::seed());
@@ -592,6 +679,7 @@ mod tests {
                 timeout: Some(Duration::from_secs(600)),
                 ..Default::default()
             },
+            FIRST_PASS,
             false,
         );
         let reused: Vec<(String, String)> = p
