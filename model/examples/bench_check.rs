@@ -2,21 +2,14 @@
 //! states, states per second, peak memory and wall time. Not a test: it prints figures.
 //!
 //! `cargo run --release -p vmsc-model --example bench_check [TIMEOUT_S]`
+mod common;
+
+use common::peak_rss_mb;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::explore::{explore, Options, Strategy};
 use vmsc_model::whatif::{check_model, Variant};
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn main() {
     let timeout = std::env::args()

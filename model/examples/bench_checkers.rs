@@ -9,6 +9,9 @@
 //!
 //! Peak memory is the process's high-water mark so far (`VmHWM`), so it is only meaningful for
 //! the largest run; run one configuration per process (CONFIG_FILTER) for exact per-run figures.
+mod common;
+
+use common::peak_rss_mb;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmsc_model::checker::{self, Checker};
@@ -16,16 +19,6 @@ use vmsc_model::cluster_model::{ClusterModel, Fault};
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::explore::{Options, Report, SleepStats, Strategy};
 use vmsc_model::whatif::{check_model, whatif_model, Variant};
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 /// One depth-first run of `c` on `threads` workers, cut after `timeout_s`, with its wall time.
 fn timed(

@@ -7,6 +7,9 @@
 //! cargo run --release -p vmsc-model --example bench_dlm -- FILE FAULTS [VARIANT] [STATES_MAX]
 //! ```
 //! `FILE` is relative to `specs/scenarios/`; `VARIANT` a `DlmVariant` command-line name.
+mod common;
+
+use common::peak_rss_mb;
 use std::sync::Arc;
 use std::time::Instant;
 use vmsc_model::cluster_model::{fingerprint, ClusterModel};
@@ -18,16 +21,6 @@ use vmsc_model::whatif::{check_model, Variant};
 /// A run is cut (reported `complete false`) after this many seconds: the benchmark looks for the
 /// largest configuration exhaustive within 5 minutes.
 const DEADLINE_S: u64 = 300;
-
-fn peak_rss_mb() -> f64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|kb| kb.parse::<f64>().ok())
-        .map_or(0.0, |kb| kb / 1024.0)
-}
 
 fn run(file: &str, faults: usize, variant: DlmVariant, states_max: usize) {
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/../specs/scenarios/");

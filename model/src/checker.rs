@@ -136,7 +136,7 @@ fn finish(
     c: impl stateright::Checker<ClusterModel>,
     props: &[Property<ClusterModel>],
     visited: &Mutex<Vec<State>>,
-    opts: Options<'_, '_, State>,
+    mut opts: Options<'_, '_, State>,
     start: Instant,
 ) -> Report {
     let discoveries = c.discoveries();
@@ -156,11 +156,9 @@ fn finish(
         })
         .collect();
     let deadline = opts.deadline;
-    if let Some(visit) = opts.visit {
+    if opts.visit.is_some() {
         for s in visited.lock().unwrap_or_else(|e| e.into_inner()).iter() {
-            if opts.visit_only.is_none_or(|keep| keep(s)) {
-                visit(s);
-            }
+            opts.offer(s);
         }
     }
     // A timed-out Stateright checker also reports done: only a run that ended before its

@@ -76,6 +76,17 @@ pub struct Options<'p, 'v, S> {
     pub stop_when_found: bool,
 }
 
+impl<S> Options<'_, '_, S> {
+    /// Hands `s` to the visitor, if there is one and [`Options::visit_only`] accepts it.
+    pub fn offer(&mut self, s: &S) {
+        if let Some(v) = self.visit.as_mut() {
+            if self.visit_only.is_none_or(|keep| keep(s)) {
+                v(s);
+            }
+        }
+    }
+}
+
 impl<S> Default for Options<'_, '_, S> {
     fn default() -> Self {
         Options {
@@ -147,8 +158,8 @@ pub fn hasher() -> impl Hasher {
 /// two such actions commute (`s·a·b = s·b·a`, both orders enabled) and that a local action stays
 /// enabled, local and names the same step (same slot) after an independent action.
 pub trait Independence<M: Model> {
-    /// The action's sleep-set slot (`< 127`; a higher one is ignored) and the actor that steps; `None` if the action must
-    /// never sleep (it is dependent with everything).
+    /// The action's sleep-set slot (`< 127`; a higher one is ignored) and the actor that steps;
+    /// `None` if the action must never sleep (it is dependent with everything).
     fn slot(&self, model: &M, action: &M::Action) -> Option<(u8, u8)>;
     /// Whether the step `prev --> next` of `actor` (an action that has a slot) touched only
     /// that actor: its state, its timers, the head of one flow into it, the tail of flows out of
@@ -281,11 +292,7 @@ where
         let f = fp(&s);
         seen.insert(f, Seen::init(f));
         check(&s, f, &mut found);
-        if let Some(v) = opts.visit.as_mut() {
-            if opts.visit_only.is_none_or(|keep| keep(&s)) {
-                v(&s);
-            }
-        }
+        opts.offer(&s);
         queue.push_back((s, f, 0, None));
     }
 
@@ -378,11 +385,7 @@ where
         }
         seen.insert(nf, Seen::reached(f, i, local_actor_sleep));
         check(&next, nf, &mut found);
-        if let Some(v) = opts.visit.as_mut() {
-            if opts.visit_only.is_none_or(|keep| keep(&next)) {
-                v(&next);
-            }
-        }
+        opts.offer(&next);
         if opts.stop_when_found && found.iter().all(Option::is_some) {
             cut = true;
             break;

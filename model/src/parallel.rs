@@ -358,11 +358,7 @@ where
             sh.shard(f).insert(f, Mark::new(0));
             sh.states.fetch_add(1, Ordering::Relaxed);
             sh.check(&s, Vec::new);
-            if let Some(v) = opts.visit.as_mut() {
-                if opts.visit_only.is_none_or(|keep| keep(&s)) {
-                    v(&s);
-                }
-            }
+            opts.offer(&s);
             lock(&sh.pool).tasks.push(((s, f, 0, None), Vec::new()));
         }
     }

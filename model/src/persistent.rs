@@ -20,8 +20,8 @@
 //!
 //! # C1 — persistence: nothing outside `T` can interfere before `a` moves
 //! On any path from `s` that avoids `T`, the other actors `N` move, and `a` stays frozen unless
-//! one of them sends it a new input (3 below). Their steps are independent of `T`'s (the relation of `specs/checker.md`: different actors,
-//! both steps *local*) provided that
+//! one of them sends it a new input (3 below). Their steps are independent of `T`'s (the
+//! relation of `specs/checker.md`: different actors, both steps *local*) provided that
 //! 1. every step of `T` is local (checked on `s·t` with [`ActorIndependence::footprint`]; a
 //!    step's locality depends only on `a`'s state, the message or timer and the environment,
 //!    which local steps of other actors never change, so it is the same wherever `t` is taken
@@ -41,13 +41,15 @@
 //!    (`ActorPersistence::explore_a`) on those messages and on the timers such steps set,
 //!    never taking a step of `T`: at every configuration `a'` of `a` so reached, every step of
 //!    `T` is enabled (a delivery's message still heads its flow and is not dead at `a'`: the
-//!    network drops dead messages, `crate::cluster_model::DeadMessages`), is a transition exactly where it was one at `s`, is local, leaves `a`'s
-//!    observation unchanged and leads into no outcome; and every new input's step is local and
+//!    network drops dead messages, `crate::cluster_model::DeadMessages`), is a transition
+//!    exactly where it was one at `s`, is local, leaves `a`'s observation unchanged and leads
+//!    into no outcome; and every new input's step is local and
 //!    commutes with every step of `T` — both orders executed on the model's `next_state`, the
 //!    states compared whole (the two sends of two steps to one peer, for example, must come in
 //!    the same order), and a step of `T` that begins active must begin in the same view in both
-//!    orders (it marks stale nodes removed by reading views the copy below does not hold). Since a path avoiding `T` then no longer keeps `a` frozen, this is
-//!    allowed only when a message is in flight to `a` at `s`: that flow's head is a step of `T`
+//!    orders (it marks stale nodes removed by reading views the copy below does not hold).
+//!    Since a path avoiding `T` then no longer keeps `a` frozen, this is allowed only when a
+//!    message is in flight to `a` at `s`: that flow's head is a step of `T`
 //!    and stays in flight on such a path, so no state on it is settled. What `a` sends from
 //!    those configurations feeds the others' explorations, and their messages to it feed its
 //!    own, until nothing new appears;
