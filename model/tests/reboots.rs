@@ -11,13 +11,13 @@
 #[allow(dead_code)] // the equivalence tests' helpers are not needed here
 mod common;
 
-use common::{exact, load, reachable, Explored};
+use common::{exact, load, reachable_seeing, Explored};
 use stateright::Model;
-use std::collections::{BTreeSet, HashSet};
+use std::collections::BTreeSet;
 use vmsc_model::cluster_model::{
-    fingerprint, Action, CheckConfig, ClusterModel, Fault, HealMode, Reboots, State,
+    Action, CheckConfig, ClusterModel, Fault, HealMode, Reboots, State,
 };
-use vmsc_model::whatif::{whatif, Heal, Limits, Outcome, Variant};
+use vmsc_model::whatif::{outcome_of, whatif, Heal, Limits, Outcome, Variant};
 
 fn model(scenario: &str, faults: &[&str], reboots: Reboots) -> ClusterModel {
     let spec = load(scenario);
@@ -34,10 +34,31 @@ fn unwindowed(s: &State) -> State {
     s
 }
 
-/// Every state (with its image without the window) and verdict, and the settled outcomes of
-/// `whatif` with the same faults and reboot timing.
-fn explore(scenario: &str, faults: &[&str], reboots: Reboots) -> (Explored, BTreeSet<Outcome>) {
-    let e = reachable(&model(scenario, faults, reboots), unwindowed);
+/// What one exploration of a reboot timing gives.
+struct Reached {
+    /// Every state, with its image without the window, and every verdict.
+    explored: Explored,
+    /// The settled outcomes (the same `whatif` reports: checked).
+    outcomes: BTreeSet<Outcome>,
+    /// Some state is not settled, one exited node has rebooted and another may reboot: a reboot
+    /// into a running join, which only the window allows under `Settled`.
+    reboot_into_a_join: bool,
+}
+
+fn explore(scenario: &str, faults: &[&str], reboots: Reboots) -> Reached {
+    let m = model(scenario, faults, reboots);
+    let (mut outcomes, mut reboot_into_a_join) = (BTreeSet::new(), false);
+    let explored = reachable_seeing(&m, unwindowed, |s| {
+        if m.is_outcome(s) {
+            outcomes.insert(outcome_of(&m, s));
+        }
+        if !reboot_into_a_join && !m.settled(s) && s.history.rebooted.len() == 1 {
+            let mut acts = Vec::new();
+            m.actions(s, &mut acts);
+            reboot_into_a_join = acts.iter().any(|a| matches!(a, Action::Reboot(_)));
+        }
+    });
+    // `whatif` with the same faults and reboot timing explores the same model.
     let spec = load(scenario);
     let faults = faults
         .iter()
@@ -55,40 +76,29 @@ fn explore(scenario: &str, faults: &[&str], reboots: Reboots) -> (Explored, BTre
         limits,
         None,
     );
-    assert!(w.complete && w.states == e.states.len());
-    (e, w.outcomes.into_iter().collect())
-}
-
-/// Whether some reachable state of `m` satisfies `p` (depth-first, every state once).
-fn any_state(m: &ClusterModel, p: impl Fn(&State, &[Action]) -> bool) -> bool {
-    let mut stack = m.init_states();
-    let mut seen = HashSet::new();
-    while let Some(s) = stack.pop() {
-        if !seen.insert(fingerprint(&s)) {
-            continue;
-        }
-        let mut acts = Vec::new();
-        m.actions(&s, &mut acts);
-        if p(&s, &acts) {
-            return true;
-        }
-        stack.extend(acts.into_iter().filter_map(|a| m.next_state(&s, a)));
+    assert!(w.complete && w.states == explored.states.len());
+    assert_eq!(w.outcomes.into_iter().collect::<BTreeSet<_>>(), outcomes);
+    Reached {
+        explored,
+        outcomes,
+        reboot_into_a_join,
     }
-    false
 }
 
 /// `Settled` reaches a subset of what `Anytime` reaches (states, outcomes), with the same
-/// verdicts; returns the two state counts.
-fn assert_subset(scenario: &str, faults: &[&str]) -> (usize, usize) {
-    let (settled, so) = explore(scenario, faults, Reboots::Settled);
-    let (anytime, ao) = explore(scenario, faults, Reboots::Anytime);
+/// verdicts; returns what each reached.
+fn assert_subset(scenario: &str, faults: &[&str]) -> (Reached, Reached) {
+    let settled = explore(scenario, faults, Reboots::Settled);
+    let anytime = explore(scenario, faults, Reboots::Anytime);
+    let (s, a) = (&settled.explored, &anytime.explored);
     assert!(
-        settled.image.is_subset(&anytime.states),
+        s.image.is_subset(&a.states),
         "{scenario} {faults:?}: a state reachable only when reboots wait for the settled cluster"
     );
-    assert!(so.is_subset(&ao), "{scenario} {faults:?}: {so:?} ⊄ {ao:?}");
-    assert_eq!(settled.verdicts, anytime.verdicts, "{scenario} {faults:?}");
-    (settled.states.len(), anytime.states.len())
+    let (so, ao) = (&settled.outcomes, &anytime.outcomes);
+    assert!(so.is_subset(ao), "{scenario} {faults:?}: {so:?} ⊄ {ao:?}");
+    assert_eq!(s.verdicts, a.verdicts, "{scenario} {faults:?}");
+    (settled, anytime)
 }
 
 const TRI: &str = "specs/scenarios/three-regions.toml";
@@ -113,7 +123,8 @@ fn settled_reboots_reach_a_subset_of_the_states_of_reboots_at_any_moment() {
                 }
             };
             let (a, b) = (arg(&a), arg(&b));
-            let (s, t) = assert_subset(TRI, &[a.as_str(), b.as_str()]);
+            let (settled, anytime) = assert_subset(TRI, &[a.as_str(), b.as_str()]);
+            let (s, t) = (settled.explored.states.len(), anytime.explored.states.len());
             if s != t {
                 counts.push((format!("{a} {b}"), s, t));
             }
@@ -134,8 +145,8 @@ fn settled_reboots_reach_a_subset_of_the_states_of_reboots_at_any_moment() {
 #[test]
 fn the_subset_check_catches_states_of_reboots_at_any_moment() {
     let faults = ["link:FRA-LHR", "node:CHIC1"];
-    let (settled, _) = explore(TRI, &faults, Reboots::Settled);
-    let (anytime, _) = explore(TRI, &faults, Reboots::Anytime);
+    let settled = explore(TRI, &faults, Reboots::Settled).explored;
+    let anytime = explore(TRI, &faults, Reboots::Anytime).explored;
     assert!(!anytime.image.is_subset(&settled.image));
 }
 
@@ -146,19 +157,13 @@ fn the_subset_check_catches_states_of_reboots_at_any_moment() {
 /// CLUEXIT node reboots only once in the model — is gone.
 #[test]
 fn nodes_that_exited_together_reboot_into_each_others_join() {
-    let faults = ["link:FRA-LHR", "link:FRA-ORD"];
-    let m = model(SEED, &faults, Reboots::Settled);
+    let (settled, anytime) = assert_subset(SEED, &["link:FRA-LHR", "link:FRA-ORD"]);
     assert!(
-        any_state(&m, |s, acts| !m.settled(s)
-            && s.history.rebooted.len() == 1
-            && acts.iter().any(|a| matches!(a, Action::Reboot(_)))),
+        settled.reboot_into_a_join,
         "the second exited node reboots during the first one's join"
     );
-    let (settled, so) = explore(SEED, &faults, Reboots::Settled);
-    let (anytime, ao) = explore(SEED, &faults, Reboots::Anytime);
-    assert!(settled.image.is_subset(&anytime.states));
     assert_eq!(
-        (settled.states.len(), anytime.states.len()),
+        (settled.explored.states.len(), anytime.explored.states.len()),
         (158_153, 1_605_293)
     );
     let members_cluexit = |o: &BTreeSet<Outcome>| -> Vec<(String, String)> {
@@ -168,10 +173,13 @@ fn nodes_that_exited_together_reboot_into_each_others_join() {
     };
     let all = "CHIC1 CHIC2 FRANK1 FRANK2 UK1".to_string();
     let fra = "FRANK1 FRANK2".to_string();
-    assert_eq!(members_cluexit(&so), [(all.clone(), fra.clone())]);
+    assert_eq!(
+        members_cluexit(&settled.outcomes),
+        [(all.clone(), fra.clone())]
+    );
     // Reboots at any moment also reach FRANK2 down after a second CLUEXIT.
     assert_eq!(
-        members_cluexit(&ao),
+        members_cluexit(&anytime.outcomes),
         [
             (all, fra.clone()),
             ("CHIC1 CHIC2 FRANK1 UK1".to_string(), fra)

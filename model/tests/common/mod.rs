@@ -42,10 +42,20 @@ pub struct Explored {
 /// through `f`. Panics if the search stopped short, so that a test cannot pass on a partial
 /// search.
 pub fn reachable(m: &ClusterModel, f: impl Fn(&State) -> State) -> Explored {
+    reachable_seeing(m, f, |_| {})
+}
+
+/// [`reachable`], also showing every reachable state to `see`.
+pub fn reachable_seeing(
+    m: &ClusterModel,
+    f: impl Fn(&State) -> State,
+    mut see: impl FnMut(&State),
+) -> Explored {
     let (mut states, mut image) = (HashSet::new(), HashSet::new());
     let mut visit = |s: &State| {
         states.insert(fingerprint(s));
         image.insert(fingerprint(&f(s)));
+        see(s);
     };
     let report = explore(
         m,
