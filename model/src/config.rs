@@ -45,7 +45,10 @@
 //! manager on even without `[[client]]` tables.
 //!
 //! Parsing is strict: unknown fields are errors, and every semantic error names the file, the
-//! field (as a path such as `node[2].system_id`) and what is wrong. A successfully parsed file is
+//! field (as a path such as `node[2].system_id`) and what is wrong; a missing field, an unknown
+//! one or a value of the wrong type also names its table and the line the table starts on
+//! (``node[4].system_id: missing field `system_id` (the [[node]] table for CHIC2, at line 34)``).
+//! Only syntax errors are given by line alone. A successfully parsed file is
 //! a [`ClusterSpec`], whose invariants (unique names and system ids, votes within bounds, at most
 //! [`NODES_MAX`] nodes) the rest of the model relies on.
 
@@ -81,16 +84,29 @@ pub struct ConfigError {
     pub message: String,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug)]
 struct RawFile {
     cluster: RawCluster,
     quorum_disk: Option<RawQuorumDisk>,
-    #[serde(default)]
     node: Vec<RawNode>,
-    #[serde(default)]
     client: Vec<RawClient>,
     locks: Option<RawLocks>,
+}
+
+/// The file's top-level tables, each kept whole with its position in the text. Each is then
+/// deserialized on its own ([`section`]), so an error inside one names the table and the field
+/// (`node[4].system_id`, `the [[node]] table for CHIC2, at line 34`), not only the line where
+/// the table starts.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSections {
+    cluster: Option<toml::Spanned<toml::Table>>,
+    quorum_disk: Option<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    node: Vec<toml::Spanned<toml::Table>>,
+    #[serde(default)]
+    client: Vec<toml::Spanned<toml::Table>>,
+    locks: Option<toml::Spanned<toml::Table>>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -260,8 +276,9 @@ impl ClusterSpec {
 
     /// Parses and validates cluster-file text; `file` labels errors.
     pub fn parse(file: &str, text: &str) -> Result<Self, ConfigError> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
-        validate(file, raw)
+        let sections: RawSections =
+            toml::from_str(text).map_err(|e| syntax_error(file, text, &e))?;
+        validate(file, raw_file(file, text, sections)?)
     }
 
     /// Number of nodes.
@@ -345,10 +362,7 @@ impl ClusterSpec {
 
 fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
     let field = match e.span() {
-        Some(span) => {
-            let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
-            format!("line {line}")
-        }
+        Some(span) => format!("line {}", line_of(text, span.start)),
         None => "document".into(),
     };
     ConfigError {
@@ -356,6 +370,93 @@ fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
         field,
         message: e.message().trim().to_string(),
     }
+}
+
+/// Deserializes each top-level table on its own; an error names the table's field path, the
+/// table (with the node's name where it has one) and the line the table starts on.
+fn raw_file(file: &str, text: &str, s: RawSections) -> Result<RawFile, ConfigError> {
+    let Some(cluster) = s.cluster else {
+        return Err(err(
+            file,
+            "cluster",
+            "missing table [cluster] (it holds the cluster's name and expected_votes)",
+        ));
+    };
+    let cluster = section(file, text, "cluster", "[cluster]", cluster)?;
+    let quorum_disk = s
+        .quorum_disk
+        .map(|t| section(file, text, "quorum_disk", "[quorum_disk]", t))
+        .transpose()?;
+    let node = s
+        .node
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| section(file, text, &format!("node[{i}]"), "[[node]]", t))
+        .collect::<Result<_, _>>()?;
+    let client = s
+        .client
+        .into_iter()
+        .enumerate()
+        .map(|(i, t)| section(file, text, &format!("client[{i}]"), "[[client]]", t))
+        .collect::<Result<_, _>>()?;
+    let locks = s
+        .locks
+        .map(|t| section(file, text, "locks", "[locks]", t))
+        .transpose()?;
+    Ok(RawFile {
+        cluster,
+        quorum_disk,
+        node,
+        client,
+        locks,
+    })
+}
+
+/// One table of the file as `T`. `path` is its field path (`node[4]`), `header` how the file
+/// writes it (`[[node]]`).
+fn section<T: serde::de::DeserializeOwned>(
+    file: &str,
+    text: &str,
+    path: &str,
+    header: &str,
+    table: toml::Spanned<toml::Table>,
+) -> Result<T, ConfigError> {
+    let line = line_of(text, table.span().start);
+    let whose = match table.get_ref().get("name").and_then(toml::Value::as_str) {
+        Some(name) if header == "[[node]]" => format!("the {header} table for {name}"),
+        _ => format!("the {header} table"),
+    };
+    T::deserialize(toml::Value::Table(table.into_inner())).map_err(|e| {
+        let field = match data_error_key(&e) {
+            Some(key) => format!("{path}.{key}"),
+            None => path.to_string(),
+        };
+        let message = e.message().trim();
+        err(file, field, format!("{message} ({whose}, at line {line})"))
+    })
+}
+
+/// The key a deserialization error is about: named in serde's ``missing field `K` `` and
+/// ``unknown field `K` `` messages, and for a value of the wrong type on the last line of
+/// toml's text (``in `K` ``).
+fn data_error_key(e: &toml::de::Error) -> Option<String> {
+    let message = e.message();
+    for prefix in ["missing field `", "unknown field `"] {
+        if let Some(rest) = message.strip_prefix(prefix) {
+            return rest.split('`').next().map(str::to_string);
+        }
+    }
+    e.to_string().lines().rev().find_map(|l| {
+        l.trim()
+            .strip_prefix("in `")?
+            .strip_suffix('`')
+            .map(str::to_string)
+    })
+}
+
+/// The 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
 }
 
 fn err(file: &str, field: impl Into<String>, message: impl Into<String>) -> ConfigError {
@@ -733,14 +834,13 @@ system_id = 2
             error_of(&MINIMAL.replace("votes = 1\nsystem_id = 2", "votes = -1\nsystem_id = 2")),
             "t.toml: node[1].votes: -1 is out of range 0..=127"
         );
-        assert!(
-            error_of(&MINIMAL.replace("[cluster]", "[cluster]\ncolour = 1"))
-                .starts_with("t.toml: line 3: unknown field `colour`")
+        assert_eq!(
+            error_of(&MINIMAL.replace("[cluster]", "[cluster]\ncolour = 1")),
+            "t.toml: cluster.colour: unknown field `colour`, expected one of `name`, `expected_votes`, `hello_interval_ms`, `recnx_interval_ms` (the [cluster] table, at line 2)"
         );
-        assert!(error_of(&MINIMAL.replace("name = \"T\"", "")).contains("missing field `name`"));
         assert_eq!(
             error_of(&format!("{MINIMAL}\n[cluster.x]")),
-            "t.toml: line 16: unknown field `x`, expected one of `name`, `expected_votes`, `hello_interval_ms`, `recnx_interval_ms`"
+            "t.toml: cluster.x: unknown field `x`, expected one of `name`, `expected_votes`, `hello_interval_ms`, `recnx_interval_ms` (the [cluster] table, at line 2)"
         );
         assert_eq!(
             error_of(&MINIMAL.replace("expected_votes = 3", "expected_votes = 3\nrecnx_interval_ms = 100\nhello_interval_ms = 50")),
@@ -750,6 +850,52 @@ system_id = 2
             &MINIMAL.replace("region = \"LHR\"", "region = \"LHR\"\naddress = \"nope\"")
         )
         .starts_with("t.toml: node[1].address: \"nope\" is not an ip:port address"));
+    }
+
+    #[test]
+    fn a_data_error_names_the_table_and_the_field_not_only_a_line() {
+        assert_eq!(
+            error_of(&MINIMAL.replace("system_id = 2", "")),
+            "t.toml: node[1].system_id: missing field `system_id` (the [[node]] table for B, at line 10)"
+        );
+        assert_eq!(
+            error_of(&MINIMAL.replace("name = \"T\"", "")),
+            "t.toml: cluster.name: missing field `name` (the [cluster] table, at line 2)"
+        );
+        assert_eq!(
+            error_of(&MINIMAL.replace("votes = 1\nsystem_id = 2", "votes = \"1\"\nsystem_id = 2")),
+            "t.toml: node[1].votes: invalid type: string \"1\", expected i64 (the [[node]] table for B, at line 10)"
+        );
+        // A table that starts on line 1 (the case that used to say only "line 1").
+        assert_eq!(
+            error_of(MINIMAL.trim_start().replace("expected_votes = 3\n", "").as_str()),
+            "t.toml: cluster.expected_votes: missing field `expected_votes` (the [cluster] table, at line 1)"
+        );
+        assert_eq!(
+            error_of("node = [{ name = \"A\", region = \"FRA\", votes = 1 }]\n[cluster]\nname = \"T\"\nexpected_votes = 1\n"),
+            "t.toml: node[0].system_id: missing field `system_id` (the [[node]] table for A, at line 1)"
+        );
+        assert_eq!(
+            error_of(&format!("{MINIMAL}[quorum_disk]\nvotes = 1\n")),
+            "t.toml: quorum_disk.region: missing field `region` (the [quorum_disk] table, at line 15)"
+        );
+        assert_eq!(
+            error_of(&format!("{MINIMAL}[[client]]\nnode = \"A\"\nscript = [1]\n")),
+            "t.toml: client[0].script: invalid type: integer `1`, expected a string (the [[client]] table, at line 15)"
+        );
+        assert_eq!(
+            error_of("[[node]]\nname = \"A\"\n"),
+            "t.toml: cluster: missing table [cluster] (it holds the cluster's name and expected_votes)"
+        );
+        // Syntax, and a table the file may not have, are positions in the text.
+        assert_eq!(
+            error_of(&format!("{MINIMAL}[nodes]\n")),
+            "t.toml: line 15: unknown field `nodes`, expected one of `cluster`, `quorum_disk`, `node`, `client`, `locks`"
+        );
+        assert_eq!(
+            error_of(&format!("{MINIMAL}[[node]\n")),
+            "t.toml: line 15: invalid table header\nexpected `.`, `]]`"
+        );
     }
 
     #[test]
