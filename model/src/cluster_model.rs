@@ -29,7 +29,7 @@
 //! The environment state lives in the `ActorModelState`'s history slot ([`Env`]), so the state
 //! type is Stateright's own and the Explorer shows it.
 
-use crate::config::ClusterSpec;
+use crate::config::{ClusterSpec, LinkEnds, LinkError};
 use crate::dlm::cluster::{usable_mode, DlmMsg};
 use crate::dlm::script::Op;
 use crate::dlm::{Mode, ValueBlock};
@@ -1446,34 +1446,31 @@ impl Fault {
             message: m,
         };
         if let Some(name) = arg.strip_prefix("node:") {
-            let i = spec
-                .node_index(name)
-                .ok_or_else(|| e(format!("no node named {name}")))?;
+            let i = spec.node_index(name).ok_or_else(|| {
+                let nodes: Vec<&str> = spec.nodes.iter().map(|n| n.name.as_str()).collect();
+                e(format!(
+                    "no node named {name} (nodes: {})",
+                    nodes.join(", ")
+                ))
+            })?;
             return Ok(Fault::Crash(i as u8));
         }
         let Some(link) = arg.strip_prefix("link:") else {
             return Err(e("expected link:A-B or node:NAME".into()));
         };
-        let Some((a, b)) = link.split_once('-') else {
-            return Err(e(
-                "a link is two region keys or two node names joined by '-'".into(),
-            ));
-        };
-        match (spec.node_index(a), spec.node_index(b)) {
-            (Some(x), Some(y)) if x != y => return Ok(Fault::node_link(spec, x, y)),
-            (Some(_), Some(_)) => return Err(e("a link needs two different nodes".into())),
-            _ => {}
-        }
-        let regions = spec.regions();
-        for r in [a, b] {
-            if !regions.iter().any(|k| k.eq_ignore_ascii_case(r)) {
-                return Err(e(format!(
-                    "{r} is neither a node nor a region of this cluster (regions: {})",
-                    regions.join(", ")
-                )));
+        match spec.link_ends(link) {
+            Ok(LinkEnds::Nodes(x, y)) => Ok(Fault::node_link(spec, x, y)),
+            Ok(LinkEnds::Regions(a, b)) => Fault::region_link(spec, &a, &b)
+                .ok_or_else(|| e("a link needs two different regions".into())),
+            Err(error @ LinkError::Mixed { node, .. }) => {
+                let name = &spec.nodes[node].name;
+                Err(e(format!(
+                    "{}; to crash {name} use node:{name}",
+                    error.describe(spec)
+                )))
             }
+            Err(error) => Err(e(error.describe(spec))),
         }
-        Fault::region_link(spec, a, b).ok_or_else(|| e("a link needs two different regions".into()))
     }
 }
 

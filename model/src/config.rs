@@ -360,6 +360,110 @@ impl ClusterSpec {
     }
 }
 
+/// The two ends of a link written `A-B` (`--fail link:A-B`, a scenario's `link = "A-B"`), as
+/// [`ClusterSpec::link_ends`] resolves them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkEnds {
+    /// Two different region keys of the cluster (upper case): every link between them.
+    Regions(String, String),
+    /// Two different nodes (indices): the one link between them.
+    Nodes(usize, usize),
+}
+
+/// Why `A-B` names no link of a cluster; [`LinkError::describe`] words it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LinkError {
+    /// Not two non-empty names joined by one `-`.
+    NotAB,
+    /// This end (as written) is neither a node nor a region of the cluster.
+    Unknown(String),
+    /// One end is this node, the other this region (upper case).
+    Mixed {
+        /// The node's index.
+        node: usize,
+        /// The region key.
+        region: String,
+    },
+    /// Both ends name this node or region.
+    Same(String),
+}
+
+impl LinkError {
+    /// What is wrong and what the grammar accepts, naming the end at fault:
+    /// `FRANK1 is a node and LHR a region; a link joins two regions (FRA, LHR, ORD) or two
+    /// nodes (FRANK1, …): FRANK1's links to LHR are FRANK1-UK1`.
+    pub fn describe(&self, spec: &ClusterSpec) -> String {
+        let grammar = spec.link_grammar();
+        match self {
+            LinkError::NotAB => format!("not A-B: {grammar}"),
+            LinkError::Unknown(key) => format!(
+                "{key} is neither a node nor a region of this cluster (regions: {}); {grammar}",
+                spec.regions().join(", ")
+            ),
+            LinkError::Mixed { node, region } => {
+                let name = &spec.nodes[*node].name;
+                let links: Vec<String> = (0..spec.len())
+                    .filter(|&i| i != *node && spec.nodes[i].region == *region)
+                    .map(|i| format!("{name}-{}", spec.nodes[i].name))
+                    .collect();
+                let hint = if links.is_empty() {
+                    String::new()
+                } else {
+                    format!(": {name}'s links to {region} are {}", links.join(", "))
+                };
+                format!("{name} is a node and {region} a region; {grammar}{hint}")
+            }
+            LinkError::Same(key) => format!(
+                "{key} is named twice; a link joins two different regions or two different nodes"
+            ),
+        }
+    }
+}
+
+impl ClusterSpec {
+    /// `a link joins two regions (FRA, LHR, ORD) or two nodes (FRANK1, FRANK2, UK1, CHIC1,
+    /// CHIC2)`: the grammar of `A-B`, with this cluster's names.
+    pub fn link_grammar(&self) -> String {
+        let nodes: Vec<&str> = self.nodes.iter().map(|n| n.name.as_str()).collect();
+        format!(
+            "a link joins two regions ({}) or two nodes ({})",
+            self.regions().join(", "),
+            nodes.join(", ")
+        )
+    }
+
+    /// Resolves `A-B`: two region keys or two node names, in any case. A name that is both a
+    /// node and a region is read as a node when the other end is a node, else as a region.
+    ///
+    /// # Errors
+    ///
+    /// [`LinkError`], naming the end at fault (the first unknown one, or the node of a
+    /// node-region mix).
+    pub fn link_ends(&self, text: &str) -> Result<LinkEnds, LinkError> {
+        let parts: Vec<&str> = text.split('-').map(str::trim).collect();
+        let [a, b] = parts[..] else {
+            return Err(LinkError::NotAB);
+        };
+        if a.is_empty() || b.is_empty() {
+            return Err(LinkError::NotAB);
+        }
+        let regions = self.regions();
+        let region = |k: &str| regions.iter().find(|r| r.eq_ignore_ascii_case(k)).cloned();
+        let (na, nb, ra, rb) = (self.node_index(a), self.node_index(b), region(a), region(b));
+        match (na, nb, ra, rb) {
+            (Some(x), Some(y), _, _) if x == y => Err(LinkError::Same(self.nodes[x].name.clone())),
+            (Some(x), Some(y), _, _) => Ok(LinkEnds::Nodes(x, y)),
+            (_, _, Some(r), Some(s)) if r == s => Err(LinkError::Same(r)),
+            (_, _, Some(r), Some(s)) => Ok(LinkEnds::Regions(r, s)),
+            (None, _, None, _) => Err(LinkError::Unknown(a.to_string())),
+            (_, None, _, None) => Err(LinkError::Unknown(b.to_string())),
+            (Some(node), _, _, Some(region)) | (_, Some(node), Some(region), _) => {
+                Err(LinkError::Mixed { node, region })
+            }
+        }
+    }
+}
+
 fn syntax_error(file: &str, text: &str, e: &toml::de::Error) -> ConfigError {
     let field = match e.span() {
         Some(span) => format!("line {}", line_of(text, span.start)),
@@ -896,6 +1000,43 @@ system_id = 2
             error_of(&format!("{MINIMAL}[[node]\n")),
             "t.toml: line 15: invalid table header\nexpected `.`, `]]`"
         );
+    }
+
+    #[test]
+    fn a_link_error_names_the_end_at_fault_and_what_a_link_joins() {
+        let s = ClusterSpec::seed();
+        let msg = |text: &str| s.link_ends(text).unwrap_err().describe(&s);
+        let grammar = "a link joins two regions (FRA, LHR, ORD) or two nodes (FRANK1, FRANK2, UK1, CHIC1, CHIC2)";
+        assert_eq!(
+            msg("FRANK1-LHR"),
+            format!("FRANK1 is a node and LHR a region; {grammar}: FRANK1's links to LHR are FRANK1-UK1")
+        );
+        assert_eq!(
+            msg("ord-frank2"),
+            format!("FRANK2 is a node and ORD a region; {grammar}: FRANK2's links to ORD are FRANK2-CHIC1, FRANK2-CHIC2")
+        );
+        let unknown = format!(
+            "XXX is neither a node nor a region of this cluster (regions: FRA, LHR, ORD); {grammar}"
+        );
+        assert_eq!(msg("FRANK1-XXX"), unknown);
+        assert_eq!(msg("XXX-FRANK1"), unknown);
+        assert_eq!(msg("XXX-LHR"), unknown);
+        assert_eq!(
+            msg("FRA-fra"),
+            "FRA is named twice; a link joins two different regions or two different nodes"
+        );
+        assert_eq!(
+            msg("UK1-uk1"),
+            "UK1 is named twice; a link joins two different regions or two different nodes"
+        );
+        for text in ["FRA", "FRA-LHR-ORD", "FRA-", "-LHR"] {
+            assert_eq!(msg(text), format!("not A-B: {grammar}"), "{text}");
+        }
+        assert_eq!(
+            s.link_ends(" fra - Lhr "),
+            Ok(LinkEnds::Regions("FRA".into(), "LHR".into()))
+        );
+        assert_eq!(s.link_ends("uk1-CHIC2"), Ok(LinkEnds::Nodes(2, 4)));
     }
 
     #[test]

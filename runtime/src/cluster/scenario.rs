@@ -28,7 +28,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use vmsc_model::config::ClusterSpec;
+use vmsc_model::config::{ClusterSpec, LinkEnds, LinkError};
 
 /// A scenario error: the file, the field (`step[1].action`, or `line 3` for syntax) and what is
 /// wrong.
@@ -377,49 +377,35 @@ fn parse_step(index: usize, step: &toml::Table, spec: &ClusterSpec) -> Result<St
     })
 }
 
-/// Resolves `A-B` (two regions, or two nodes) to its directed node pairs.
+/// Resolves `A-B` (two regions, or two nodes) to its directed node pairs; the grammar and the
+/// errors are the cluster file's ([`ClusterSpec::link_ends`]), shared with `--fail link:A-B`.
 fn resolve_link(text: &str, spec: &ClusterSpec) -> Result<Link, String> {
-    let parts: Vec<&str> = text.split('-').map(str::trim).collect();
-    let [a, b] = parts[..] else {
-        return Err(format!("{text:?} is not A-B (two regions or two nodes)"));
+    let ends = spec.link_ends(text).map_err(|e| match e {
+        LinkError::Unknown(key) => format!(
+            "{text:?}: {key} is not a region or node of cluster {}; {}",
+            spec.name,
+            spec.link_grammar()
+        ),
+        other => format!("{text:?}: {}", other.describe(spec)),
+    })?;
+    let in_region = |r: &str| -> Vec<usize> {
+        (0..spec.len())
+            .filter(|&i| spec.nodes[i].region == r)
+            .collect()
     };
-    let regions = spec.regions();
-    let region = |key: &str| {
-        regions
-            .iter()
-            .find(|r| r.eq_ignore_ascii_case(key))
-            .cloned()
+    let (label, from, to) = match ends {
+        LinkEnds::Nodes(a, b) => (
+            format!("{}-{}", spec.nodes[a].name, spec.nodes[b].name),
+            vec![a],
+            vec![b],
+        ),
+        LinkEnds::Regions(a, b) => (format!("{a}-{b}"), in_region(&a), in_region(&b)),
     };
-    let side = |key: &str| -> Result<Vec<usize>, String> {
-        if let Some(r) = region(key) {
-            return Ok((0..spec.len())
-                .filter(|&i| spec.nodes[i].region == r)
-                .collect());
-        }
-        spec.node_index(key).map(|i| vec![i]).ok_or_else(|| {
-            format!(
-                "{text:?}: {key} is not a region or node of cluster {}",
-                spec.name
-            )
-        })
-    };
-    let (from, to) = (side(a)?, side(b)?);
-    if region(a).is_some() != region(b).is_some() {
-        return Err(format!(
-            "{text:?} mixes a region and a node; name two regions or two nodes"
-        ));
-    }
-    if from.iter().any(|i| to.contains(i)) {
-        return Err(format!("{text:?} names the same side twice"));
-    }
     let pairs = from
         .iter()
         .flat_map(|&f| to.iter().map(move |&t| (f, t)))
         .collect();
-    Ok(Link {
-        label: format!("{}-{}", a.to_ascii_uppercase(), b.to_ascii_uppercase()),
-        pairs,
-    })
+    Ok(Link { label, pairs })
 }
 
 impl Action {
@@ -498,7 +484,7 @@ mod tests {
         };
         assert_eq!(
             step("at_ms = 5\naction = \"cut\"\nlink = \"FRA-XYZ\"").unwrap_err(),
-            "s.toml: step[1].link: \"FRA-XYZ\": XYZ is not a region or node of cluster OCICLU"
+            "s.toml: step[1].link: \"FRA-XYZ\": XYZ is not a region or node of cluster OCICLU; a link joins two regions (FRA, LHR, ORD) or two nodes (FRANK1, FRANK2, UK1, CHIC1, CHIC2)"
         );
         assert_eq!(
             step("at_ms = 5\naction = \"explode\"").unwrap_err(),
@@ -532,10 +518,22 @@ mod tests {
             step("at_ms = 1\naction = \"heal\"\nlink = \"FRA-LHR\"\none_way = true").unwrap_err(),
             "s.toml: step[1].one_way: heal restores both directions; one_way applies to cut only"
         );
-        assert_eq!(step("at_ms = 1\naction = \"cut\"\nlink = \"FRA-UK1\"").unwrap_err(), "s.toml: step[1].link: \"FRA-UK1\" mixes a region and a node; name two regions or two nodes");
+        let grammar = "a link joins two regions (FRA, LHR, ORD) or two nodes (FRANK1, FRANK2, UK1, CHIC1, CHIC2)";
+        assert_eq!(
+            step("at_ms = 1\naction = \"cut\"\nlink = \"FRA-UK1\"").unwrap_err(),
+            format!("s.toml: step[1].link: \"FRA-UK1\": UK1 is a node and FRA a region; {grammar}: UK1's links to FRA are UK1-FRANK1, UK1-FRANK2")
+        );
+        assert_eq!(
+            step("at_ms = 1\naction = \"cut\"\nlink = \"FRANK1-LHR\"").unwrap_err(),
+            format!("s.toml: step[1].link: \"FRANK1-LHR\": FRANK1 is a node and LHR a region; {grammar}: FRANK1's links to LHR are FRANK1-UK1")
+        );
+        assert_eq!(
+            step("at_ms = 1\naction = \"cut\"\nlink = \"FRANK1-XYZ\"").unwrap_err(),
+            format!("s.toml: step[1].link: \"FRANK1-XYZ\": XYZ is not a region or node of cluster OCICLU; {grammar}")
+        );
         assert_eq!(
             parse("[[step]]\nat_ms = 1\naction = \"cut\"\nlink = \"FRA-FRA\"").unwrap_err(),
-            "s.toml: step[0].link: \"FRA-FRA\" names the same side twice"
+            "s.toml: step[0].link: \"FRA-FRA\": FRA is named twice; a link joins two different regions or two different nodes"
         );
         assert_eq!(
             parse("steps = 1").unwrap_err(),
