@@ -243,10 +243,7 @@ pub fn threads(n: usize) -> usize {
 pub fn load_spec(
     path: &Option<PathBuf>,
 ) -> Result<Arc<ClusterSpec>, vmsc_model::config::ConfigError> {
-    Ok(Arc::new(match path {
-        Some(p) => ClusterSpec::load(p)?,
-        None => ClusterSpec::seed(),
-    }))
+    Ok(Arc::new(crate::load::cluster_or_seed(path.as_deref())?))
 }
 
 fn progress_printer(quiet: bool) -> impl FnMut(usize, usize, Duration) {

@@ -14,7 +14,6 @@ use crate::experiment::{plot, report, ExperimentError};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use vmsc_latency::{Regions, EMBEDDED_RTT_NAME};
-use vmsc_model::config::ClusterSpec;
 use vmsc_runtime::cluster::process::{scaled_spec, Latency, BOOT_DELAY_HELLOS, LAN_RTT_MS_DEFAULT};
 use vmsc_runtime::cluster::scenario::Scenario;
 
@@ -86,7 +85,7 @@ fn check_output(flag: &str, path: &Path) -> Result<()> {
 /// Runs `vmsc experiment`. Exit 0 with the report, 1 if runs failed or none settled, 2 on bad
 /// input.
 pub fn run(a: ExperimentArgs) -> Result<ExitCode> {
-    let spec = ClusterSpec::load(&a.cluster)?;
+    let spec = crate::load::cluster(&a.cluster)?;
     let (scenario, sections) = Scenario::load_with_sections(&a.scenario, &spec, &["load"])?;
     let load = match sections.get("load").and_then(toml::Value::as_table) {
         Some(table) => Some(Arc::new(LoadSpec::parse(
@@ -150,7 +149,7 @@ pub fn run(a: ExperimentArgs) -> Result<ExitCode> {
         scenario_file: a.scenario.clone(),
         scenario,
         exe,
-        node_args: time.to_args(),
+        node_args: [time.to_args(), vec!["--quiet-config".into()]].concat(),
         latency,
         rtt_name,
         timing,

@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use vmsc_model::config::{ClusterSpec, BASE_PORT_DEFAULT};
+use vmsc_model::config::BASE_PORT_DEFAULT;
 use vmsc_runtime::cluster::control::{ControlClient, Request};
 use vmsc_runtime::cluster::process::NodeOptions;
 
@@ -122,7 +122,7 @@ fn control_address(a: &LockArgs) -> Result<SocketAddr> {
     let (Some(config), Some(name)) = (&a.config, &a.name) else {
         bail!("give --control ADDR, or --config CLUSTER.toml and --name NODE");
     };
-    let spec = ClusterSpec::load(config)?;
+    let spec = crate::load::cluster(config)?;
     let Some(me) = spec.node_index(name) else {
         bail!("--name: {name} is not a node of {}", config.display());
     };

@@ -8,6 +8,7 @@ mod check;
 mod experiment;
 mod experiment_cmd;
 mod explore_cmd;
+mod load;
 mod lock_cmd;
 mod node_cmd;
 mod plan;

@@ -13,7 +13,7 @@ use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{filter, EnvFilter};
 use vmsc_latency::RttTable;
-use vmsc_model::config::{ClusterSpec, BASE_PORT_DEFAULT};
+use vmsc_model::config::BASE_PORT_DEFAULT;
 use vmsc_runtime::cluster::console::CONSOLE_TARGET;
 use vmsc_runtime::cluster::process::{self, Latency, NodeOptions, LAN_RTT_MS_DEFAULT};
 
@@ -127,6 +127,10 @@ pub struct NodeArgs {
     /// Exit when stdin reaches end of input (`vmsc run` uses it so no node outlives it).
     #[arg(long)]
     pub watch_stdin: bool,
+    /// Do not print the cluster file's warnings (errors still stop the node): `vmsc run` and
+    /// `vmsc experiment` print them once and pass this to the nodes they launch.
+    #[arg(long)]
+    pub quiet_config: bool,
     #[command(flatten)]
     pub time: ClusterTimeArgs,
 }
@@ -165,7 +169,11 @@ fn init_tracing(epoch: SystemTime) {
 
 /// Runs `vmsc node`.
 pub fn run(a: NodeArgs) -> Result<ExitCode> {
-    let spec = ClusterSpec::load(&a.config)?;
+    let spec = if a.quiet_config {
+        crate::load::cluster_and_warnings(&a.config)?.0
+    } else {
+        crate::load::cluster(&a.config)?
+    };
     let Some(me) = spec.node_index(&a.name) else {
         let names: Vec<&str> = spec.nodes.iter().map(|n| n.name.as_str()).collect();
         bail!(

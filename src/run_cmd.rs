@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
-use vmsc_model::config::ClusterSpec;
 use vmsc_runtime::cluster::launch::{self, LaunchError, Printer, RunOptions};
 use vmsc_runtime::cluster::scenario::Scenario;
 
@@ -48,7 +47,7 @@ pub struct RunArgs {
 /// Runs `vmsc run`. Exit 0 when the cluster settled, 1 when it did not before the timeout or a
 /// node failed, 130 on Ctrl-C; bad input is an error (exit 2).
 pub fn run(a: RunArgs) -> Result<ExitCode> {
-    let spec = ClusterSpec::load(&a.cluster)?;
+    let spec = crate::load::cluster(&a.cluster)?;
     let scenario = a
         .scenario
         .as_ref()
@@ -64,7 +63,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         spec,
         scenario,
         exe,
-        node_args: a.time.to_args(),
+        node_args: [a.time.to_args(), vec!["--quiet-config".into()]].concat(),
         latency,
         time_scale: a.time.time_scale,
         settle: a.settle_ms.map(Duration::from_millis),

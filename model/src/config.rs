@@ -48,7 +48,12 @@
 //! field (as a path such as `node[2].system_id`) and what is wrong; a missing field, an unknown
 //! one or a value of the wrong type also names its table and the line the table starts on
 //! (``node[4].system_id: missing field `system_id` (the [[node]] table for CHIC2, at line 34)``).
-//! Only syntax errors are given by line alone. A successfully parsed file is
+//! Only syntax errors are given by line alone.
+//!
+//! The rules that need facts the model does not hold (which region keys exist, which pairs have
+//! an RTT) and the warnings (EXPECTED_VOTES that differ between nodes or exceed the total votes)
+//! are [`ClusterSpec::check_load_rules`], which every `vmsc` command applies after loading a
+//! file; `specs/config.md` lists every load-time rule with its source. A successfully parsed file is
 //! a [`ClusterSpec`], whose invariants (unique names and system ids, votes within bounds, at most
 //! [`NODES_MAX`] nodes) the rest of the model relies on.
 
@@ -357,6 +362,235 @@ impl ClusterSpec {
         self.nodes[i].address.unwrap_or_else(|| {
             SocketAddr::from(([127, 0, 0, 1], base_port.saturating_add(i as u16)))
         })
+    }
+}
+
+/// The region facts a cluster file is checked against at load time, which the model does not
+/// hold: to the protocol a region is only a label (a link fault cuts the links between two
+/// labels), while which keys exist and which pairs have an RTT is the latency crate's data, the
+/// runtime's concern. The model does not depend on that crate (or on the runtime); the binary
+/// passes these facts in, the same for every command ([`ClusterSpec::check_load_rules`]).
+pub struct KnownRegions<'a> {
+    /// Where the keys come from, for messages (`latency/data/regions.csv`).
+    pub source: &'a str,
+    /// Every region key a node or the quorum disk may name (upper case).
+    pub keys: &'a [String],
+    /// Where the RTTs come from, for messages (`latency/data/rtt_ms.csv`).
+    pub rtt_source: &'a str,
+    /// Whether the RTT table has a figure between two different known regions.
+    pub has_rtt: &'a dyn Fn(&str, &str) -> bool,
+}
+
+/// Something a cluster file may legally say (OpenVMS accepts it, so `check` still checks the
+/// file) but that is probably a mistake. [`ClusterSpec::check_load_rules`] collects them; `vmsc`
+/// prints each on stderr once per command run. The rules and their sources are listed in
+/// `specs/config.md`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Warning {
+    /// The nodes' EXPECTED_VOTES differ. Seed 002: "Documentation does state all cluster
+    /// (membership) parameters should be identical on all members."
+    ExpectedVotesDiffer {
+        /// The cluster file.
+        file: String,
+        /// Each value, ascending, with the nodes that have it (file order).
+        groups: Vec<(u32, Vec<String>)>,
+    },
+    /// Nodes' EXPECTED_VOTES is above the votes of the whole cluster (nodes and quorum disk),
+    /// enough to raise the quorum above the total's: EXPECTED_VOTES is meant to be the sum of
+    /// all votes (vms-protocol.md A.2).
+    ExpectedVotesAboveTotal {
+        /// The cluster file.
+        file: String,
+        /// The EXPECTED_VOTES.
+        expected_votes: u32,
+        /// The nodes that have it.
+        nodes: Vec<String>,
+        /// Σ VOTES of every node, plus QDSKVOTES.
+        total_votes: u32,
+    },
+    /// The RTT table has no figure between two regions of the cluster's nodes: the model's
+    /// checks do not use RTTs, but `vmsc run`, `node` and `experiment` need one for every pair.
+    NoRtt {
+        /// The cluster file.
+        file: String,
+        /// The RTT table.
+        table: String,
+        /// The two regions, each with a node in it.
+        a: (String, String),
+        /// See `a`.
+        b: (String, String),
+    },
+}
+
+impl fmt::Display for Warning {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Warning::ExpectedVotesDiffer { file, groups } => {
+                let groups: Vec<String> = groups
+                    .iter()
+                    .map(|(ev, nodes)| format!("{ev} on {}", nodes.join(", ")))
+                    .collect();
+                write!(
+                    f,
+                    "{file}: expected_votes: the nodes' EXPECTED_VOTES differ ({}); the quorum \
+                     then depends on which nodes are members (it follows the largest \
+                     EXPECTED_VOTES among them). Membership parameters should be identical on all \
+                     members (seed 002)",
+                    groups.join("; ")
+                )
+            }
+            Warning::ExpectedVotesAboveTotal {
+                file,
+                expected_votes,
+                nodes,
+                total_votes,
+            } => {
+                let quorum = crate::quorum::quorum_of(*expected_votes);
+                let meaning = if quorum > *total_votes {
+                    format!(
+                        "its quorum, {quorum}, is more than all {total_votes} votes: a cluster \
+                         with {} as a member can never have quorum",
+                        nodes.join(" or ")
+                    )
+                } else {
+                    let designed = crate::quorum::quorum_of(*total_votes);
+                    format!(
+                        "its quorum, {quorum} instead of {designed}, leaves the cluster able to \
+                         lose {} votes instead of {}",
+                        total_votes - quorum,
+                        total_votes - designed
+                    )
+                };
+                write!(
+                    f,
+                    "{file}: expected_votes: EXPECTED_VOTES {expected_votes} on {} is above the \
+                     {total_votes} votes of the whole cluster (nodes and quorum disk): {meaning}. \
+                     EXPECTED_VOTES should be the sum of all votes, {total_votes}",
+                    nodes.join(", ")
+                )
+            }
+            Warning::NoRtt { file, table, a, b } => write!(
+                f,
+                "{file}: region: {table} has no RTT between {} ({}) and {} ({}); the checks do \
+                 not need one, but `vmsc run`, `node` and `experiment` do: give them --rtt FILE \
+                 with a {}-{} row",
+                a.0, a.1, b.0, b.1, a.0, b.0
+            ),
+        }
+    }
+}
+
+impl ClusterSpec {
+    /// The load-time rules beyond the file's own validity, which every `vmsc` command applies
+    /// to the file it loads (`specs/config.md`):
+    /// - every node's and the quorum disk's region is one of `known.keys` (else an error naming
+    ///   the field, the node and the known keys);
+    /// - warnings: nodes' EXPECTED_VOTES differ; EXPECTED_VOTES above the total votes; two
+    ///   regions of the cluster without an RTT in the table.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] for the first node (then the quorum disk) in an unknown region.
+    pub fn check_load_rules(
+        &self,
+        file: &str,
+        known: &KnownRegions<'_>,
+    ) -> Result<Vec<Warning>, ConfigError> {
+        let unknown = |field: String, who: &str, region: &str| {
+            err(
+                file,
+                field,
+                format!(
+                    "{who} is in {region}, which is not a known region; the known ones are {} \
+                     ({})",
+                    known.keys.join(", "),
+                    known.source
+                ),
+            )
+        };
+        for (i, n) in self.nodes.iter().enumerate() {
+            if !known.keys.contains(&n.region) {
+                return Err(unknown(format!("node[{i}].region"), &n.name, &n.region));
+            }
+        }
+        if let Some(q) = &self.quorum_disk {
+            if !known.keys.contains(&q.region) {
+                return Err(unknown(
+                    "quorum_disk.region".into(),
+                    "the quorum disk",
+                    &q.region,
+                ));
+            }
+        }
+        let mut warnings = self.expected_votes_warnings(file);
+        warnings.extend(self.rtt_warnings(file, known));
+        Ok(warnings)
+    }
+
+    fn expected_votes_warnings(&self, file: &str) -> Vec<Warning> {
+        let mut groups: Vec<(u32, Vec<String>)> = Vec::new();
+        for n in &self.nodes {
+            match groups.iter_mut().find(|(ev, _)| *ev == n.expected_votes) {
+                Some((_, names)) => names.push(n.name.clone()),
+                None => groups.push((n.expected_votes, vec![n.name.clone()])),
+            }
+        }
+        groups.sort_by_key(|(ev, _)| *ev);
+        let total_votes = self.nodes.iter().map(|n| n.votes).sum::<u32>() + self.disk_votes();
+        // Above the total but with the same quorum (3 of 2 votes: quorum 2 either way) changes
+        // nothing; a higher quorum lowers the votes the cluster can lose, or makes it hang.
+        let quorum_of = crate::quorum::quorum_of;
+        let mut warnings: Vec<Warning> = groups
+            .iter()
+            .filter(|(ev, _)| quorum_of(*ev) > quorum_of(total_votes))
+            .map(|(ev, nodes)| Warning::ExpectedVotesAboveTotal {
+                file: file.into(),
+                expected_votes: *ev,
+                nodes: nodes.clone(),
+                total_votes,
+            })
+            .collect();
+        if groups.len() > 1 {
+            warnings.insert(
+                0,
+                Warning::ExpectedVotesDiffer {
+                    file: file.into(),
+                    groups,
+                },
+            );
+        }
+        warnings
+    }
+
+    /// The runtime delays datagrams between nodes only, so only the nodes' regions need RTTs.
+    fn rtt_warnings(&self, file: &str, known: &KnownRegions<'_>) -> Vec<Warning> {
+        let mut regions: Vec<&str> = Vec::new();
+        for n in &self.nodes {
+            if !regions.contains(&n.region.as_str()) {
+                regions.push(&n.region);
+            }
+        }
+        let first_in = |r: &str| -> (String, String) {
+            let node = self.nodes.iter().find(|n| n.region == r);
+            (
+                r.to_string(),
+                node.map_or_else(String::new, |n| n.name.clone()),
+            )
+        };
+        let mut warnings = Vec::new();
+        for (i, a) in regions.iter().enumerate() {
+            for b in &regions[i + 1..] {
+                if !(known.has_rtt)(a, b) {
+                    warnings.push(Warning::NoRtt {
+                        file: file.into(),
+                        table: known.rtt_source.into(),
+                        a: first_in(a),
+                        b: first_in(b),
+                    });
+                }
+            }
+        }
+        warnings
     }
 }
 
@@ -1037,6 +1271,105 @@ system_id = 2
             Ok(LinkEnds::Regions("FRA".into(), "LHR".into()))
         );
         assert_eq!(s.link_ends("uk1-CHIC2"), Ok(LinkEnds::Nodes(2, 4)));
+    }
+
+    /// Checks `text` against four known regions, where BOG has no RTT to FRA.
+    fn load_rules(text: &str) -> Result<Vec<String>, String> {
+        let spec = ClusterSpec::parse("t.toml", text).map_err(|e| e.to_string())?;
+        let keys: Vec<String> = ["BOG", "FRA", "LHR", "ORD"].map(String::from).to_vec();
+        let has_rtt = |a: &str, b: &str| !matches!((a, b), ("BOG", "FRA") | ("FRA", "BOG"));
+        let known = KnownRegions {
+            source: "regions.csv",
+            keys: &keys,
+            rtt_source: "rtt.csv",
+            has_rtt: &has_rtt,
+        };
+        spec.check_load_rules("t.toml", &known)
+            .map(|w| w.iter().map(ToString::to_string).collect())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn an_unknown_region_is_an_error_naming_the_node_or_disk_and_the_known_ones() {
+        assert_eq!(load_rules(MINIMAL), Ok(vec![]));
+        assert_eq!(
+            load_rules(&MINIMAL.replace("\"LHR\"", "\"mars\"")),
+            Err(
+                "t.toml: node[1].region: B is in MARS, which is not a known region; the known \
+                 ones are BOG, FRA, LHR, ORD (regions.csv)"
+                    .into()
+            )
+        );
+        assert_eq!(
+            load_rules(&format!(
+                "{MINIMAL}[quorum_disk]\nvotes = 1\nregion = \"MARS\"\n"
+            )),
+            Err(
+                "t.toml: quorum_disk.region: the quorum disk is in MARS, which is not a known \
+                 region; the known ones are BOG, FRA, LHR, ORD (regions.csv)"
+                    .into()
+            )
+        );
+    }
+
+    #[test]
+    fn expected_votes_that_differ_or_exceed_the_votes_are_warnings() {
+        let differ = MINIMAL.replace("system_id = 2", "system_id = 2\nexpected_votes = 2");
+        assert_eq!(
+            load_rules(&differ),
+            Ok(vec![
+                "t.toml: expected_votes: the nodes' EXPECTED_VOTES differ (2 on B; 3 on A); \
+                 the quorum then depends on which nodes are members (it follows the largest \
+                 EXPECTED_VOTES among them). Membership parameters should be identical on all \
+                 members (seed 002)"
+                    .to_string()
+            ])
+        );
+        let three = format!(
+            "{MINIMAL}[[node]]\nname = \"C\"\nregion = \"ORD\"\nvotes = 1\nsystem_id = 3\n"
+        );
+        assert_eq!(load_rules(&three), Ok(vec![]), "3 votes, EXPECTED_VOTES 3");
+        assert_eq!(
+            load_rules(&three.replace("expected_votes = 3", "expected_votes = 4")),
+            Ok(vec![
+                "t.toml: expected_votes: EXPECTED_VOTES 4 on A, B, C is above the 3 votes \
+                 of the whole cluster (nodes and quorum disk): its quorum, 3 instead of 2, leaves \
+                 the cluster able to lose 0 votes instead of 1. EXPECTED_VOTES should be the sum \
+                 of all votes, 3"
+                    .to_string()
+            ])
+        );
+        let far = three.replace("system_id = 3", "system_id = 3\nexpected_votes = 50");
+        assert_eq!(
+            load_rules(&far),
+            Ok(vec![
+                "t.toml: expected_votes: the nodes' EXPECTED_VOTES differ (3 on A, B; 50 on C); \
+                 the quorum then depends on which nodes are members (it follows the largest \
+                 EXPECTED_VOTES among them). Membership parameters should be identical on all \
+                 members (seed 002)"
+                    .to_string(),
+                "t.toml: expected_votes: EXPECTED_VOTES 50 on C is above the 3 votes of the \
+                 whole cluster (nodes and quorum disk): its quorum, 26, is more than all 3 votes: \
+                 a cluster with C as a member can never have quorum. EXPECTED_VOTES should be the \
+                 sum of all votes, 3"
+                    .to_string()
+            ])
+        );
+        let disk = format!("{MINIMAL}[quorum_disk]\nvotes = 1\nregion = \"ORD\"\n");
+        assert_eq!(load_rules(&disk), Ok(vec![]), "2 node votes + 1 disk vote");
+    }
+
+    #[test]
+    fn a_region_pair_without_an_rtt_is_a_warning() {
+        assert_eq!(
+            load_rules(&MINIMAL.replace("\"LHR\"", "\"BOG\"")),
+            Ok(vec![
+                "t.toml: region: rtt.csv has no RTT between FRA (A) and BOG (B); the checks \
+                 do not need one, but `vmsc run`, `node` and `experiment` do: give them --rtt \
+                 FILE with a FRA-BOG row"
+                    .to_string()
+            ])
+        );
     }
 
     #[test]
