@@ -5,8 +5,10 @@ use crate::check::Verdict;
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use stateright::Model;
-use std::net::{SocketAddr, TcpListener, ToSocketAddrs};
+use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream, ToSocketAddrs};
 use std::process::ExitCode;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 use vmsc_model::cluster_model::{ClusterModel, Fault};
 use vmsc_model::explore;
 use vmsc_model::whatif;
@@ -78,13 +80,17 @@ pub fn run(a: ExploreArgs) -> Result<ExitCode> {
     if let Some(p) = &a.path {
         check_path(&model, p)?;
     }
-    // Held until `serve` binds again: the port stays ours while the search runs.
+    // Held while the search runs, so that the port stays ours until Stateright's server binds
+    // it again.
     let listener = bind(&a.addr)?;
     let addr = listener.local_addr()?;
     let found = match a.search.checker {
         None => Vec::new(),
         Some(_) => discoveries(&a, &model, addr),
     };
+    drop(listener);
+    let server = std::thread::spawn(move || model.checker().threads(2).serve(addr));
+    wait_until_serving(&a.addr, addr, &server)?;
     println!(
         "vmsc explore: Stateright Explorer for cluster {} at http://{addr}/",
         spec.name
@@ -96,9 +102,39 @@ pub fn run(a: ExploreArgs) -> Result<ExitCode> {
         println!("{line}");
     }
     println!("(Ctrl-C to stop)");
-    drop(listener);
-    model.checker().threads(2).serve(addr);
+    if server.join().is_err() {
+        bail!("the Explorer's web server at {addr} stopped");
+    }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long `explore` waits for Stateright's server to accept connections.
+const SERVE_WAIT: Duration = Duration::from_secs(10);
+
+/// Waits until the server thread accepts connections on `addr` (then the URL can be printed),
+/// or fails if the thread ended first (Stateright's `serve` panics when it cannot bind: the port
+/// was taken since [`bind`] checked it) or [`SERVE_WAIT`] passed.
+fn wait_until_serving<T>(flag: &str, addr: SocketAddr, server: &JoinHandle<T>) -> Result<()> {
+    let mut probe = addr;
+    if probe.ip().is_unspecified() {
+        probe.set_ip(match addr {
+            SocketAddr::V4(_) => Ipv4Addr::LOCALHOST.into(),
+            SocketAddr::V6(_) => Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let deadline = Instant::now() + SERVE_WAIT;
+    loop {
+        if server.is_finished() {
+            bail!("--addr {flag:?}: cannot listen there: the port was taken meanwhile");
+        }
+        if TcpStream::connect_timeout(&probe, Duration::from_millis(100)).is_ok() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            bail!("--addr {flag:?}: the Explorer's server does not answer on {addr}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
 }
 
 /// Refuses a `--path` that is not `0/i/j/...` or does not replay on `model`.
@@ -150,7 +186,8 @@ fn discoveries(a: &ExploreArgs, model: &ClusterModel, addr: SocketAddr) -> Vec<S
 
 /// Binds the Explorer's address, or says why not (a port in use, an address not on this
 /// machine). Stateright's `serve` binds again by itself (and panics if it cannot), so the caller
-/// holds this listener until just before `serve`; for port 0 it names the free port to serve on.
+/// holds this listener until just before `serve`, then waits for the server to answer
+/// ([`wait_until_serving`]); for port 0 it names the free port to serve on.
 fn bind(addr: &str) -> Result<TcpListener> {
     let resolved = addr
         .to_socket_addrs()

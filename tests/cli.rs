@@ -730,38 +730,62 @@ fn plan_progress_names_the_suggestion_and_the_set() {
 
 // ----- explore -----
 
-/// Runs `vmsc explore ARGS` and returns its stdout lines up to "(Ctrl-C to stop)" (then kills
-/// it), or, if it exits first, its exit code, stdout and stderr.
+/// `GET /.status` from the Explorer at `url` (`http://HOST:PORT/`), at once: the status line.
+fn explorer_status(url: &str) -> String {
+    use std::io::{Read, Write};
+    let addr = url
+        .strip_prefix("http://")
+        .and_then(|u| u.strip_suffix('/'))
+        .unwrap_or_else(|| panic!("not a URL: {url}"));
+    let mut s = std::net::TcpStream::connect(addr).expect("the printed URL is served");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .unwrap();
+    write!(s, "GET /.status HTTP/1.0\r\nHost: {addr}\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).expect("an answer");
+    raw.lines().next().unwrap_or_default().to_string()
+}
+
+/// Runs `vmsc explore ARGS` and returns its stdout lines up to "(Ctrl-C to stop)" (having
+/// checked that the URL of the first line is served then, then kills it), or, if it exits
+/// first, its exit code, stdout and stderr.
 fn explore(args: &[&str]) -> Result<Vec<String>, (Option<i32>, String, String)> {
     use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_vmsc"))
-        .arg("explore")
-        .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run vmsc explore");
+    use std::process::{Child, Stdio};
+    /// Kills the server however the test ends.
+    struct Guard(Child);
+    impl Drop for Guard {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut child = Guard(
+        Command::new(env!("CARGO_BIN_EXE_vmsc"))
+            .arg("explore")
+            .args(args)
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("run vmsc explore"),
+    );
     let mut lines = Vec::new();
-    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+    for line in BufReader::new(child.0.stdout.take().unwrap()).lines() {
         let line = line.unwrap();
         let done = line == "(Ctrl-C to stop)";
         lines.push(line);
         if done {
-            let _ = child.kill();
-            let _ = child.wait();
+            let url = lines[0].rsplit(" at ").next().unwrap();
+            let status = explorer_status(url);
+            assert!(status.ends_with(" 200 OK"), "{url}: {status}");
             return Ok(lines);
         }
     }
-    let status = child.wait().unwrap();
+    let status = child.0.wait().unwrap();
     let mut err = String::new();
-    child
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut err)
-        .unwrap();
+    let mut stderr = child.0.stderr.take().unwrap();
+    stderr.read_to_string(&mut err).unwrap();
     Err((status.code(), lines.join("\n"), err))
 }
 
