@@ -377,8 +377,11 @@ fn counterexample_text(out: &mut String, a: &CheckArgs, m: &ClusterModel, p: &[u
     };
     let _ = writeln!(
         out,
-        "         explore it: vmsc explore {} --max-faults {}{} --variant {}{dlm}{addr} --path {enc}",
-        a.model.cluster_arg(),
+        "         explore it: vmsc explore{} --max-faults {}{} --variant {}{dlm}{addr} --path {enc}",
+        match a.model.cluster_arg().as_str() {
+            "" => String::new(),
+            c => format!(" {c}"),
+        },
         a.max_faults,
         if a.heal { " --heal" } else { "" },
         cli_name(&a.model.variant),

@@ -375,6 +375,27 @@ fn check_prints_the_explorer_command_and_deep_link_at_the_explorer_address() {
     );
 }
 
+/// On the embedded seed (no cluster file) the printed command has no empty argument.
+#[test]
+fn check_prints_the_explorer_command_without_a_cluster_file() {
+    let out = vmsc(&[
+        "check",
+        "--variant",
+        "half-quorum",
+        "--states-max",
+        "20",
+        "--threads",
+        "1",
+    ]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains(
+            "\n         explore it: vmsc explore --max-faults 1 --variant half-quorum --path 0\n"
+        ),
+        "{text}"
+    );
+}
+
 #[test]
 fn negative_control_two_node_shortcut_splits() {
     let two = "tests/data/two-node.toml";
