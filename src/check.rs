@@ -1,157 +1,27 @@
 //! `vmsc check` and `vmsc whatif`.
 
+use crate::args::{
+    cli_name, heal_of, CheckerArgs, LimitArgs, ModelArgs, Progress, ProgressArgs, RebootArg,
+};
 use anyhow::{Context, Result};
-use clap::{Args, ValueEnum};
+use clap::Args;
 use serde::Serialize;
 use stateright::Expectation;
 use std::fmt::Write as _;
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use vmsc_model::checker::{self, Checker};
 use vmsc_model::cluster_model::{ClusterModel, Fault};
-use vmsc_model::config::ClusterSpec;
-use vmsc_model::explore;
+use vmsc_model::explore::{self, PropertyResult, Report};
 use vmsc_model::explorer_view;
 use vmsc_model::whatif::{self, Limits, Variant};
-
-/// Which protocol variant to check.
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum VariantArg {
-    /// The protocol as specified.
-    Correct,
-    /// Negative control: quorum = floor(E/2).
-    HalfQuorum,
-    /// Negative control: corosync's two_node shortcut (one vote is quorum) without fencing.
-    TwoNode,
-    /// Negative control: a lost circuit reaches the far end late (no timing assumption).
-    NoTimingAssumption,
-}
-
-impl From<VariantArg> for Variant {
-    fn from(v: VariantArg) -> Self {
-        match v {
-            VariantArg::Correct => Variant::Correct,
-            VariantArg::HalfQuorum => Variant::HalfQuorum,
-            VariantArg::TwoNode => Variant::TwoNode,
-            VariantArg::NoTimingAssumption => Variant::NoTimingAssumption,
-        }
-    }
-}
-
-/// Lock-manager variant (negative controls for the DLM; only meaningful with `[[client]]`s).
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum DlmVariantArg {
-    /// The lock manager as specified.
-    Correct,
-    /// Masters treat PR and PW as compatible.
-    BrokenMatrix,
-    /// Suspended or removed nodes keep granting and using locks.
-    GrantWhileSuspended,
-    /// The value block stays valid when a PW/EX holder's node fails.
-    SkipValueInvalidation,
-    /// Surviving masters keep the failed nodes' locks after the rebuild.
-    KeepFailedLocks,
-    /// No deadlock search (DEADLOCK_WAIT never armed).
-    NoDeadlockSearch,
-    /// The deadlock coordinator trusts one round of reports (no confirmation round).
-    SinglePhaseSearch,
-    /// New requests compatible with the granted locks jump the waiting queue.
-    QueueJump,
-    /// A node that does not master a tree applies a stale request for it (re-creates a dropped
-    /// tree) instead of answering NotMaster.
-    NoMasterCheck,
-}
-
-impl From<DlmVariantArg> for vmsc_model::dlm::DlmVariant {
-    fn from(v: DlmVariantArg) -> Self {
-        use vmsc_model::dlm::DlmVariant as D;
-        match v {
-            DlmVariantArg::Correct => D::Correct,
-            DlmVariantArg::BrokenMatrix => D::BrokenMatrix,
-            DlmVariantArg::GrantWhileSuspended => D::GrantWhileSuspended,
-            DlmVariantArg::SkipValueInvalidation => D::SkipValueInvalidation,
-            DlmVariantArg::KeepFailedLocks => D::KeepFailedLocks,
-            DlmVariantArg::NoDeadlockSearch => D::NoDeadlockSearch,
-            DlmVariantArg::SinglePhaseSearch => D::SinglePhaseSearch,
-            DlmVariantArg::QueueJump => D::QueueJump,
-            DlmVariantArg::NoMasterCheck => D::NoMasterCheck,
-        }
-    }
-}
-
-/// Which search runs the check. All but `persistent` visit the same states; `specs/checker.md`
-/// explains.
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum CheckerArg {
-    /// vmsc's explorer with sleep sets: every state once, fewer transitions executed (default).
-    Reduced,
-    /// vmsc's explorer without reduction (shortest counterexamples under `check`).
-    Explorer,
-    /// Stateright's own breadth-first checker (2 threads).
-    StaterightBfs,
-    /// Stateright's own depth-first checker (2 threads).
-    StaterightDfs,
-    /// vmsc's explorer with persistent sets, depth-first on one thread: a state reduction that
-    /// keeps every verdict and every settled outcome, not the state count (`--threads` ignored).
-    Persistent,
-}
-
-impl From<CheckerArg> for Checker {
-    fn from(c: CheckerArg) -> Self {
-        match c {
-            CheckerArg::Reduced => Checker::Reduced,
-            CheckerArg::Explorer => Checker::Explorer,
-            CheckerArg::StaterightBfs => Checker::StaterightBfs,
-            CheckerArg::StaterightDfs => Checker::StaterightDfs,
-            CheckerArg::Persistent => Checker::Persistent,
-        }
-    }
-}
-
-/// When a node that took a CLUEXIT after the heal reboots (`--reboot`).
-#[derive(Clone, Copy, Debug, ValueEnum, PartialEq, Eq)]
-pub enum RebootArg {
-    /// Once the cluster has settled (the default): a CLUEXIT writes a crash dump and boots
-    /// again, minutes, while the transition that made it exit ends in seconds. Nodes that exited
-    /// together still reboot in every order and join concurrently.
-    Settled,
-    /// At any moment, even in the middle of the transition that followed the CLUEXIT: reboots
-    /// no real node is fast enough to make, explored as well (far more states).
-    Anytime,
-}
-
-impl From<RebootArg> for whatif::Reboots {
-    fn from(r: RebootArg) -> Self {
-        match r {
-            RebootArg::Settled => whatif::Reboots::Settled,
-            RebootArg::Anytime => whatif::Reboots::Anytime,
-        }
-    }
-}
-
-/// The `whatif` heal that `--heal` and `--reboot` ask for.
-pub fn heal_of(heal: bool, reboot: RebootArg) -> whatif::Heal {
-    if heal {
-        whatif::Heal::Yes(reboot.into())
-    } else {
-        whatif::Heal::No
-    }
-}
-
-impl CheckerArg {
-    fn name(self) -> &'static str {
-        Checker::from(self).name()
-    }
-}
 
 /// Arguments of `vmsc check`.
 #[derive(Args, Debug)]
 pub struct CheckArgs {
-    /// The cluster file (TOML). Default: the embedded seed topology (FRANK1, FRANK2, UK1, CHIC1, CHIC2).
-    pub cluster: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Most simultaneous faults (inter-region link cuts and node crashes) in one run.
     #[arg(long, default_value_t = 1)]
     pub max_faults: usize,
@@ -161,34 +31,26 @@ pub struct CheckArgs {
     /// Print one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
-    /// Protocol variant; the non-default ones are negative controls the checker must catch.
-    #[arg(long, value_enum, default_value = "correct")]
-    pub variant: VariantArg,
-    /// Lock-manager variant; the non-default ones are the DLM negative controls.
-    #[arg(long, value_enum, default_value = "correct")]
-    pub dlm_variant: DlmVariantArg,
-    /// The search (all visit the same states; see specs/checker.md).
-    #[arg(long, value_enum, default_value = "reduced")]
-    pub checker: CheckerArg,
-    /// Give up after this many seconds (the run is then incomplete).
-    #[arg(long)]
-    pub timeout_s: Option<u64>,
-    /// Give up after this many unique states (the run is then incomplete).
-    #[arg(long, default_value_t = 50_000_000)]
-    pub states_max: usize,
-    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 (the default) = one per core,
-    /// 1 = the sequential breadth-first search. The verdicts and state counts are the same
-    /// either way, and so is each counterexample: a violation found by several workers is
-    /// found again by the sequential search, which stops there (reproducible and shortest).
-    /// Several workers search depth-first, so memory stays at the visited set (a long
-    /// breadth-first run also holds its frontier: gigabytes on a large cluster).
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
+    #[command(flatten)]
+    pub search: CheckerArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     /// The address the Explorer will serve on, as `vmsc explore --addr` takes it: used in the
     /// printed `vmsc explore` command and deep link of each counterexample.
     #[arg(long, default_value = DEFAULT_EXPLORER_ADDR)]
     pub explorer_addr: String,
 }
+
+/// `vmsc check --help`'s examples.
+pub const CHECK_EXAMPLES: &str = "\
+Examples:
+  vmsc check                                  # the seed topology, up to 1 fault
+  vmsc check specs/scenarios/three-regions.toml --max-faults 2 --heal
+  vmsc check specs/scenarios/three-regions.toml --max-faults 2 --variant half-quorum
+  vmsc check specs/scenarios/dlm-three-nodes.toml --dlm-variant broken-matrix --states-max 300000
+  vmsc check --max-faults 2 --timeout-s 600 --progress always --json > check.json";
 
 /// `vmsc explore`'s default `--addr`, and `vmsc check`'s default `--explorer-addr`.
 pub const DEFAULT_EXPLORER_ADDR: &str = "127.0.0.1:3000";
@@ -196,8 +58,8 @@ pub const DEFAULT_EXPLORER_ADDR: &str = "127.0.0.1:3000";
 /// Arguments of `vmsc whatif`.
 #[derive(Args, Debug)]
 pub struct WhatifArgs {
-    /// The cluster file (TOML). Default: the embedded seed topology.
-    pub cluster: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// A fault: `link:A-B` (two region keys: every link between them; or two node names: that link) or `node:NAME` (that node crashes). Repeatable.
     #[arg(long = "fail")]
     pub fail: Vec<String>,
@@ -212,51 +74,26 @@ pub struct WhatifArgs {
     /// Print the JSON object (the default output is a readable table).
     #[arg(long)]
     pub json: bool,
-    /// Protocol variant; the non-default ones are negative controls.
-    #[arg(long, value_enum, default_value = "correct")]
-    pub variant: VariantArg,
-    /// Give up after this many seconds (the run is then incomplete).
-    #[arg(long)]
-    pub timeout_s: Option<u64>,
-    /// The search (all visit the same states; see specs/checker.md).
-    #[arg(long, value_enum, default_value = "reduced")]
-    pub checker: CheckerArg,
-    /// Workers of vmsc's explorer (`reduced`, `explorer`); 0 (the default) = one per core,
-    /// 1 = sequential. The outcomes, violations and state counts are the same either way.
-    #[arg(long, default_value_t = 0)]
-    pub threads: usize,
-    /// Give up after this many unique states (the run is then incomplete).
-    #[arg(long, default_value_t = 50_000_000)]
-    pub states_max: usize,
+    #[command(flatten)]
+    pub search: CheckerArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
 
-/// `--threads`: 0 means one worker per core.
-pub fn threads(n: usize) -> usize {
-    if n == 0 {
-        std::thread::available_parallelism().map_or(1, |n| n.get())
-    } else {
-        n
-    }
-}
+/// `vmsc whatif --help`'s examples.
+pub const WHATIF_EXAMPLES: &str = "\
+Examples:
+  vmsc whatif --fail link:FRA-LHR             # the seed topology, FRA-LHR cut
+  vmsc whatif --fail link:FRA-LHR --fail link:FRA-ORD --json
+  vmsc whatif --fail node:FRANK1 --fail node:CHIC2
+  vmsc whatif specs/scenarios/three-regions.toml --fail link:FRA-LHR --heal --reboot anytime
+  vmsc whatif specs/scenarios/dlm-three-nodes.toml --fail node:UK1 --dlm-variant keep-failed-locks";
 
-/// Loads the cluster file, or the embedded seed topology.
-pub fn load_spec(
-    path: &Option<PathBuf>,
-) -> Result<Arc<ClusterSpec>, vmsc_model::config::ConfigError> {
-    Ok(Arc::new(crate::load::cluster_or_seed(path.as_deref())?))
-}
-
-fn progress_printer(quiet: bool) -> impl FnMut(usize, usize, Duration) {
-    move |states, depth, elapsed| {
-        if !quiet && std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-            let rate = states as f64 / elapsed.as_secs_f64().max(1e-9);
-            eprint!(
-                "\rchecking: {states} states, depth {depth}, {rate:.0} states/s, {:.0} s   ",
-                elapsed.as_secs_f64()
-            );
-            let _ = std::io::stderr().flush();
-        }
-    }
+/// `n` and the noun, singular for one: `1 node`, `3 nodes`.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 #[derive(Serialize)]
@@ -264,6 +101,10 @@ struct PropertyJson {
     name: String,
     expectation: &'static str,
     holds: bool,
+    /// Extension: what the run shows ([`Verdict::word`]): `holds`, `violated`, `reached`,
+    /// `never reached`, or `undecided` (an incomplete run found neither a counterexample nor an
+    /// example).
+    verdict: &'static str,
     path: Option<Vec<String>>,
     /// Extension: the Explorer encoding of the path.
     explorer_path: Option<String>,
@@ -283,6 +124,77 @@ fn expectation_name(e: &Expectation) -> &'static str {
         Expectation::Always => "always",
         Expectation::Sometimes => "sometimes",
         Expectation::Eventually => "eventually",
+    }
+}
+
+/// What a run shows of one property. A counterexample or an example found is a fact however
+/// the run ended; that none exists is one only once the run is complete.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// No counterexample, every state explored.
+    Holds,
+    /// A counterexample.
+    Violated,
+    /// An example of a "sometimes" property.
+    Reached,
+    /// No example, every state explored.
+    NeverReached,
+    /// An incomplete run found no counterexample (or no example): nothing is shown.
+    Undecided,
+}
+
+impl Verdict {
+    /// The verdict on `r` of a run that was `complete` or not.
+    pub fn of(r: &PropertyResult, complete: bool) -> Verdict {
+        match (&r.expectation, r.holds, complete) {
+            (Expectation::Sometimes, true, _) => Verdict::Reached,
+            (Expectation::Sometimes, false, true) => Verdict::NeverReached,
+            (Expectation::Sometimes, false, false) => Verdict::Undecided,
+            (_, false, _) => Verdict::Violated,
+            (_, true, true) => Verdict::Holds,
+            (_, true, false) => Verdict::Undecided,
+        }
+    }
+
+    /// The JSON word.
+    pub fn word(self) -> &'static str {
+        match self {
+            Verdict::Holds => "holds",
+            Verdict::Violated => "violated",
+            Verdict::Reached => "reached",
+            Verdict::NeverReached => "never reached",
+            Verdict::Undecided => "undecided",
+        }
+    }
+
+    /// The report's line for property `r` after a run of `states` states: `[mark] expectation
+    /// name -- what`.
+    pub fn line(self, r: &PropertyResult, states: usize) -> String {
+        let (mark, what) = match self {
+            Verdict::Holds => ("ok  ", "holds".to_string()),
+            Verdict::Reached => ("ok  ", "reached".to_string()),
+            Verdict::Violated => ("FAIL", "VIOLATED".to_string()),
+            Verdict::NeverReached => ("FAIL", "never reached".to_string()),
+            Verdict::Undecided if r.expectation == Expectation::Sometimes => (
+                " ?? ",
+                format!(
+                    "not reached in {} (incomplete)",
+                    count(states, "state", "states")
+                ),
+            ),
+            Verdict::Undecided => (
+                " ?? ",
+                format!(
+                    "no violation in {} (incomplete)",
+                    count(states, "state", "states")
+                ),
+            ),
+        };
+        format!(
+            "[{mark}] {:9} {} -- {what}",
+            expectation_name(&r.expectation),
+            r.name
+        )
     }
 }
 
@@ -308,30 +220,41 @@ pub fn render_path(m: &ClusterModel, path: &[usize]) -> Vec<String> {
     lines
 }
 
-/// `vmsc check`.
-pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
-    let spec = load_spec(&a.cluster)?;
-    let variant: Variant = a.variant.into();
-    let m = whatif::check_model(spec.clone(), a.max_faults, a.heal, variant);
-    let m = if a.dlm_variant == DlmVariantArg::Correct {
-        m
+/// Why an incomplete run stopped, as the flags that stopped it: `--states-max 500`.
+pub fn stopped_by(report: &Report, limits: &LimitArgs) -> String {
+    if report.states >= limits.states_max {
+        format!("stopped at --states-max {}", limits.states_max)
+    } else if let Some(t) = limits.timeout_s {
+        format!("stopped at --timeout-s {t}")
     } else {
-        let mut cfg = m.cfg.clone();
-        cfg.protocol.dlm = a.dlm_variant.into();
-        ClusterModel::new(spec.clone(), cfg)
-    };
+        "stopped early".to_string()
+    }
+}
+
+/// The search `check` runs on `m`: every property, breadth-first, as `search` and `limits` say;
+/// with several workers each counterexample is then re-found sequentially (see
+/// [`shortest_counterexamples`]). `what` names the search in the progress lines.
+pub fn search(
+    m: &ClusterModel,
+    search: &CheckerArgs,
+    limits: &LimitArgs,
+    progress: &Progress,
+    what: &str,
+) -> Report {
     let start = Instant::now();
-    let timeout = a.timeout_s.map(Duration::from_secs);
-    let mut progress = progress_printer(a.json);
-    let workers = threads(a.threads);
-    let (report, _) = checker::run_threads(
-        &m,
-        a.checker.into(),
+    let mut report_progress = |states: usize, depth: usize, elapsed: Duration| {
+        progress.report(|| crate::args::search_line(what, states, depth, elapsed))
+    };
+    let checker: Checker = search.checker().into();
+    let workers = search.workers();
+    let (mut report, _) = checker::run_threads(
+        m,
+        checker,
         explore::Options {
             strategy: explore::Strategy::Bfs,
-            states_max: a.states_max,
-            deadline: timeout.map(|t| start + t),
-            progress: Some(&mut progress),
+            states_max: limits.states_max,
+            deadline: limits.timeout().map(|t| start + t),
+            progress: Some(&mut report_progress),
             visit: None,
             visit_only: None,
             fingerprint: None,
@@ -339,112 +262,135 @@ pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
         },
         workers,
     );
-    let (complete, states, mut results) = (report.complete, report.states, report.properties);
     if workers > 1 {
         let budget = start.elapsed().max(Duration::from_secs(10));
-        shortest_counterexamples(&m, a.checker.into(), &mut results, states, budget);
+        let states = report.states;
+        shortest_counterexamples(m, checker, &mut report.properties, states, budget);
     }
+    progress.clear();
+    report
+}
+
+/// `vmsc check`.
+pub fn run_check(a: CheckArgs) -> Result<ExitCode> {
+    let spec = a.model.spec()?;
+    let variant: Variant = a.model.variant.into();
+    let m = a.model.with_dlm(whatif::check_model(
+        spec.clone(),
+        a.max_faults,
+        a.heal,
+        variant,
+    ));
+    let start = Instant::now();
+    let progress = a.progress.reporter();
+    let report = search(&m, &a.search, &a.limits, &progress, "vmsc check");
     let seconds = start.elapsed().as_secs_f64();
-    let mut out = String::new();
-    if !a.json {
-        eprint!("\r");
-    }
-    let ok = complete && results.iter().all(|r| r.holds);
-    let cluster_arg = a
-        .cluster
-        .as_ref()
-        .map(|p| p.display().to_string())
-        .unwrap_or_default();
-    if a.json {
-        let report = CheckJson {
-            complete,
-            states,
-            seconds,
-            checker: a.checker.name(),
-            properties: results
-                .iter()
-                .map(|r| PropertyJson {
-                    name: r.name.to_string(),
-                    expectation: expectation_name(&r.expectation),
-                    holds: r.holds,
-                    path: r.path.as_ref().map(|p| render_path(&m, p)),
-                    explorer_path: r.path.as_ref().map(|p| explore::encode(p)),
-                })
-                .collect(),
-        };
-        let _ = writeln!(out, "{}", serde_json::to_string_pretty(&report)?);
+    let ok = report.complete && report.properties.iter().all(|r| r.holds);
+    let out = if a.json {
+        check_json(&a, &m, &report, seconds)?
     } else {
-        let _ = writeln!(
-            out,
-            "vmsc check: cluster {} ({} nodes), up to {} fault(s){}, variant {:?}, checker {}",
-            spec.name,
-            spec.len(),
-            a.max_faults,
-            if a.heal { " with heal" } else { "" },
-            a.variant,
-            a.checker.name()
-        );
-        let _ = writeln!(
-            out,
-            "  {} unique states, {}, {:.2} s ({:.0} states/s)",
-            states,
-            if complete { "complete" } else { "INCOMPLETE" },
-            seconds,
-            states as f64 / seconds.max(1e-9)
-        );
-        for r in &results {
-            let mark = if r.holds { "ok  " } else { "FAIL" };
-            let what = match (&r.expectation, r.holds) {
-                (Expectation::Sometimes, true) => "reached",
-                (Expectation::Sometimes, false) => "never reached",
-                (_, true) => "holds",
-                (_, false) => "VIOLATED",
-            };
-            let _ = writeln!(
-                out,
-                "  [{mark}] {:9} {} -- {what}",
-                expectation_name(&r.expectation),
-                r.name
-            );
-            if let (Expectation::Always, false, Some(p)) = (&r.expectation, r.holds, &r.path) {
-                let _ = writeln!(out, "         counterexample, {} steps:", p.len());
-                for (k, line) in render_path(&m, p).iter().enumerate() {
-                    let _ = writeln!(out, "         {:3}. {line}", k + 1);
-                }
-                let enc = explore::encode(p);
-                let name = |v: Option<clap::builder::PossibleValue>| {
-                    v.map(|p| p.get_name().to_string()).unwrap_or_default()
-                };
-                let dlm = match a.dlm_variant {
-                    DlmVariantArg::Correct => String::new(),
-                    v => format!(" --dlm-variant {}", name(v.to_possible_value())),
-                };
-                // The default address is left out of the command (it is `explore`'s default).
-                let addr = match a.explorer_addr.as_str() {
-                    DEFAULT_EXPLORER_ADDR => String::new(),
-                    x => format!(" --addr {x}"),
-                };
-                let _ = writeln!(
-                    out,
-                    "         explore it: vmsc explore {cluster_arg} --max-faults {}{} --variant {}{dlm}{addr} --path {enc}",
-                    a.max_faults,
-                    if a.heal { " --heal" } else { "" },
-                    name(a.variant.to_possible_value()),
-                );
-                let _ = writeln!(
-                    out,
-                    "         then open http://{}/#/steps/{enc}",
-                    a.explorer_addr
-                );
-            }
-        }
-    }
+        check_text(&a, &m, &report, seconds)
+    };
     emit(&out);
     Ok(if ok {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)
     })
+}
+
+fn check_json(a: &CheckArgs, m: &ClusterModel, report: &Report, seconds: f64) -> Result<String> {
+    let json = CheckJson {
+        complete: report.complete,
+        states: report.states,
+        seconds,
+        checker: Checker::from(a.search.checker()).name(),
+        properties: report
+            .properties
+            .iter()
+            .map(|r| PropertyJson {
+                name: r.name.to_string(),
+                expectation: expectation_name(&r.expectation),
+                holds: r.holds,
+                verdict: Verdict::of(r, report.complete).word(),
+                path: r.path.as_ref().map(|p| render_path(m, p)),
+                explorer_path: r.path.as_ref().map(|p| explore::encode(p)),
+            })
+            .collect(),
+    };
+    Ok(format!("{}\n", serde_json::to_string_pretty(&json)?))
+}
+
+fn check_text(a: &CheckArgs, m: &ClusterModel, report: &Report, seconds: f64) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "vmsc check: cluster {} ({}), up to {}{}, {}, checker {}",
+        m.spec.name,
+        count(m.spec.len(), "node", "nodes"),
+        count(a.max_faults, "fault", "faults"),
+        if a.heal { " with heal" } else { "" },
+        a.model.describe(),
+        Checker::from(a.search.checker()).name()
+    );
+    let _ = writeln!(
+        out,
+        "  {}, {}, {:.2} s ({:.0} states/s)",
+        count(report.states, "unique state", "unique states"),
+        if report.complete {
+            "complete".to_string()
+        } else {
+            format!("INCOMPLETE ({})", stopped_by(report, &a.limits))
+        },
+        seconds,
+        report.states as f64 / seconds.max(1e-9)
+    );
+    for r in &report.properties {
+        let verdict = Verdict::of(r, report.complete);
+        let _ = writeln!(out, "  {}", verdict.line(r, report.states));
+        if let (Verdict::Violated, Some(p)) = (verdict, &r.path) {
+            counterexample_text(&mut out, a, m, p);
+        }
+    }
+    out
+}
+
+/// A counterexample's steps, and the `vmsc explore` command and deep link that show it.
+fn counterexample_text(out: &mut String, a: &CheckArgs, m: &ClusterModel, p: &[usize]) {
+    let _ = writeln!(
+        out,
+        "         counterexample, {}:",
+        count(p.len(), "step", "steps")
+    );
+    for (k, line) in render_path(m, p).iter().enumerate() {
+        let _ = writeln!(out, "         {:3}. {line}", k + 1);
+    }
+    let enc = explore::encode(p);
+    let dlm = match a.model.dlm_variant {
+        crate::args::DlmVariantArg::Correct => String::new(),
+        v => format!(" --dlm-variant {}", cli_name(&v)),
+    };
+    // The default address is left out of the command (it is `explore`'s default).
+    let addr = match a.explorer_addr.as_str() {
+        DEFAULT_EXPLORER_ADDR => String::new(),
+        x => format!(" --addr {x}"),
+    };
+    let _ = writeln!(
+        out,
+        "         explore it: vmsc explore{} --max-faults {}{} --variant {}{dlm}{addr} --path {enc}",
+        match a.model.cluster_arg().as_str() {
+            "" => String::new(),
+            c => format!(" {c}"),
+        },
+        a.max_faults,
+        if a.heal { " --heal" } else { "" },
+        cli_name(&a.model.variant),
+    );
+    let _ = writeln!(
+        out,
+        "         then open http://{}/#/steps/{enc}",
+        a.explorer_addr
+    );
 }
 
 /// A parallel search reports whichever counterexample a worker met first. For each violated
@@ -499,69 +445,37 @@ fn shortest_counterexamples(
 
 /// `vmsc whatif`.
 pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
-    let spec = load_spec(&a.cluster)?;
+    let spec = a.model.spec()?;
     let faults = a
         .fail
         .iter()
         .map(|f| Fault::parse(&spec, f))
         .collect::<Result<Vec<_>, _>>()
         .context("bad fault")?;
-    let mut progress = progress_printer(a.json);
-    let w = whatif::whatif(
+    let heal = heal_of(a.heal, a.reboot);
+    let m = a.model.with_dlm(whatif::whatif_model(
         spec.clone(),
         faults.clone(),
-        heal_of(a.heal, a.reboot),
-        a.variant.into(),
-        Limits {
-            timeout: a.timeout_s.map(Duration::from_secs),
-            checker: a.checker.into(),
-            threads: threads(a.threads),
-            states_max: a.states_max.max(1),
-        },
-        Some(&mut progress),
-    );
-    if !a.json {
-        eprint!("\r");
-    }
+        heal,
+        a.model.variant.into(),
+    ));
+    let progress = a.progress.reporter();
+    let mut report_progress = |states: usize, depth: usize, elapsed: Duration| {
+        progress.report(|| crate::args::search_line("vmsc whatif", states, depth, elapsed))
+    };
+    let limits = Limits {
+        timeout: a.limits.timeout(),
+        checker: a.search.checker().into(),
+        threads: a.search.workers(),
+        states_max: a.limits.states_max.max(1),
+    };
+    let w = whatif::whatif_on(&m, limits, Some(&mut report_progress));
+    progress.clear();
     let mut out = String::new();
     if a.json {
         let _ = writeln!(out, "{}", serde_json::to_string(&w)?);
     } else {
-        let fl: Vec<String> = faults.iter().map(|f| f.describe(&spec)).collect();
-        let _ = writeln!(
-            out,
-            "vmsc whatif: cluster {}, faults: {}{}",
-            spec.name,
-            if fl.is_empty() {
-                "none".into()
-            } else {
-                fl.join(", ")
-            },
-            match (a.heal, a.reboot) {
-                (false, _) => "",
-                (true, RebootArg::Settled) => ", then heal",
-                (true, RebootArg::Anytime) => ", then heal (reboots at any moment)",
-            }
-        );
-        let _ = writeln!(
-            out,
-            "  {} states, {}",
-            w.states,
-            if w.complete { "complete" } else { "INCOMPLETE" }
-        );
-        if !w.violations.is_empty() {
-            let _ = writeln!(out, "  VIOLATIONS: {}", w.violations.join(", "));
-        }
-        for o in &w.outcomes {
-            let _ = writeln!(
-                out,
-                "  outcome: members [{}]  hung [{}]  cluexit [{}]  down [{}]",
-                o.members.join(" "),
-                o.hung.join(" "),
-                o.cluexit.join(" "),
-                o.down.join(" ")
-            );
-        }
+        whatif_text(&mut out, &a, &m, &faults, &w);
     }
     emit(&out);
     Ok(if w.complete && w.violations.is_empty() {
@@ -571,9 +485,131 @@ pub fn run_whatif(a: WhatifArgs) -> Result<ExitCode> {
     })
 }
 
+fn whatif_text(
+    out: &mut String,
+    a: &WhatifArgs,
+    m: &ClusterModel,
+    faults: &[Fault],
+    w: &whatif::WhatIf,
+) {
+    let fl: Vec<String> = faults.iter().map(|f| f.describe(&m.spec)).collect();
+    let _ = writeln!(
+        out,
+        "vmsc whatif: cluster {}, faults: {}{}",
+        m.spec.name,
+        if fl.is_empty() {
+            "none".into()
+        } else {
+            fl.join(", ")
+        },
+        match (a.heal, a.reboot) {
+            (false, _) => "",
+            (true, RebootArg::Settled) => ", then heal",
+            (true, RebootArg::Anytime) => ", then heal (reboots at any moment)",
+        }
+    );
+    let _ = writeln!(
+        out,
+        "  {}, {}",
+        count(w.states, "state", "states"),
+        if w.complete {
+            "complete".to_string()
+        } else {
+            let stopped = w
+                .report
+                .as_ref()
+                .map_or_else(|| "stopped early".into(), |r| stopped_by(r, &a.limits));
+            format!("INCOMPLETE ({stopped}): the outcomes found so far, there may be others")
+        }
+    );
+    if !w.violations.is_empty() {
+        let _ = writeln!(out, "  VIOLATIONS: {}", w.violations.join(", "));
+    }
+    for o in &w.outcomes {
+        let _ = writeln!(
+            out,
+            "  outcome: members [{}]  hung [{}]  cluexit [{}]  down [{}]",
+            o.members.join(" "),
+            o.hung.join(" "),
+            o.cluexit.join(" "),
+            o.down.join(" ")
+        );
+    }
+}
+
 /// Writes the report to stdout; a closed pipe (`vmsc check | head`) is not an error.
 fn emit(out: &str) {
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count(1, "node", "nodes"), "1 node");
+        assert_eq!(count(0, "step", "steps"), "0 steps");
+        assert_eq!(count(3, "fault set", "fault sets"), "3 fault sets");
+    }
+
+    fn result(expectation: Expectation, holds: bool, path: bool) -> PropertyResult {
+        PropertyResult {
+            name: "p",
+            expectation,
+            holds,
+            path: path.then(Vec::new),
+        }
+    }
+
+    /// A counterexample or an example is a fact however the run ended; their absence is one
+    /// only in a complete run.
+    #[test]
+    fn only_a_complete_run_shows_that_nothing_is_found() {
+        use Expectation::{Always, Sometimes};
+        let cases = [
+            (
+                result(Always, true, false),
+                true,
+                Verdict::Holds,
+                "[ok  ] always    p -- holds",
+            ),
+            (
+                result(Always, true, false),
+                false,
+                Verdict::Undecided,
+                "[ ?? ] always    p -- no violation in 1 state (incomplete)",
+            ),
+            (
+                result(Always, false, true),
+                false,
+                Verdict::Violated,
+                "[FAIL] always    p -- VIOLATED",
+            ),
+            (
+                result(Sometimes, true, true),
+                false,
+                Verdict::Reached,
+                "[ok  ] sometimes p -- reached",
+            ),
+            (
+                result(Sometimes, false, false),
+                true,
+                Verdict::NeverReached,
+                "[FAIL] sometimes p -- never reached",
+            ),
+            (
+                result(Sometimes, false, false),
+                false,
+                Verdict::Undecided,
+                "[ ?? ] sometimes p -- not reached in 1 state (incomplete)",
+            ),
+        ];
+        for (r, complete, verdict, line) in cases {
+            assert_eq!(Verdict::of(&r, complete), verdict, "{r:?} {complete}");
+            assert_eq!(verdict.line(&r, 1), line);
+        }
+    }
 }

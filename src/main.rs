@@ -4,6 +4,7 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod args;
 mod check;
 mod experiment;
 mod experiment_cmd;
@@ -28,12 +29,16 @@ struct Cli {
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Check every property under every combination of up to N faults (links and nodes).
+    #[command(after_help = check::CHECK_EXAMPLES)]
     Check(check::CheckArgs),
     /// Explore what the given faults do to the formed cluster and list the settled outcomes.
+    #[command(after_help = check::WHATIF_EXAMPLES)]
     Whatif(check::WhatifArgs),
     /// Serve Stateright's Explorer on the model (counterexamples, sequence diagrams).
+    #[command(after_help = explore_cmd::EXPLORE_EXAMPLES)]
     Explore(explore_cmd::ExploreArgs),
     /// Survivability matrix: the outcome of every combination of up to N faults.
+    #[command(after_help = plan::PLAN_EXAMPLES)]
     Plan(plan::PlanArgs),
     /// Run one cluster node as this process, over UDP, with a local control endpoint.
     Node(node_cmd::NodeArgs),
@@ -64,5 +69,39 @@ fn main() -> ExitCode {
             eprintln!("vmsc: error: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every command of every Examples section parses as written (the words up to a `#`
+    /// comment or a redirection).
+    #[test]
+    fn every_example_parses() {
+        let sections = [
+            check::CHECK_EXAMPLES,
+            check::WHATIF_EXAMPLES,
+            plan::PLAN_EXAMPLES,
+            explore_cmd::EXPLORE_EXAMPLES,
+        ];
+        let mut n = 0;
+        for line in sections.iter().flat_map(|s| s.lines()) {
+            let Some(cmd) = line.trim().strip_prefix("vmsc ") else {
+                continue;
+            };
+            let words: Vec<&str> = std::iter::once("vmsc")
+                .chain(
+                    cmd.split_whitespace()
+                        .take_while(|w| !w.starts_with('#') && !w.contains('>')),
+                )
+                .collect();
+            if let Err(e) = Cli::try_parse_from(&words) {
+                panic!("{line}: {e}");
+            }
+            n += 1;
+        }
+        assert_eq!(n, 19);
     }
 }

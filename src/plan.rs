@@ -1,14 +1,14 @@
 //! `vmsc plan`: a survivability matrix — for every combination of up to N faults (inter-region
 //! links and nodes), the outcomes exhaustive exploration gives, as `whatif` would.
 
-use crate::check::load_spec;
+use crate::args::{CheckerArgs, LimitArgs, ModelArgs, Progress, ProgressArgs, RebootArg};
+use crate::check::count;
 use anyhow::Result;
 use clap::{Args, ValueEnum};
 use serde::Serialize;
 use std::collections::hash_map::{Entry, HashMap};
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -16,6 +16,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use vmsc_model::cluster_model::Fault;
 use vmsc_model::config::{ClusterSpec, NodeSpec, QuorumDiskSpec};
+use vmsc_model::dlm::DlmVariant;
 use vmsc_model::whatif::{self, Limits, Outcome, Variant};
 
 /// Output format of the matrix.
@@ -29,11 +30,27 @@ pub enum Format {
     Markdown,
 }
 
+/// `vmsc plan --timeout-s`'s default: each fault set's time limit.
+pub const TIMEOUT_S_DEFAULT: u64 = 120;
+
 /// Arguments of `vmsc plan`.
 #[derive(Args, Debug)]
+#[command(
+    mut_arg("timeout_s", |a| a
+        .default_value("120")
+        .help("Give up on a fault set after this many seconds (it is then reported incomplete)")),
+    mut_arg("states_max", |a| a.help(
+        "Give up on a fault set once this many unique states are known (it is then reported \
+         incomplete); memory grows with it (about 40 bytes per state, plus the search \
+         frontier)")),
+    mut_arg("threads", |a| a.help(
+        "Workers: 0 (the default) = one per core. The first pass explores this many fault sets \
+         at once, one per worker; the second pass explores each set it takes on this many \
+         workers. The rows are the same either way")),
+)]
 pub struct PlanArgs {
-    /// The cluster file (TOML). Default: the embedded seed topology.
-    pub cluster: Option<PathBuf>,
+    #[command(flatten)]
+    pub model: ModelArgs,
     /// Largest number of simultaneous faults (inter-region links and nodes) in a fault set.
     #[arg(long, default_value_t = 2)]
     pub max_faults: usize,
@@ -50,18 +67,23 @@ pub struct PlanArgs {
     pub heal: bool,
     /// With `--heal`: when a node that took a CLUEXIT reboots, as in `vmsc whatif`.
     #[arg(long, value_enum, default_value = "settled", requires = "heal")]
-    pub reboot: crate::check::RebootArg,
-    /// Give up on a fault set after this many seconds (it is then reported incomplete).
-    #[arg(long, default_value_t = 120)]
-    pub timeout_s: u64,
-    /// The search behind every fault set (see `vmsc check --help`).
-    #[arg(long, value_enum, default_value = "reduced")]
-    pub checker: crate::check::CheckerArg,
-    /// Give up on a fault set once this many unique states are known (it is then reported
-    /// incomplete); memory grows with it (about 40 bytes per state, plus the search frontier).
-    #[arg(long, default_value_t = 50_000_000)]
-    pub states_max: usize,
+    pub reboot: RebootArg,
+    #[command(flatten)]
+    pub search: CheckerArgs,
+    #[command(flatten)]
+    pub limits: LimitArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
 }
+
+/// `vmsc plan --help`'s examples.
+pub const PLAN_EXAMPLES: &str = "\
+Examples:
+  vmsc plan                                   # the seed topology, up to 2 faults
+  vmsc plan --suggest --max-faults 1          # ... and what a quorum disk, a vote or a node changes
+  vmsc plan specs/scenarios/three-regions.toml --heal --format json
+  vmsc plan --heal --timeout-s 900 --progress always 2> plan.log
+  vmsc plan specs/scenarios/three-regions.toml --variant half-quorum --max-faults 1";
 
 /// How a cluster fares under one fault set.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -73,6 +95,27 @@ pub enum Verdict {
     Depends,
     /// No outcome has a quorate cluster: every live node hangs.
     Hangs,
+    /// The exploration stopped (at `--timeout-s` or `--states-max`) before it could tell: the
+    /// outcomes listed are those found so far, and none is both quorate and hung.
+    Undecided,
+}
+
+impl Verdict {
+    /// The verdict of a fault set whose exploration gave `outcomes` and was `complete` or not.
+    /// Outcomes with and without a quorate cluster decide "depends" however the exploration
+    /// ended (more outcomes cannot change it); anything else needs the exploration complete.
+    pub fn of(outcomes: &[Outcome], complete: bool) -> Verdict {
+        let quorate = outcomes.iter().filter(|o| !o.members.is_empty()).count();
+        if quorate > 0 && quorate < outcomes.len() {
+            Verdict::Depends
+        } else if !complete {
+            Verdict::Undecided
+        } else if quorate > 0 {
+            Verdict::Survives
+        } else {
+            Verdict::Hangs
+        }
+    }
 }
 
 /// One row of the matrix.
@@ -80,7 +123,7 @@ pub enum Verdict {
 pub struct Row {
     /// The faults, as the CLI names them.
     pub faults: Vec<String>,
-    /// Survives, depends or hangs.
+    /// Survives, depends or hangs; undecided if the exploration stopped before it could tell.
     pub verdict: Verdict,
     /// The settled outcomes.
     pub outcomes: Vec<Outcome>,
@@ -154,97 +197,124 @@ fn ordinal(k: usize) -> String {
 /// pass on every core (see [`plan_with`]).
 pub const FIRST_PASS: Duration = Duration::from_secs(5);
 
-/// Computes the matrix with `checker`: every fault set on one thread first (one set per core),
-/// for at most `first_pass` each ([`FIRST_PASS`] from the command line); then the sets that
-/// needed more time again from the start, one at a time on every core, for the rest of their time
-/// limit.
+/// How [`plan_with`] explores each fault set.
+#[derive(Clone, Copy, Debug)]
+pub struct Exploration<'a> {
+    /// The protocol variant.
+    pub variant: Variant,
+    /// The lock-manager variant.
+    pub dlm: DlmVariant,
+    /// Each fault set's limits and checker (`threads` is ignored: see `workers`).
+    pub limits: Limits,
+    /// The first pass's time limit on a set ([`FIRST_PASS`] from the command line).
+    pub first_pass: Duration,
+    /// How many sets the first pass explores at once, and how many workers explore each set
+    /// of the second pass.
+    pub workers: usize,
+    /// Where progress goes.
+    pub progress: &'a Progress,
+    /// What the progress lines begin with (`plan`, or the suggestion being planned).
+    pub label: &'a str,
+}
+
+impl<'a> Exploration<'a> {
+    /// The correct protocol, one worker per core, no progress shown.
+    pub fn new(limits: Limits, first_pass: Duration, progress: &'a Progress) -> Self {
+        Exploration {
+            variant: Variant::Correct,
+            dlm: DlmVariant::Correct,
+            limits,
+            first_pass,
+            workers: crate::args::threads(0),
+            progress,
+            label: "plan",
+        }
+    }
+}
+
+/// The fault sets of a plan, which of them are explored, and how far that has got.
+struct Sets<'a> {
+    spec: &'a Arc<ClusterSpec>,
+    menu: Vec<Fault>,
+    sets: Vec<Vec<usize>>,
+    heal: whatif::Heal,
+    start: Instant,
+}
+
+impl Sets<'_> {
+    fn describe(&self, k: usize) -> Vec<String> {
+        self.sets[k]
+            .iter()
+            .map(|&i| self.menu[i].describe(self.spec))
+            .collect()
+    }
+
+    /// Explores set `k` within `limits`, reporting progress (when it starts, then about once a
+    /// second) with the pass that `pass` describes.
+    fn explore(
+        &self,
+        run: &Exploration,
+        k: usize,
+        limits: Limits,
+        pass: &(dyn Fn() -> String + Sync),
+    ) -> Row {
+        let what = self.describe(k).join(" + ");
+        let heartbeat = |states: usize| {
+            run.progress.report(|| {
+                format!(
+                    "{}: {}; set {} ({what}) at {states} states; {:.0} s",
+                    run.label,
+                    pass(),
+                    k + 1,
+                    self.start.elapsed().as_secs_f64()
+                )
+            })
+        };
+        heartbeat(0);
+        plan_row(
+            self.spec,
+            &self.menu,
+            &self.sets[k],
+            self.heal,
+            run,
+            limits,
+            &heartbeat,
+        )
+    }
+}
+
+/// Computes the matrix: every fault set on one thread first (`run.workers` sets at once), for
+/// at most `run.first_pass` each; then the sets that needed more time again from the start,
+/// one at a time on `run.workers` workers, for the rest of their time limit.
 pub fn plan_with(
     spec: Arc<ClusterSpec>,
     max_faults: usize,
     heal: impl Into<whatif::Heal>,
-    limits: Limits,
-    first_pass: Duration,
-    progress: bool,
+    run: &Exploration,
 ) -> Plan {
     let heal = heal.into();
-    let start = Instant::now();
     let menu = Fault::menu(&spec);
     let sets: Vec<Vec<usize>> = (1..=max_faults.min(menu.len()))
         .flat_map(|k| combinations(menu.len(), k))
         .collect();
-    let same_as = equivalent_sets(&spec, &menu, &sets, heal);
+    let same_as = equivalent_sets(&spec, &menu, &sets, heal, run.variant);
     let work: Vec<usize> = (0..sets.len()).filter(|&k| same_as[k].is_none()).collect();
-    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-    let done = AtomicUsize::new(0);
-    let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; sets.len()]);
-    let explore = |k: usize, limits: Limits, workers: usize| {
-        plan_row(&spec, &menu, &sets[k], heal, limits, &|states| {
-            if progress {
-                // On a TTY: sets finished, the set a worker explores and how many states it
-                // has visited (refreshed about once a second), elapsed time.
-                eprint!(
-                    "\rplan: {}/{} fault sets done; set {} at {states} states{}; {:.0} s   ",
-                    done.load(Ordering::Relaxed),
-                    work.len(),
-                    k + 1,
-                    if workers > 1 { " (every core)" } else { "" },
-                    start.elapsed().as_secs_f64()
-                );
-                let _ = std::io::stderr().flush();
-            }
-        })
+    let p = Sets {
+        spec: &spec,
+        menu,
+        sets,
+        heal,
+        start: Instant::now(),
     };
-    // First pass: fault sets are independent, so one worker per core takes the next set until
-    // none is left, each set on one thread for at most `first_pass` of its time limit.
-    let first = Limits {
-        timeout: limits.timeout.map(|t| t.min(first_pass)),
-        threads: 1,
-        ..limits
-    };
-    let next = AtomicUsize::new(0);
-    let workers = cores.min(work.len()).max(1);
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                while let Some(&k) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
-                    let row = explore(k, first, 1);
-                    done.fetch_add(1, Ordering::Relaxed);
-                    results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(row);
-                }
-            });
-        }
-    });
-    // Second pass: the sets the first pass cut short by time are explored again from the start,
-    // one after another, each on every core, for the rest of its time limit. (With one set per
-    // core, the largest set would finish last on one core while the others idle.)
-    let mut results = results.into_inner().unwrap_or_else(|e| e.into_inner());
-    let mut second_pass = 0;
-    if let Some(timeout) = limits.timeout.filter(|&t| t > first_pass) {
-        for &k in &work {
-            let Some(row) = &results[k] else { continue };
-            if row.complete || row.states >= limits.states_max {
-                continue;
-            }
-            let spent = Duration::from_secs_f64(row.seconds);
-            let again = Limits {
-                timeout: Some(timeout.saturating_sub(spent)),
-                threads: cores,
-                ..limits
-            };
-            let mut row2 = explore(k, again, cores);
-            row2.seconds += row.seconds;
-            results[k] = Some(row2);
-            second_pass += 1;
-        }
-    }
-    for k in 0..sets.len() {
+    let mut results = first_pass(&p, run, &work);
+    let second_pass = second_pass(&p, run, &work, &mut results);
+    for k in 0..p.sets.len() {
         if let Some(j) = same_as[k] {
             let from = results[j]
                 .clone()
                 .expect("a reused set's equivalent is explored");
-            let faults = sets[k].iter().map(|&i| menu[i].describe(&spec)).collect();
             results[k] = Some(Row {
-                faults,
+                faults: p.describe(k),
                 seconds: 0.0,
                 reused_from: Some(from.faults.clone()),
                 ..from
@@ -255,20 +325,90 @@ pub fn plan_with(
         .into_iter()
         .map(|r| r.expect("every fault set is explored or reused"))
         .collect();
-    if progress {
-        eprint!("\r{:100}\r", "");
-    }
-    let summary = summarize(&rows, max_faults, limits.timeout.unwrap_or_default());
+    run.progress.clear();
+    let summary = summarize(&rows, max_faults, &run.limits);
     Plan {
         cluster: spec.name.clone(),
         heal: heal.heals(),
         reboot: heal.reboots().map(whatif::Reboots::name),
         rows,
         summary,
-        seconds: start.elapsed().as_secs_f64(),
-        reused: sets.len() - work.len(),
+        seconds: p.start.elapsed().as_secs_f64(),
+        reused: p.sets.len() - work.len(),
         second_pass,
     }
+}
+
+/// First pass: fault sets are independent, so each worker takes the next set until none is
+/// left, each set on one thread for at most `run.first_pass` of its time limit.
+fn first_pass(p: &Sets, run: &Exploration, work: &[usize]) -> Vec<Option<Row>> {
+    let limits = Limits {
+        timeout: run.limits.timeout.map(|t| t.min(run.first_pass)),
+        threads: 1,
+        ..run.limits
+    };
+    let done = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<Row>>> = Mutex::new(vec![None; p.sets.len()]);
+    let next = AtomicUsize::new(0);
+    let pass = || {
+        format!(
+            "first pass, {} of {} done",
+            done.load(Ordering::Relaxed),
+            count(work.len(), "fault set", "fault sets")
+        )
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..run.workers.min(work.len()).max(1) {
+            scope.spawn(|| {
+                while let Some(&k) = work.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let row = p.explore(run, k, limits, &pass);
+                    done.fetch_add(1, Ordering::Relaxed);
+                    results.lock().unwrap_or_else(|e| e.into_inner())[k] = Some(row);
+                }
+            });
+        }
+    });
+    results.into_inner().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Second pass: the sets the first pass cut short by time are explored again from the start,
+/// one after another, each on every worker, for the rest of its time limit. (With one set per
+/// core, the largest set would finish last on one core while the others idle.) Returns how
+/// many sets it explored.
+fn second_pass(p: &Sets, run: &Exploration, work: &[usize], results: &mut [Option<Row>]) -> usize {
+    let Some(timeout) = run.limits.timeout.filter(|&t| t > run.first_pass) else {
+        return 0;
+    };
+    let again: Vec<usize> = work
+        .iter()
+        .copied()
+        .filter(|&k| {
+            results[k]
+                .as_ref()
+                .is_some_and(|r| !r.complete && r.states < run.limits.states_max)
+        })
+        .collect();
+    for (i, &k) in again.iter().enumerate() {
+        let Some(first) = &results[k] else { continue };
+        let spent = Duration::from_secs_f64(first.seconds);
+        let limits = Limits {
+            timeout: Some(timeout.saturating_sub(spent)),
+            threads: run.workers,
+            ..run.limits
+        };
+        let pass = || {
+            format!(
+                "second pass, {} of {} on {}",
+                i + 1,
+                again.len(),
+                count(run.workers, "worker", "workers")
+            )
+        };
+        let mut row = p.explore(run, k, limits, &pass);
+        row.seconds += first.seconds;
+        results[k] = Some(row);
+    }
+    again.len()
 }
 
 /// For each fault set, the earlier set whose answer it reuses, if any: the first set with the
@@ -279,13 +419,14 @@ fn equivalent_sets(
     menu: &[Fault],
     sets: &[Vec<usize>],
     heal: whatif::Heal,
+    variant: Variant,
 ) -> Vec<Option<usize>> {
     let mut first: HashMap<whatif::ReuseKey, usize> = HashMap::new();
     sets.iter()
         .enumerate()
         .map(|(k, set)| {
             let faults = set.iter().map(|&i| menu[i].clone()).collect();
-            let key = whatif::reuse_key(spec.clone(), faults, heal, Variant::Correct)?;
+            let key = whatif::reuse_key(spec.clone(), faults, heal, variant)?;
             match first.entry(key) {
                 Entry::Occupied(e) => Some(*e.get()),
                 Entry::Vacant(e) => {
@@ -297,37 +438,26 @@ fn equivalent_sets(
         .collect()
 }
 
-/// One row: `whatif` for the fault set `set` (indices into `menu`).
+/// One row: `whatif` for the fault set `set` (indices into `menu`), as `run` says, within
+/// `limits`.
 fn plan_row(
     spec: &Arc<ClusterSpec>,
     menu: &[Fault],
     set: &[usize],
     heal: whatif::Heal,
+    run: &Exploration,
     limits: Limits,
     heartbeat: &(dyn Fn(usize) + Sync),
 ) -> Row {
     let start = Instant::now();
     let faults: Vec<Fault> = set.iter().map(|&i| menu[i].clone()).collect();
     let mut progress = |states: usize, _depth: usize, _elapsed: Duration| heartbeat(states);
-    let w = whatif::whatif(
-        spec.clone(),
-        faults.clone(),
-        heal,
-        Variant::Correct,
-        limits,
-        Some(&mut progress),
-    );
-    let quorate = w.outcomes.iter().filter(|o| !o.members.is_empty()).count();
-    let verdict = if quorate == w.outcomes.len() && quorate > 0 {
-        Verdict::Survives
-    } else if quorate == 0 {
-        Verdict::Hangs
-    } else {
-        Verdict::Depends
-    };
+    let m = whatif::whatif_model(spec.clone(), faults.clone(), heal, run.variant);
+    let m = crate::args::with_dlm(m, run.dlm);
+    let w = whatif::whatif_on(&m, limits, Some(&mut progress));
     Row {
         faults: faults.iter().map(|f| f.describe(spec)).collect(),
-        verdict,
+        verdict: Verdict::of(&w.outcomes, w.complete),
         outcomes: w.outcomes,
         violations: w.violations,
         complete: w.complete,
@@ -337,16 +467,23 @@ fn plan_row(
     }
 }
 
-/// A row's verdict is final: its exploration finished, or it already found a quorate and a
-/// hung outcome (more outcomes cannot change "depends").
-fn decided(r: &Row) -> bool {
-    r.complete || r.verdict == Verdict::Depends
+/// The limits an undecided row stopped at: `10 s`, `5000 states`, or both.
+fn limits_hit(undecided: &[&&Row], limits: &Limits) -> String {
+    let by_states = undecided.iter().any(|r| r.states >= limits.states_max);
+    let by_time = undecided.iter().any(|r| r.states < limits.states_max);
+    let time = limits.timeout.map(|t| format!("{} s", t.as_secs()));
+    let states = format!("{} states", limits.states_max);
+    match (by_time, by_states, time) {
+        (true, true, Some(t)) => format!("{t} or {states}"),
+        (true, _, Some(t)) => t,
+        _ => states,
+    }
 }
 
 /// The summary line. A fault set counts as survived only if it was explored to the end; the
-/// undecided ones (cut by the timeout before either finishing or finding both kinds of outcome)
+/// undecided ones (cut by a limit before either finishing or finding both kinds of outcome)
 /// are counted separately, so an incomplete search never reads as survival.
-fn summarize(rows: &[Row], max_faults: usize, timeout: Duration) -> String {
+fn summarize(rows: &[Row], max_faults: usize, limits: &Limits) -> String {
     let mut parts = Vec::new();
     for k in 1..=max_faults {
         let of_k: Vec<&Row> = rows.iter().filter(|r| r.faults.len() == k).collect();
@@ -355,19 +492,27 @@ fn summarize(rows: &[Row], max_faults: usize, timeout: Duration) -> String {
         }
         let ok = of_k
             .iter()
-            .filter(|r| r.complete && r.verdict == Verdict::Survives)
+            .filter(|r| r.verdict == Verdict::Survives)
             .count();
-        let undecided = of_k.iter().filter(|r| !decided(r)).count();
+        let undecided: Vec<&&Row> = of_k
+            .iter()
+            .filter(|r| r.verdict == Verdict::Undecided)
+            .collect();
+        let kind = format!("{} fault", ordinal(k));
         let mut part = if ok == of_k.len() {
-            format!("survives every {} fault", ordinal(k))
+            format!("survives every {kind}")
         } else {
-            format!("survives {ok} of {} {} faults", of_k.len(), ordinal(k))
+            format!(
+                "survives {ok} of {}",
+                count(of_k.len(), &kind, &format!("{kind}s"))
+            )
         };
-        if undecided > 0 {
+        if !undecided.is_empty() {
             let _ = write!(
                 part,
-                " ({undecided} undecided within {} s)",
-                timeout.as_secs()
+                " ({} undecided within {})",
+                undecided.len(),
+                limits_hit(&undecided, limits)
             );
         }
         parts.push(part);
@@ -384,7 +529,10 @@ fn summarize(rows: &[Row], max_faults: usize, timeout: Duration) -> String {
     });
     let incomplete = rows.iter().filter(|r| !r.complete).count();
     if incomplete > 0 {
-        parts.push(format!("{incomplete} fault set(s) not explored to the end"));
+        parts.push(format!(
+            "{} not explored to the end",
+            count(incomplete, "fault set", "fault sets")
+        ));
     }
     parts.join("; ")
 }
@@ -434,6 +582,14 @@ fn render(p: &Plan, format: Format) -> String {
             let _ = writeln!(out, "\n**{}**", p.summary);
         }
         Format::Table => {
+            let verdict = |r: &Row| format!("{:?}", r.verdict).to_lowercase();
+            let vw = p
+                .rows
+                .iter()
+                .map(|r| verdict(r).len())
+                .max()
+                .unwrap_or(0)
+                .max(8);
             let w = p
                 .rows
                 .iter()
@@ -443,15 +599,15 @@ fn render(p: &Plan, format: Format) -> String {
                 .max(6);
             let _ = writeln!(
                 out,
-                "{:w$}  {:8}  {:28}  {:16}  CLUEXIT",
+                "{:w$}  {:vw$}  {:28}  {:16}  CLUEXIT",
                 "faults", "verdict", "members", "hung"
             );
             for r in &p.rows {
                 let [m, h, c] = outcome_cells(r, " | ");
-                let v = format!("{:?}", r.verdict).to_lowercase();
+                let v = verdict(r);
                 let _ = writeln!(
                     out,
-                    "{:w$}  {v:8}  {m:28}  {h:16}  {c}",
+                    "{:w$}  {v:vw$}  {m:28}  {h:16}  {c}",
                     r.faults.join(" + ")
                 );
             }
@@ -514,24 +670,31 @@ fn suggestions(spec: &ClusterSpec) -> Vec<(String, ClusterSpec)> {
 
 /// `vmsc plan`.
 pub fn run(a: PlanArgs) -> Result<ExitCode> {
-    let spec = load_spec(&a.cluster)?;
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    let timeout = Duration::from_secs(a.timeout_s);
+    let spec = a.model.spec()?;
+    let progress = a.progress.reporter();
     let limits = Limits {
-        timeout: Some(timeout),
-        checker: a.checker.into(),
-        states_max: a.states_max.max(1),
+        timeout: Some(Duration::from_secs(
+            a.limits.timeout_s.unwrap_or(TIMEOUT_S_DEFAULT),
+        )),
+        checker: a.search.checker().into(),
+        states_max: a.limits.states_max.max(1),
         ..Default::default()
     };
-    let heal = crate::check::heal_of(a.heal, a.reboot);
-    let p = plan_with(spec.clone(), a.max_faults, heal, limits, FIRST_PASS, tty);
+    let run = Exploration {
+        variant: a.model.variant.into(),
+        dlm: a.model.dlm_variant.into(),
+        workers: a.search.workers(),
+        ..Exploration::new(limits, FIRST_PASS, &progress)
+    };
+    let heal = crate::args::heal_of(a.heal, a.reboot);
+    let p = plan_with(spec.clone(), a.max_faults, heal, &run);
     let mut out = render(&p, a.format);
     if a.format != Format::Json {
         let _ = writeln!(
             out,
-            "{} fault sets over {} faults (inter-region links and nodes){}, {:.1} s; {} answered by an equivalent set (same state after the faults up to crashed nodes)",
-            p.rows.len(),
-            Fault::menu(&spec).len(),
+            "{} over {} (inter-region links and nodes){}, {:.1} s; {} answered by an equivalent set (same state after the faults up to crashed nodes)",
+            count(p.rows.len(), "fault set", "fault sets"),
+            count(Fault::menu(&spec).len(), "fault", "faults"),
             match p.reboot {
                 None => "",
                 Some("anytime") => ", each healed once settled (reboots at any moment)",
@@ -542,18 +705,7 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
         );
     }
     if a.suggest {
-        let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
-        for (what, s) in suggestions(&spec) {
-            let q = plan_with(Arc::new(s), a.max_faults, heal, limits, FIRST_PASS, tty);
-            let _ = writeln!(
-                out,
-                "  {what}: {} ({:.1} s; {} of {} fault sets reused)",
-                q.summary,
-                q.seconds,
-                q.reused,
-                q.rows.len()
-            );
-        }
+        suggest(&mut out, &spec, a.max_faults, heal, &run);
     }
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
@@ -563,6 +715,39 @@ pub fn run(a: PlanArgs) -> Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// `--suggest`: the plan of each documented change, one summary line each; progress names the
+/// suggestion being planned.
+fn suggest(
+    out: &mut String,
+    spec: &ClusterSpec,
+    max_faults: usize,
+    heal: whatif::Heal,
+    run: &Exploration,
+) {
+    let _ = writeln!(out, "\nsuggestions (same fault vocabulary, plus the changed cluster's own new links and nodes):");
+    let all = suggestions(spec);
+    for (i, (what, s)) in all.iter().enumerate() {
+        let label = format!("plan: suggestion {} of {} ({what})", i + 1, all.len());
+        let q = plan_with(
+            Arc::new(s.clone()),
+            max_faults,
+            heal,
+            &Exploration {
+                label: &label,
+                ..*run
+            },
+        );
+        let _ = writeln!(
+            out,
+            "  {what}: {} ({:.1} s; {} of {} reused)",
+            q.summary,
+            q.seconds,
+            q.reused,
+            count(q.rows.len(), "fault set", "fault sets")
+        );
+    }
 }
 
 #[cfg(test)]
@@ -649,15 +834,19 @@ mod tests {
                 r.complete,
             )
         };
+        let off = Progress::off();
         let one = plan_with(
             spec.clone(),
             2,
             true,
-            limits,
-            Duration::from_secs(600),
-            false,
+            &Exploration::new(limits, Duration::from_secs(600), &off),
         );
-        let two = plan_with(spec, 2, true, limits, Duration::ZERO, false);
+        let two = plan_with(
+            spec,
+            2,
+            true,
+            &Exploration::new(limits, Duration::ZERO, &off),
+        );
         assert_eq!(
             one.rows.iter().map(row).collect::<Vec<_>>(),
             two.rows.iter().map(row).collect::<Vec<_>>()
@@ -668,19 +857,72 @@ mod tests {
         assert!(two.second_pass > 0, "{}", two.second_pass);
     }
 
+    /// Progress names the suggestion being planned, the pass, and the set each pass is on: the
+    /// second pass does not repeat the first pass's "all done".
+    #[test]
+    fn progress_names_the_suggestion_the_pass_and_the_set() {
+        let spec = Arc::new(
+            ClusterSpec::load(std::path::Path::new(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/specs/scenarios/three-regions.toml"
+            )))
+            .unwrap(),
+        );
+        let limits = Limits {
+            timeout: Some(Duration::from_secs(600)),
+            ..Default::default()
+        };
+        let progress = Progress::capture(Duration::ZERO);
+        let run = Exploration {
+            workers: 1,
+            label: "plan: suggestion 2 of 9 (x)",
+            ..Exploration::new(limits, Duration::ZERO, &progress)
+        };
+        let p = plan_with(spec, 1, true, &run);
+        assert!(p.second_pass > 0);
+        let lines: Vec<String> = progress
+            .captured()
+            .lines()
+            .filter(|l| l.contains(" at 0 states; "))
+            .map(|l| l.rsplit_once("; ").unwrap().0.to_string())
+            .collect();
+        let set = |k: usize, name: &str| format!("set {k} ({name}) at 0 states");
+        let mut want = Vec::new();
+        for (k, name) in ["cut FRA-LHR", "cut FRA-ORD", "cut LHR-ORD"]
+            .iter()
+            .enumerate()
+        {
+            want.push(format!(
+                "plan: suggestion 2 of 9 (x): first pass, {k} of 6 fault sets done; {}",
+                set(k + 1, name)
+            ));
+        }
+        let second: Vec<&String> = lines.iter().filter(|l| l.contains("second")).collect();
+        assert_eq!(lines[..3], want[..]);
+        assert_eq!(second.len(), p.second_pass);
+        for (i, line) in second.iter().enumerate() {
+            let want = format!(
+                "plan: suggestion 2 of 9 (x): second pass, {} of {} on 1 worker; set ",
+                i + 1,
+                p.second_pass
+            );
+            assert!(line.starts_with(&want), "{line}");
+        }
+    }
+
     #[test]
     fn seed_plan_reuses_exactly_the_crashed_tie_breakers_link_cuts() {
         let spec = Arc::new(ClusterSpec::seed());
+        let limits = Limits {
+            timeout: Some(Duration::from_secs(600)),
+            ..Default::default()
+        };
+        let off = Progress::off();
         let p = plan_with(
             spec.clone(),
             2,
             false,
-            Limits {
-                timeout: Some(Duration::from_secs(600)),
-                ..Default::default()
-            },
-            FIRST_PASS,
-            false,
+            &Exploration::new(limits, FIRST_PASS, &off),
         );
         let reused: Vec<(String, String)> = p
             .rows
@@ -729,7 +971,7 @@ mod tests {
         let spec = Arc::new(spec);
         let menu = Fault::menu(&spec);
         let sets: Vec<Vec<usize>> = (1..=2).flat_map(|k| combinations(menu.len(), k)).collect();
-        let same_as = equivalent_sets(&spec, &menu, &sets, whatif::Heal::No);
+        let same_as = equivalent_sets(&spec, &menu, &sets, whatif::Heal::No, Variant::Correct);
         let pairs: Vec<(usize, usize)> = same_as
             .iter()
             .enumerate()
@@ -767,30 +1009,126 @@ mod tests {
         }
     }
 
+    fn outcome(members: &[&str], hung: &[&str]) -> Outcome {
+        Outcome {
+            members: members.iter().map(|s| s.to_string()).collect(),
+            hung: hung.iter().map(|s| s.to_string()).collect(),
+            cluexit: Vec::new(),
+            down: Vec::new(),
+        }
+    }
+
+    /// An exploration that stopped is undecided unless it already found a quorate and a hung
+    /// outcome (more outcomes cannot undo "depends"); a complete one is decided by its outcomes.
+    #[test]
+    fn an_incomplete_exploration_is_undecided_unless_it_already_depends() {
+        let quorate = outcome(&["N1", "N2"], &["N3"]);
+        let hung = outcome(&[], &["N1", "N2", "N3"]);
+        let verdict = |outcomes: &[&Outcome], complete| {
+            let outcomes: Vec<Outcome> = outcomes.iter().map(|o| (*o).clone()).collect();
+            Verdict::of(&outcomes, complete)
+        };
+        assert_eq!(verdict(&[&quorate], true), Verdict::Survives);
+        assert_eq!(verdict(&[&quorate], false), Verdict::Undecided);
+        assert_eq!(verdict(&[&hung], true), Verdict::Hangs);
+        assert_eq!(verdict(&[&hung], false), Verdict::Undecided);
+        assert_eq!(verdict(&[], false), Verdict::Undecided);
+        assert_eq!(verdict(&[&quorate, &hung], true), Verdict::Depends);
+        assert_eq!(verdict(&[&quorate, &hung], false), Verdict::Depends);
+    }
+
+    /// Undecided rows are counted apart, with the limit that stopped them, and never as
+    /// survived; a "depends" row that stopped is decided.
     #[test]
     fn an_incomplete_row_is_undecided_unless_it_already_depends() {
-        let row = |faults: usize, verdict, complete| Row {
+        let row = |faults: usize, verdict, complete, states| Row {
             faults: vec!["x".into(); faults],
             verdict,
             outcomes: Vec::new(),
             violations: Vec::new(),
             complete,
-            states: 0,
+            states,
             seconds: 0.0,
             reused_from: None,
         };
         let rows = [
-            row(1, Verdict::Survives, true),
-            row(1, Verdict::Survives, false),
-            row(2, Verdict::Survives, true),
-            row(2, Verdict::Depends, false),
-            row(2, Verdict::Hangs, false),
+            row(1, Verdict::Survives, true, 10),
+            row(1, Verdict::Undecided, false, 10),
+            row(2, Verdict::Survives, true, 10),
+            row(2, Verdict::Depends, false, 10),
+            row(2, Verdict::Undecided, false, 10),
         ];
+        let limits = |states_max| Limits {
+            timeout: Some(Duration::from_secs(120)),
+            states_max,
+            ..Default::default()
+        };
         assert_eq!(
-            summarize(&rows, 2, Duration::from_secs(120)),
+            summarize(&rows, 2, &limits(1000)),
             "survives 1 of 2 single faults (1 undecided within 120 s); \
              survives 1 of 3 double faults (1 undecided within 120 s); never split-brain; \
-             3 fault set(s) not explored to the end"
+             3 fault sets not explored to the end"
         );
+        assert_eq!(
+            summarize(&rows[..2], 1, &limits(10)),
+            "survives 1 of 2 single faults (1 undecided within 10 states); never split-brain; \
+             1 fault set not explored to the end"
+        );
+        let mixed = [row(1, Verdict::Undecided, false, 10), rows[1].clone()];
+        let mixed = [
+            mixed[0].clone(),
+            Row {
+                states: 3,
+                ..mixed[1].clone()
+            },
+        ];
+        assert_eq!(
+            summarize(&mixed, 1, &limits(10)),
+            "survives 0 of 2 single faults (2 undecided within 120 s or 10 states); \
+             never split-brain; 2 fault sets not explored to the end"
+        );
+    }
+
+    /// An undecided row says so in every format, whatever outcomes it has found so far; the
+    /// table's verdict column widens for it, and the JSON row keeps `complete`.
+    #[test]
+    fn an_undecided_row_is_rendered_undecided() {
+        let outcomes = vec![outcome(&["N1", "N2"], &[])];
+        let row = Row {
+            faults: vec!["cut A-B".into()],
+            verdict: Verdict::of(&outcomes, false),
+            outcomes,
+            violations: Vec::new(),
+            complete: false,
+            states: 7,
+            seconds: 0.0,
+            reused_from: None,
+        };
+        let p = Plan {
+            cluster: "c".into(),
+            heal: false,
+            reboot: None,
+            rows: vec![row],
+            summary: "s".into(),
+            seconds: 0.0,
+            reused: 0,
+            second_pass: 0,
+        };
+        let table = render(&p, Format::Table);
+        assert_eq!(
+            table.lines().take(2).collect::<Vec<_>>(),
+            [
+                "faults   verdict    members                       hung              CLUEXIT",
+                "cut A-B  undecided  N1 N2                         -                 -",
+            ]
+        );
+        let md = render(&p, Format::Markdown);
+        assert_eq!(
+            md.lines().nth(2),
+            Some("| cut A-B | Undecided | N1 N2 | - | - |")
+        );
+        let json: serde_json::Value = serde_json::from_str(&render(&p, Format::Json)).unwrap();
+        assert_eq!(json["rows"][0]["verdict"], "undecided");
+        assert_eq!(json["rows"][0]["complete"], false);
     }
 }

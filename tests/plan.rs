@@ -101,3 +101,113 @@ fn plan_states_max_bounds_every_fault_set() {
     assert_eq!(code, Some(0));
     assert!(rows.iter().all(|r| r["complete"] == true), "{rows:?}");
 }
+
+fn plan(args: &[&str]) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_vmsc"))
+        .arg("plan")
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run vmsc plan");
+    (out.status.code(), String::from_utf8(out.stdout).unwrap())
+}
+
+const TRI: &str = "specs/scenarios/three-regions.toml";
+
+/// A fault set whose exploration stopped at `--states-max` is `undecided` on its row, in every
+/// format, although the outcomes it found so far all have a quorate cluster; the sets explored
+/// to the end keep their verdicts, and the summary counts the undecided apart.
+#[test]
+fn a_fault_set_not_explored_to_the_end_is_undecided() {
+    let args = [TRI, "--heal", "--states-max", "100"];
+    let (code, table) = plan(&args);
+    assert_eq!(code, Some(1));
+    let rows: Vec<&str> = table.lines().take(7).collect();
+    assert_eq!(
+        rows,
+        [
+            "faults                      verdict    members                       hung              CLUEXIT",
+            "cut FRA-LHR                 undecided  CHIC1 FRANK1 UK1              -                 UK1",
+            "cut FRA-ORD                 survives   CHIC1 FRANK1 UK1              -                 CHIC1",
+            "cut LHR-ORD                 undecided  CHIC1 FRANK1 UK1              -                 UK1",
+            "crash FRANK1                survives   CHIC1 FRANK1 UK1              -                 -",
+            "crash UK1                   survives   CHIC1 FRANK1 UK1              -                 -",
+            "crash CHIC1                 survives   CHIC1 FRANK1 UK1              -                 -",
+        ],
+        "{table}"
+    );
+    let undecided: Vec<&str> = table
+        .lines()
+        .filter(|l| l.contains("  undecided  "))
+        .map(|l| l.split("  ").next().unwrap())
+        .collect();
+    assert_eq!(
+        undecided,
+        [
+            "cut FRA-LHR",
+            "cut LHR-ORD",
+            "crash FRANK1 + crash UK1",
+            "crash FRANK1 + crash CHIC1",
+            "crash UK1 + crash CHIC1",
+        ]
+    );
+    assert!(
+        table.contains(
+            "\nsurvives 4 of 6 single faults (2 undecided within 100 states); \
+             survives 12 of 15 double faults (3 undecided within 100 states); never split-brain; \
+             5 fault sets not explored to the end\n"
+        ),
+        "{table}"
+    );
+    let (_, md) = plan(&[&args[..], &["--format", "markdown"]].concat());
+    assert!(
+        md.contains("\n| cut FRA-LHR | Undecided | CHIC1 FRANK1 UK1 | - | UK1 |\n"),
+        "{md}"
+    );
+    assert_eq!(md.matches("| Undecided |").count(), 5, "{md}");
+    let (_, json) = plan(&[&args[..], &["--format", "json"]].concat());
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    for r in v["rows"].as_array().unwrap() {
+        let complete = r["complete"].as_bool().unwrap();
+        assert_eq!(r["verdict"] == "undecided", !complete, "{r}");
+    }
+}
+
+/// `plan --variant`: a negative control shows up as split-brain in the matrix; `--threads 1`
+/// gives the rows of the default (one worker per core).
+#[test]
+fn plan_takes_the_variant_and_threads() {
+    let (code, table) = plan(&[
+        TRI,
+        "--max-faults",
+        "1",
+        "--variant",
+        "no-timing-assumption",
+    ]);
+    assert_eq!(code, Some(1));
+    assert!(
+        table.contains(
+            "\nsurvives every single fault; SPLIT-BRAIN under cut FRA-LHR; cut FRA-ORD; cut LHR-ORD\n"
+        ),
+        "{table}"
+    );
+    let rows = |threads: &[&str]| {
+        let (code, json) = plan(&[&[TRI, "--heal", "--format", "json"], threads].concat());
+        assert_eq!(code, Some(0));
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["faults"].clone(),
+                    r["verdict"].clone(),
+                    r["outcomes"].clone(),
+                    r["states"].clone(),
+                )
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(rows(&["--threads", "1"]), rows(&[]));
+}

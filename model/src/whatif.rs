@@ -199,15 +199,23 @@ pub fn whatif(
     limits: Limits,
     progress: Option<&mut dyn FnMut(usize, usize, Duration)>,
 ) -> WhatIf {
-    let heal = heal.into();
-    let m = whatif_model(spec, faults, heal, variant);
+    whatif_on(&whatif_model(spec, faults, heal, variant), limits, progress)
+}
+
+/// [`whatif`] on a model [`whatif_model`] built, which the caller may have changed since (its
+/// lock-manager variant, say).
+pub fn whatif_on(
+    m: &ClusterModel,
+    limits: Limits,
+    progress: Option<&mut dyn FnMut(usize, usize, Duration)>,
+) -> WhatIf {
     let mut outcomes = BTreeSet::new();
     let settled = |s: &State| m.is_outcome(s);
     let mut visit = |s: &State| {
-        outcomes.insert(outcome_of(&m, s));
+        outcomes.insert(outcome_of(m, s));
     };
     let (report, _) = crate::checker::run_threads(
-        &m,
+        m,
         limits.checker,
         Options {
             strategy: explore::Strategy::Dfs,
@@ -229,7 +237,7 @@ pub fn whatif(
         .collect();
     WhatIf {
         checker: limits.checker.name(),
-        reboot: heal.reboots().map(Reboots::name),
+        reboot: (m.cfg.heal == HealMode::AfterSettle).then(|| m.cfg.reboots.name()),
         complete: report.complete,
         states: report.states,
         violations,
