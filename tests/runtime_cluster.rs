@@ -532,6 +532,12 @@ fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
     let (code, _, err) = lock(bravo, &["enq", "R1", "XX"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("enq: unknown lock mode `XX`"), "{err}");
+    // A lock id without the external bit (a typo) is answered, not left waiting: exit 1.
+    for words in [&["deq", "12345"][..], &["convert", "4242", "EX"]] {
+        let (code, refused, err) = lock(bravo, words);
+        assert_eq!(code, Some(1), "{words:?}: {refused} {err}");
+        assert_eq!(refused["status"], "iv_lock_id", "{words:?}: {refused}");
+    }
 
     // CHARLY waits for PR in the background; ALPHA's lock gets a BAST; ALPHA releases.
     let mut waiter = vmsc();

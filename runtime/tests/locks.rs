@@ -390,3 +390,32 @@ async fn bad_lock_requests_get_clear_errors() {
     }
     cluster.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_id_without_the_external_bit_is_answered_and_not_left_in_progress() {
+    let cluster = Cluster::start().await;
+    cluster.settled(&[A, B, C]).await;
+    let mut a = cluster.client(A).await;
+    // Ids a client may type by mistake: no external bit (12345, 4242), or a scripted client's.
+    for line in [
+        "deq 12345",
+        "convert 4242 EX",
+        "deq 12345",
+        "convert 0x1 NL VALBLK",
+    ] {
+        let reply = ask(&mut a, line).await;
+        assert_eq!(
+            (&reply["status"], &reply["success"], &reply["resource"]),
+            (&json!("iv_lock_id"), &json!(false), &Value::Null),
+            "{line}: {reply}"
+        );
+    }
+    // Nothing stays in progress: the node lists no lock, and a bast on the id is refused.
+    assert_eq!(ask(&mut a, "locks").await["locks"], json!([]));
+    let refused = a
+        .request(&Request::parse("bast 12345").expect("bast"))
+        .await
+        .expect_err("no such lock");
+    assert!(refused.to_string().contains("no lock 0x3039"), "{refused}");
+    cluster.stop().await;
+}
