@@ -37,8 +37,9 @@ pub struct LockArgs {
     #[arg(long, value_name = "N")]
     pub control_port: Option<u16>,
     /// Give up after this many ms without a response (exit 2); default: wait as long as the
-    /// request waits (a queued `enq` waits until it is granted). A request that timed out stays
-    /// queued at the node; `vmsc lock ... locks` shows it.
+    /// request waits (a queued `enq` waits until it is granted). A request the node
+    /// acknowledged before the timeout stays queued at the node (the message says which, with
+    /// its lock id); `vmsc lock ... locks` shows it.
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
     #[command(subcommand)]
@@ -133,6 +134,25 @@ fn control_address(a: &LockArgs) -> Result<SocketAddr> {
     Ok(control)
 }
 
+/// What a request that got no response within `ms` left behind: only a request the node
+/// acknowledged (`queued`) is known to stay queued there.
+fn timed_out(addr: SocketAddr, ms: u64, client: &ControlClient, request: &LockCommand) -> String {
+    let head = format!("no response from {addr} within {ms} ms");
+    match (client.queued(), request) {
+        (Some(lock), _) => format!(
+            "{head}; the node queued the request (lock {:#x}) and it stays queued there \
+             (`vmsc lock ... locks` lists it)",
+            lock.0
+        ),
+        (None, LockCommand::Enq { .. } | LockCommand::Convert { .. } | LockCommand::Deq { .. }) => {
+            format!(
+                "{head}; the node did not acknowledge the request, so it may not have been issued"
+            )
+        }
+        (None, _) => head,
+    }
+}
+
 /// Runs `vmsc lock` (exit status: see the module doc).
 pub fn run(a: LockArgs) -> Result<ExitCode> {
     let line = a.request.line();
@@ -145,17 +165,12 @@ pub fn run(a: LockArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let reply = runtime.block_on(async {
         let mut client = ControlClient::connect(addr).await?;
-        let answer = client.request(&request);
-        match a.timeout_ms {
-            None => answer.await.map_err(anyhow::Error::from),
-            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), answer)
-                .await
-                .map_err(|_| {
-                    anyhow!(
-                        "no response from {addr} within {ms} ms; the request stays queued at the node"
-                    )
-                })?
-                .map_err(anyhow::Error::from),
+        let Some(ms) = a.timeout_ms else {
+            return client.request(&request).await.map_err(anyhow::Error::from);
+        };
+        match tokio::time::timeout(Duration::from_millis(ms), client.request(&request)).await {
+            Ok(reply) => reply.map_err(anyhow::Error::from),
+            Err(_) => Err(anyhow!("{}", timed_out(addr, ms, &client, &a.request))),
         }
     })?;
     println!("{reply}");

@@ -584,4 +584,57 @@ fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
     let (code, refused, _) = lock(alpha, &["enq", "R1", "PR", "NOQUEUE"]);
     assert_eq!(code, Some(1), "{refused}");
     assert_eq!(refused["status"], "not_queued");
+
+    // A request that times out after the node acknowledged it stays queued there, and the
+    // message says so, with its lock id.
+    let mut command = vmsc();
+    command.args([
+        "lock",
+        "--control",
+        &alpha.to_string(),
+        "--timeout-ms",
+        "300",
+    ]);
+    command.args(["enq", "R1", "PR"]);
+    let (status, out, err) = output(command);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    let (code, listed, _) = lock(alpha, &["locks"]);
+    assert_eq!(code, Some(0));
+    let pending = &listed["locks"][0];
+    assert_eq!(pending["pending"], "enq PR", "{listed}");
+    let id = pending["lock_id"].as_u64().expect("lock id");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "vmsc: error: no response from {alpha} within 300 ms; the node queued the request \
+             (lock {id:#x}) and it stays queued there (`vmsc lock ... locks` lists it)"
+        )
+    );
+}
+
+#[test]
+fn vmsc_lock_does_not_claim_a_request_the_node_never_read_stays_queued() {
+    // A listener that never accepts: the connection waits in its backlog, the request is
+    // written but never read.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("tcp port");
+    let addr = listener.local_addr().expect("bound");
+    let mut command = vmsc();
+    command.args([
+        "lock",
+        "--control",
+        &addr.to_string(),
+        "--timeout-ms",
+        "300",
+    ]);
+    command.args(["enq", "R1", "EX"]);
+    let (status, out, err) = output(command);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "vmsc: error: no response from {addr} within 300 ms; the node did not acknowledge \
+             the request, so it may not have been issued"
+        )
+    );
+    drop(listener);
 }

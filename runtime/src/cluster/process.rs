@@ -387,6 +387,7 @@ pub async fn run_node_bound(
         stats: stats.clone(),
         shutdown: shutdown_tx,
         locks,
+        slots: control::Slots::default(),
     };
     let server = tokio::spawn(control::serve(listener, context));
     let mut running = tokio::spawn(supervisor.run());
