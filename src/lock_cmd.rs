@@ -127,7 +127,9 @@ fn control_address(a: &LockArgs) -> Result<SocketAddr> {
     let Some(me) = spec.node_index(name) else {
         bail!("--name: {name} is not a node of {}", config.display());
     };
-    let mut control = NodeOptions::new(spec, me, Some(a.base_port)).control;
+    let mut control = NodeOptions::new(spec, me, Some(a.base_port))
+        .context("--base-port")?
+        .control;
     if let Some(port) = a.control_port {
         control.set_port(port);
     }

@@ -14,7 +14,7 @@ use tracing_subscriber::prelude::*;
 use tracing_subscriber::{filter, EnvFilter};
 use vmsc_latency::RttTable;
 use vmsc_model::config::{ClusterSpec, BASE_PORT_DEFAULT};
-use vmsc_runtime::cluster::console::CONSOLE_TARGET;
+use vmsc_runtime::cluster::console::{count, CONSOLE_TARGET};
 use vmsc_runtime::cluster::process::{self, Latency, NodeOptions, LAN_RTT_MS_DEFAULT};
 
 /// Latency and timing flags shared by `vmsc node` and `vmsc run` (which passes them on).
@@ -178,13 +178,13 @@ pub fn run(a: NodeArgs) -> Result<ExitCode> {
     let epoch = a
         .epoch_us
         .map_or_else(SystemTime::now, |us| UNIX_EPOCH + Duration::from_micros(us));
-    let mut options = NodeOptions::new(spec, me, Some(a.base_port));
+    let mut options = NodeOptions::new(spec, me, Some(a.base_port)).context("--base-port")?;
     if !a.addresses.is_empty() {
         if a.addresses.len() != options.spec.len() {
             bail!(
-                "--addresses: {} addresses for {} nodes",
-                a.addresses.len(),
-                options.spec.len()
+                "--addresses: {} for {}",
+                count(a.addresses.len() as u64, "address", "addresses"),
+                count(options.spec.len() as u64, "node", "nodes")
             );
         }
         options.addresses = a.addresses.clone();
@@ -203,7 +203,8 @@ pub fn run(a: NodeArgs) -> Result<ExitCode> {
     let summary =
         process::run_node_blocking(options).with_context(|| format!("node {}", a.name))?;
     if let Some(lines) = summary.trace_lines {
-        tracing::info!(target: CONSOLE_TARGET, "%VMSC-I-TRACE, {lines} trace records written");
+        let records = count(lines, "trace record", "trace records");
+        tracing::info!(target: CONSOLE_TARGET, "%VMSC-I-TRACE, {records} written");
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -638,3 +638,32 @@ fn vmsc_lock_does_not_claim_a_request_the_node_never_read_stays_queued() {
     );
     drop(listener);
 }
+
+#[test]
+fn a_base_port_past_the_last_port_and_a_short_address_list_are_named() {
+    // CHARLY (index 2) would need port 65536: the error names the flag and the node, where it
+    // used to report two nodes sharing an address.
+    let overflow = "vmsc: error: --base-port: base port 65534 gives node CHARLY (index 2 in the \
+                    cluster file) port 65534 + 2, past 65535; the largest base port for this \
+                    cluster is 65533";
+    let mut node = vmsc();
+    node.args(["node", "--config", LOCK_CLUSTER, "--name", "ALPHA"]);
+    node.args(["--base-port", "65534"]);
+    let mut lock = vmsc();
+    lock.args(["lock", "--config", LOCK_CLUSTER, "--name", "ALPHA"]);
+    lock.args(["--base-port", "65534", "locks"]);
+    for command in [node, lock] {
+        let (status, out, err) = output(command);
+        assert_eq!(status.code(), Some(2), "{out} {err}");
+        assert_eq!(err.trim(), overflow);
+    }
+    let mut node = vmsc();
+    node.args(["node", "--config", LOCK_CLUSTER, "--name", "ALPHA"]);
+    node.args(["--addresses", "127.0.0.1:9"]);
+    let (status, out, err) = output(node);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert_eq!(
+        err.trim(),
+        "vmsc: error: --addresses: 1 address for 3 nodes"
+    );
+}

@@ -75,7 +75,7 @@ impl Cluster {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
                 .await
                 .expect("control port");
-            let mut options = NodeOptions::new(spec.clone(), i, None);
+            let mut options = NodeOptions::new(spec.clone(), i, None).expect("node options");
             options.addresses = addresses.clone();
             options.control = listener.local_addr().expect("bound");
             options.latency = Latency::Off;
