@@ -14,12 +14,24 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use vmsc_model::config::{ClusterSpec, BASE_PORT_DEFAULT};
+use vmsc_model::config::ClusterSpec;
 use vmsc_runtime::cluster::control::{ControlClient, Request};
 use vmsc_runtime::cluster::process::NodeOptions;
 
+use crate::runtime_args::BasePortArgs;
+
+/// `vmsc lock --help`'s examples.
+const EXAMPLES: &str = "Examples (against the three nodes of `vmsc node --help`'s first example):
+  vmsc lock --config tests/data/runtime-locks.toml --name ALPHA enq r1 EX VALBLK
+  vmsc lock --config tests/data/runtime-locks.toml --name BRAVO enq r1 PR NOQUEUE
+  vmsc lock --config tests/data/runtime-locks.toml --name ALPHA bast 0x40000001 5000
+  vmsc lock --config tests/data/runtime-locks.toml --name ALPHA deq 0x40000001 value=cafe
+  vmsc lock --control 127.0.0.1:7002 --timeout-ms 2000 locks
+  # The README's walkthrough (\"Locks on a running cluster\") runs these in order.";
+
 /// Arguments of `vmsc lock`.
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct LockArgs {
     /// The node's control endpoint (`127.0.0.1:PORT`); instead of --config and --name.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["config", "name"])]
@@ -30,9 +42,8 @@ pub struct LockArgs {
     /// The node's SCSNODE name in the cluster file.
     #[arg(long, requires = "config")]
     pub name: Option<String>,
-    /// Base UDP port of nodes without an `address` (as given to `vmsc node`).
-    #[arg(long, default_value_t = BASE_PORT_DEFAULT, value_name = "N")]
-    pub base_port: u16,
+    #[command(flatten)]
+    pub ports: BasePortArgs,
     /// The node's control port, if `vmsc node` was given --control-port.
     #[arg(long, value_name = "N")]
     pub control_port: Option<u16>,
@@ -81,9 +92,9 @@ pub enum LockCommand {
     Bast {
         /// The lock id (decimal, or hex with 0x).
         lock_id: String,
-        /// How long to wait for it, in ms.
+        /// How long to wait for it, in ms (0: answer at once).
         #[arg(default_value_t = 0)]
-        wait_ms: u64,
+        timeout_ms: u64,
     },
     /// List the node's locks (id, resource, granted mode, request in flight, BAST flag, value).
     Locks,
@@ -110,7 +121,10 @@ impl LockCommand {
                 flags,
             } => join(vec!["convert", lock_id, mode], flags),
             Self::Deq { lock_id, flags } => join(vec!["deq", lock_id], flags),
-            Self::Bast { lock_id, wait_ms } => format!("bast {lock_id} {wait_ms}"),
+            Self::Bast {
+                lock_id,
+                timeout_ms,
+            } => format!("bast {lock_id} {timeout_ms}"),
             Self::Locks => "locks".to_string(),
         }
     }
@@ -127,7 +141,7 @@ fn control_address(a: &LockArgs) -> Result<SocketAddr> {
     let Some(me) = spec.node_index(name) else {
         bail!("--name: {name} is not a node of {}", config.display());
     };
-    let mut control = NodeOptions::new(spec, me, Some(a.base_port))
+    let mut control = NodeOptions::new(spec, me, Some(a.ports.base_port))
         .context("--base-port")?
         .control;
     if let Some(port) = a.control_port {

@@ -11,10 +11,18 @@ use vmsc_model::config::ClusterSpec;
 use vmsc_runtime::cluster::launch::{self, LaunchError, Printer, RunOptions};
 use vmsc_runtime::cluster::scenario::Scenario;
 
-use crate::node_cmd::ClusterTimeArgs;
+use crate::runtime_args::ClusterTimeArgs;
+
+/// `vmsc run --help`'s examples.
+const EXAMPLES: &str = "Examples:
+  # The seed talk's FRA-LHR cut, 20 times faster; one JSON outcome, console lines on stderr:
+  vmsc run specs/scenarios/seed.toml --scenario specs/scenarios/seed-fra-lhr.scenario.toml --time-scale 20 --json
+  # A node crash without injected latency; SHOW CLUSTER after each transition, until Ctrl-C:
+  vmsc run specs/scenarios/seed.toml --scenario specs/scenarios/seed-crash-frank1.scenario.toml --no-latency";
 
 /// Arguments of `vmsc run`.
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct RunArgs {
     /// The cluster file (TOML); every node in it is launched.
     #[arg(value_name = "CLUSTER.toml")]
@@ -66,7 +74,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         exe,
         node_args: a.time.to_args(),
         latency,
-        time_scale: a.time.time_scale,
+        time_scale: a.time.clock.time_scale,
         settle: a.settle_ms.map(Duration::from_millis),
         timeout: Duration::from_secs(a.timeout_s),
         exit_when_settled: a.json || a.once,

@@ -667,3 +667,95 @@ fn a_base_port_past_the_last_port_and_a_short_address_list_are_named() {
         "vmsc: error: --addresses: 1 address for 3 nodes"
     );
 }
+
+// ---- the runtime commands' flags ----------------------------------------------------------------
+
+/// `vmsc WORDS --help`.
+fn help(words: &[&str]) -> String {
+    let mut command = vmsc();
+    command.args(words).arg("--help");
+    let (status, out, err) = output(command);
+    assert!(status.success(), "{words:?} --help: {err}");
+    out
+}
+
+/// The help text of `flag` in `help` (its line, without the default) and its default.
+fn flag_help(help: &str, flag: &str) -> Option<(String, Option<String>)> {
+    let line = help
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{flag} ")))?;
+    let text = line.trim_start()[flag.len()..].trim_start();
+    // Drop the value name (`<MS>`).
+    let text = text.split_once("  ").map_or(text, |(_, t)| t).trim();
+    let (text, default) = match text.split_once(" [default: ") {
+        Some((t, d)) => (t, Some(d.trim_end_matches(']').to_string())),
+        None => (text, None),
+    };
+    let text = text.split(" [env: ").next().unwrap_or(text);
+    Some((text.to_string(), default))
+}
+
+#[test]
+fn the_runtime_commands_share_their_flags_spelling_unit_and_meaning() {
+    let helps: Vec<(&str, String)> = ["node", "run", "lock", "experiment"]
+        .into_iter()
+        .map(|c| (c, help(&[c])))
+        .collect();
+    for (command, text) in &helps {
+        assert!(text.contains("\nExamples"), "vmsc {command} --help: {text}");
+    }
+    let family = [
+        ("--rtt", &["node", "run", "experiment"][..]),
+        ("--lan-rtt-ms", &["node", "run", "experiment"]),
+        ("--jitter-ms", &["node", "run", "experiment"]),
+        ("--time-scale", &["node", "run", "experiment"]),
+        ("--boot-delay-ms", &["node", "run", "experiment"]),
+        ("--base-port", &["node", "lock"]),
+        ("--no-latency", &["node", "run"]),
+    ];
+    for (flag, commands) in family {
+        let texts: Vec<(&str, String, Option<String>)> = helps
+            .iter()
+            .filter(|(c, _)| commands.contains(c))
+            .map(|(c, h)| {
+                let (text, default) =
+                    flag_help(h, flag).unwrap_or_else(|| panic!("vmsc {c} has no {flag}"));
+                (*c, text, default)
+            })
+            .collect();
+        for (command, text, _) in &texts {
+            assert_eq!(
+                text, &texts[0].1,
+                "{flag}: vmsc {command} and vmsc {}",
+                texts[0].0
+            );
+        }
+        assert!(!texts[0].1.contains("real ms"), "{flag}: {}", texts[0].1);
+    }
+    let defaults: Vec<Option<String>> = ["node", "run", "experiment"]
+        .iter()
+        .map(|c| {
+            let h = &helps.iter().find(|(n, _)| n == c).expect("help").1;
+            flag_help(h, "--time-scale").expect("--time-scale").1
+        })
+        .collect();
+    assert_eq!(
+        defaults,
+        [
+            Some("1".to_string()),
+            Some("1".to_string()),
+            Some("20".to_string())
+        ]
+    );
+    let experiment = &helps[3].1;
+    assert!(
+        experiment.contains("--time-scale defaults to 20 here (1 for `vmsc node` and `vmsc run`)"),
+        "{experiment}"
+    );
+    // `lock bast` names its argument as the control endpoint's help does.
+    let bast = help(&["lock", "bast"]);
+    assert!(
+        bast.contains("Usage: vmsc lock bast <LOCK_ID> [TIMEOUT_MS]"),
+        "{bast}"
+    );
+}
