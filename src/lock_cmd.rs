@@ -21,7 +21,8 @@ use vmsc_runtime::cluster::process::NodeOptions;
 use crate::runtime_args::BasePortArgs;
 
 /// `vmsc lock --help`'s examples.
-const EXAMPLES: &str = "Examples (against the three nodes of `vmsc node --help`'s first example):
+const EXAMPLES: &str =
+    "Examples (a cluster to talk to: `vmsc run tests/data/runtime-locks.toml --serve`):
   vmsc lock --config tests/data/runtime-locks.toml --name ALPHA enq r1 EX VALBLK
   vmsc lock --config tests/data/runtime-locks.toml --name BRAVO enq r1 PR NOQUEUE
   vmsc lock --config tests/data/runtime-locks.toml --name ALPHA bast 0x40000001 5000

@@ -56,7 +56,8 @@ pub struct ClockArgs {
 #[derive(Args, Debug, Clone)]
 pub struct BasePortArgs {
     /// Base port of the nodes without an `address` in the cluster file: node i (in file order,
-    /// from 0) uses UDP 127.0.0.1:(N + i), and its control endpoint TCP port N + i.
+    /// from 0) uses UDP 127.0.0.1:(N + i), and its control endpoint TCP port N + i (`vmsc run`:
+    /// with --serve; otherwise it picks free ports).
     #[arg(long, default_value_t = BASE_PORT_DEFAULT, value_name = "N", env = BASE_PORT_ENV)]
     pub base_port: u16,
 }

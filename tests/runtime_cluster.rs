@@ -759,3 +759,31 @@ fn the_runtime_commands_share_their_flags_spelling_unit_and_meaning() {
         "{bast}"
     );
 }
+
+#[test]
+fn vmsc_run_serve_names_a_port_in_use_and_a_base_port_past_the_last_port() {
+    let taken = UdpSocket::bind("127.0.0.1:0").expect("udp port");
+    let port = taken.local_addr().expect("bound").port();
+    let mut run = vmsc();
+    run.args(["run", LOCK_CLUSTER, "--serve", "--once", "--base-port"]);
+    run.arg(port.to_string());
+    let (status, out, err) = output(run);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert!(
+        err.starts_with(&format!(
+            "vmsc: error: --serve: cannot serve node ALPHA: its UDP address 127.0.0.1:{port} is \
+             in use (another cluster on the same ports? give another base port): "
+        )),
+        "{err}"
+    );
+    drop(taken);
+    let mut run = vmsc();
+    run.args(["run", LOCK_CLUSTER, "--serve", "--once"]);
+    run.env("VMSC_BASE_PORT", "65534");
+    let (status, out, err) = output(run);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert!(
+        err.starts_with("vmsc: error: --base-port: base port 65534 gives node CHARLY"),
+        "{err}"
+    );
+}

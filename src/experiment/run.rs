@@ -128,6 +128,7 @@ pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
                     Arc::clone(&samples),
                 )
             }),
+            base_port: None,
         };
         let outcome = launch::run_cluster_blocking(options, Printer::new(Box::new(log)))
             .map_err(|source| ExperimentError::Run { run, source })?;
