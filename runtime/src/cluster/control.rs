@@ -18,7 +18,7 @@
 //! | request                     | response fields                                            |
 //! |-----------------------------|------------------------------------------------------------|
 //! | `show` or `show cluster`    | `text` (SHOW CLUSTER), `node` ([`NodeStatus`])             |
-//! | `stats`                     | `node`, `stats` (the driver's counters, all incarnations)  |
+//! | `stats`                     | `node`, `life`, `stats` (the driver's counters, all incarnations), `control` (slots in use, [`Slots::counts`]) |
 //! | `cut PEER [both\|out\|in]`    | `cuts`: this node's directed cuts, `[[FROM, TO], ...]`     |
 //! | `heal PEER` or `heal all`   | `cuts`                                                     |
 //! | `crash`                     | — (the node stops; hellos cease; storage survives)         |

@@ -8,8 +8,10 @@
 //! grants, queues or routes anything.
 //!
 //! * **One request in flight per lock**, as for a process waiting in `$ENQW`: the caller waits
-//!   for the completion (a queued request waits until it is granted). A second request on a lock
-//!   whose request is in flight is refused here ([`LockError::Busy`]).
+//!   for the completion (a queued request waits until it is granted), or issues the request
+//!   ([`LockService::issue`]) and waits for its [`Issued`] later. A request nobody waits for any
+//!   more still completes at the node. A second request on a lock whose request is in flight
+//!   is refused here ([`LockError::Busy`]).
 //! * **Locks belong to the node**, not to a control connection: a lock outlives the connection
 //!   that took it, and any connection may convert or release it by id (`vmsc lock` invocations
 //!   are one request each). Every lock of a node goes with its incarnation: when the node
