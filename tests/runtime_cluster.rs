@@ -593,7 +593,7 @@ fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
         "--control",
         &alpha.to_string(),
         "--timeout-ms",
-        "300",
+        "2000",
     ]);
     command.args(["enq", "R1", "PR"]);
     let (status, out, err) = output(command);
@@ -606,7 +606,7 @@ fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
     assert_eq!(
         err.trim(),
         format!(
-            "vmsc: error: no response from {alpha} within 300 ms; the node queued the request \
+            "vmsc: error: no response from {alpha} within 2000 ms; the node queued the request \
              (lock {id:#x}) and it stays queued there (`vmsc lock ... locks` lists it)"
         )
     );
