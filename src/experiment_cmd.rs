@@ -14,13 +14,26 @@ use crate::experiment::{plot, report, ExperimentError};
 use anyhow::{bail, Context, Result};
 use clap::Args;
 use vmsc_latency::{Regions, EMBEDDED_RTT_NAME};
-use vmsc_runtime::cluster::process::{scaled_spec, Latency, BOOT_DELAY_HELLOS, LAN_RTT_MS_DEFAULT};
+use vmsc_runtime::cluster::process::{scaled_spec, Latency, BOOT_DELAY_HELLOS};
 use vmsc_runtime::cluster::scenario::Scenario;
 
-use crate::node_cmd::ClusterTimeArgs;
+use crate::runtime_args::{ClockArgs, ClusterTimeArgs, LatencyArgs, EXPERIMENT_TIME_SCALE_DEFAULT};
+
+/// `vmsc experiment --help`'s examples.
+const EXAMPLES: &str = "Time: --time-scale defaults to 20 here (1 for `vmsc node` and `vmsc run`) so that the runs
+take seconds; the report gives every figure scaled, as measured, and real (in cluster ms, x F).
+The RTT table is also checked against the fibre bound (no RTT below the speed of light in fibre).
+
+Examples:
+  # Transition times of the FRA-LHR cut and heal against their floors, 20 runs, with a CDF plot:
+  vmsc experiment specs/scenarios/seed.toml --scenario specs/scenarios/seed-fra-lhr-heal.scenario.toml --runs 20 --plot cdf.svg
+  # Lock grant latency under load, at real time (lock latencies are RTT-sized):
+  vmsc experiment specs/scenarios/seed-locks.toml --scenario specs/scenarios/seed-locks.scenario.toml --time-scale 1 --runs 3 --json report.json";
 
 /// Arguments of `vmsc experiment`.
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
+#[command(mut_arg("time_scale", |a| a.default_value(EXPERIMENT_TIME_SCALE_DEFAULT)))]
 pub struct ExperimentArgs {
     /// The cluster file (TOML): nodes, regions, votes, hello interval, RECNXINTERVAL.
     #[arg(value_name = "CLUSTER.toml")]
@@ -29,10 +42,8 @@ pub struct ExperimentArgs {
     /// one hello interval apart form one episode.
     #[arg(long, value_name = "SCENARIO.toml")]
     pub scenario: PathBuf,
-    /// RTT table (CSV `from,to,rtt_ms,source`) for the injected delays and the floor; checked
-    /// against the fibre bound; default: the shipped table.
-    #[arg(long, value_name = "FILE")]
-    pub rtt: Option<PathBuf>,
+    #[command(flatten)]
+    pub latency: LatencyArgs,
     /// How many times to launch the cluster and run the scenario.
     #[arg(long, default_value_t = 10, value_name = "N")]
     pub runs: usize,
@@ -42,21 +53,8 @@ pub struct ExperimentArgs {
     /// Also draw the CDF of transition times as SVG to FILE.svg.
     #[arg(long, value_name = "FILE.svg")]
     pub plot: Option<PathBuf>,
-    /// Run the cluster F times faster than real time: hello, RECNXINTERVAL, boot delay,
-    /// injected delays and scenario times are divided by F; figures are reported scaled and
-    /// real (x F).
-    #[arg(long, default_value_t = 20.0, value_name = "F")]
-    pub time_scale: f64,
-    /// Round-trip time between two nodes of the same region, in ms.
-    #[arg(long, default_value_t = LAN_RTT_MS_DEFAULT, value_name = "MS")]
-    pub lan_rtt_ms: f64,
-    /// Extra uniform delay per datagram, up to this many ms (real).
-    #[arg(long, default_value_t = 0.0, value_name = "MS")]
-    pub jitter_ms: f64,
-    /// Delay before a node that took a CLUEXIT boots again, in real ms (default: 2 hello
-    /// intervals).
-    #[arg(long, value_name = "MS")]
-    pub boot_delay_ms: Option<u64>,
+    #[command(flatten)]
+    pub clock: ClockArgs,
     /// Wall-clock seconds one run (launch, scenario, settle) may take before it is skipped.
     #[arg(long, default_value_t = 120, value_name = "S")]
     pub timeout_s: u64,
@@ -108,18 +106,15 @@ pub fn run(a: ExperimentArgs) -> Result<ExitCode> {
         check_output("--plot", p)?;
     }
     let time = ClusterTimeArgs {
-        rtt: a.rtt.clone(),
-        lan_rtt_ms: a.lan_rtt_ms,
-        jitter_ms: a.jitter_ms,
+        latency: a.latency.clone(),
         no_latency: false,
-        time_scale: a.time_scale,
-        boot_delay_ms: a.boot_delay_ms,
+        clock: a.clock.clone(),
     };
     let latency = time.latency()?;
     let Latency::Table { table, .. } = &latency else {
         bail!("internal: the experiment always injects latency");
     };
-    let rtt_name = match &a.rtt {
+    let rtt_name = match &a.latency.rtt {
         Some(p) => p.display().to_string(),
         None => EMBEDDED_RTT_NAME.to_string(),
     };
@@ -127,20 +122,20 @@ pub fn run(a: ExperimentArgs) -> Result<ExitCode> {
         .validate(&Regions::embedded())
         .with_context(|| format!("--rtt {rtt_name}"))?;
     // Fail before launching anything if the table lacks a pair or the scale breaks the timers.
-    scaled_spec(&spec, a.time_scale).context("--time-scale")?;
+    scaled_spec(&spec, a.clock.time_scale).context("--time-scale")?;
     latency
-        .matrix(&spec, a.time_scale)
+        .matrix(&spec, a.clock.time_scale)
         .with_context(|| format!("--rtt {rtt_name}"))?;
-    let boot_delay_ms = a.boot_delay_ms.map_or(
+    let boot_delay_ms = a.clock.boot_delay_ms.map_or(
         spec.hello_interval_ms as f64 * f64::from(BOOT_DELAY_HELLOS),
         |ms| ms as f64,
     );
     let timing = Timing {
         spec: spec.clone(),
         table: table.clone(),
-        lan_rtt_ms: a.lan_rtt_ms,
+        lan_rtt_ms: a.latency.lan_rtt_ms,
         boot_delay_ms,
-        time_scale: a.time_scale,
+        time_scale: a.clock.time_scale,
     };
     let exe = std::env::current_exe().context("cannot find the vmsc executable to launch nodes")?;
     let config = Config {

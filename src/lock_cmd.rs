@@ -14,12 +14,24 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Subcommand};
-use vmsc_model::config::BASE_PORT_DEFAULT;
 use vmsc_runtime::cluster::control::{ControlClient, Request};
 use vmsc_runtime::cluster::process::NodeOptions;
 
+use crate::runtime_args::BasePortArgs;
+
+/// `vmsc lock --help`'s examples.
+const EXAMPLES: &str =
+    "Examples (a cluster to talk to: `vmsc run tests/data/runtime-locks.toml --serve`):
+  vmsc lock --config tests/data/runtime-locks.toml --name ALPHA enq r1 EX VALBLK
+  vmsc lock --config tests/data/runtime-locks.toml --name BRAVO enq r1 PR NOQUEUE
+  vmsc lock --config tests/data/runtime-locks.toml --name ALPHA bast 0x40000001 5000
+  vmsc lock --config tests/data/runtime-locks.toml --name ALPHA deq 0x40000001 value=cafe
+  vmsc lock --control 127.0.0.1:7002 --timeout-ms 2000 locks
+  # The README's walkthrough (\"Locks on a running cluster\") runs these in order.";
+
 /// Arguments of `vmsc lock`.
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct LockArgs {
     /// The node's control endpoint (`127.0.0.1:PORT`); instead of --config and --name.
     #[arg(long, value_name = "ADDR", conflicts_with_all = ["config", "name"])]
@@ -30,15 +42,15 @@ pub struct LockArgs {
     /// The node's SCSNODE name in the cluster file.
     #[arg(long, requires = "config")]
     pub name: Option<String>,
-    /// Base UDP port of nodes without an `address` (as given to `vmsc node`).
-    #[arg(long, default_value_t = BASE_PORT_DEFAULT, value_name = "N")]
-    pub base_port: u16,
+    #[command(flatten)]
+    pub ports: BasePortArgs,
     /// The node's control port, if `vmsc node` was given --control-port.
     #[arg(long, value_name = "N")]
     pub control_port: Option<u16>,
     /// Give up after this many ms without a response (exit 2); default: wait as long as the
-    /// request waits (a queued `enq` waits until it is granted). A request that timed out stays
-    /// queued at the node; `vmsc lock ... locks` shows it.
+    /// request waits (a queued `enq` waits until it is granted). A request the node
+    /// acknowledged before the timeout stays queued at the node (the message says which, with
+    /// its lock id); `vmsc lock ... locks` shows it.
     #[arg(long, value_name = "MS")]
     pub timeout_ms: Option<u64>,
     #[command(subcommand)]
@@ -80,9 +92,9 @@ pub enum LockCommand {
     Bast {
         /// The lock id (decimal, or hex with 0x).
         lock_id: String,
-        /// How long to wait for it, in ms.
+        /// How long to wait for it, in ms (0: answer at once).
         #[arg(default_value_t = 0)]
-        wait_ms: u64,
+        timeout_ms: u64,
     },
     /// List the node's locks (id, resource, granted mode, request in flight, BAST flag, value).
     Locks,
@@ -109,7 +121,10 @@ impl LockCommand {
                 flags,
             } => join(vec!["convert", lock_id, mode], flags),
             Self::Deq { lock_id, flags } => join(vec!["deq", lock_id], flags),
-            Self::Bast { lock_id, wait_ms } => format!("bast {lock_id} {wait_ms}"),
+            Self::Bast {
+                lock_id,
+                timeout_ms,
+            } => format!("bast {lock_id} {timeout_ms}"),
             Self::Locks => "locks".to_string(),
         }
     }
@@ -126,11 +141,32 @@ fn control_address(a: &LockArgs) -> Result<SocketAddr> {
     let Some(me) = spec.node_index(name) else {
         bail!("--name: {name} is not a node of {}", config.display());
     };
-    let mut control = NodeOptions::new(spec, me, Some(a.base_port)).control;
+    let mut control = NodeOptions::new(spec, me, Some(a.ports.base_port))
+        .context("--base-port")?
+        .control;
     if let Some(port) = a.control_port {
         control.set_port(port);
     }
     Ok(control)
+}
+
+/// What a request that got no response within `ms` left behind: only a request the node
+/// acknowledged (`queued`) is known to stay queued there.
+fn timed_out(addr: SocketAddr, ms: u64, client: &ControlClient, request: &LockCommand) -> String {
+    let head = format!("no response from {addr} within {ms} ms");
+    match (client.queued(), request) {
+        (Some(lock), _) => format!(
+            "{head}; the node queued the request (lock {:#x}) and it stays queued there \
+             (`vmsc lock ... locks` lists it)",
+            lock.0
+        ),
+        (None, LockCommand::Enq { .. } | LockCommand::Convert { .. } | LockCommand::Deq { .. }) => {
+            format!(
+                "{head}; the node did not acknowledge the request, so it may not have been issued"
+            )
+        }
+        (None, _) => head,
+    }
 }
 
 /// Runs `vmsc lock` (exit status: see the module doc).
@@ -145,17 +181,12 @@ pub fn run(a: LockArgs) -> Result<ExitCode> {
         .context("cannot start the async runtime")?;
     let reply = runtime.block_on(async {
         let mut client = ControlClient::connect(addr).await?;
-        let answer = client.request(&request);
-        match a.timeout_ms {
-            None => answer.await.map_err(anyhow::Error::from),
-            Some(ms) => tokio::time::timeout(Duration::from_millis(ms), answer)
-                .await
-                .map_err(|_| {
-                    anyhow!(
-                        "no response from {addr} within {ms} ms; the request stays queued at the node"
-                    )
-                })?
-                .map_err(anyhow::Error::from),
+        let Some(ms) = a.timeout_ms else {
+            return client.request(&request).await.map_err(anyhow::Error::from);
+        };
+        match tokio::time::timeout(Duration::from_millis(ms), client.request(&request)).await {
+            Ok(reply) => reply.map_err(anyhow::Error::from),
+            Err(_) => Err(anyhow!("{}", timed_out(addr, ms, &client, &a.request))),
         }
     })?;
     println!("{reply}");

@@ -14,6 +14,7 @@ mod lock_cmd;
 mod node_cmd;
 mod plan;
 mod run_cmd;
+mod runtime_args;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;

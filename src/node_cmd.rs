@@ -12,93 +12,25 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::time::FormatTime;
 use tracing_subscriber::prelude::*;
 use tracing_subscriber::{filter, EnvFilter};
-use vmsc_latency::RttTable;
-use vmsc_model::config::BASE_PORT_DEFAULT;
-use vmsc_runtime::cluster::console::CONSOLE_TARGET;
-use vmsc_runtime::cluster::process::{self, Latency, NodeOptions, LAN_RTT_MS_DEFAULT};
+use vmsc_runtime::cluster::console::{count, CONSOLE_TARGET};
+use vmsc_runtime::cluster::process::{self, NodeOptions};
 
-/// Latency and timing flags shared by `vmsc node` and `vmsc run` (which passes them on).
-#[derive(Args, Debug, Clone)]
-pub struct ClusterTimeArgs {
-    /// RTT table (CSV `from,to,rtt_ms,source`) for inter-region delays; default: the shipped table.
-    #[arg(long, value_name = "FILE")]
-    pub rtt: Option<PathBuf>,
-    /// Round-trip time between two nodes of the same region, in ms.
-    #[arg(long, default_value_t = LAN_RTT_MS_DEFAULT, value_name = "MS")]
-    pub lan_rtt_ms: f64,
-    /// Extra uniform delay per datagram, up to this many ms (flows stay FIFO).
-    #[arg(long, default_value_t = 0.0, value_name = "MS")]
-    pub jitter_ms: f64,
-    /// Inject no latency at all.
-    #[arg(long)]
-    pub no_latency: bool,
-    /// Run the cluster F times faster: hello, RECNXINTERVAL, injected delays, boot delay and
-    /// scenario times are divided by F.
-    #[arg(long, default_value_t = 1.0, value_name = "F")]
-    pub time_scale: f64,
-    /// Delay before a node that took a CLUEXIT boots again, in cluster ms (default: 2 hello intervals).
-    #[arg(long, value_name = "MS")]
-    pub boot_delay_ms: Option<u64>,
-}
+use crate::runtime_args::{BasePortArgs, ClusterTimeArgs};
 
-impl ClusterTimeArgs {
-    /// The latency setting these flags describe.
-    pub fn latency(&self) -> Result<Latency> {
-        if self.no_latency {
-            return Ok(Latency::Off);
-        }
-        if !(self.lan_rtt_ms.is_finite() && self.lan_rtt_ms >= 0.0) {
-            bail!(
-                "--lan-rtt-ms: {} is not a non-negative number of ms",
-                self.lan_rtt_ms
-            );
-        }
-        if !(self.jitter_ms.is_finite() && self.jitter_ms >= 0.0) {
-            bail!(
-                "--jitter-ms: {} is not a non-negative number of ms",
-                self.jitter_ms
-            );
-        }
-        let table = match &self.rtt {
-            Some(path) => {
-                RttTable::load(path).with_context(|| format!("--rtt {}", path.display()))?
-            }
-            None => RttTable::embedded(),
-        };
-        Ok(Latency::Table {
-            table,
-            lan_rtt_ms: self.lan_rtt_ms,
-            jitter: Duration::from_secs_f64(self.jitter_ms / 1000.0),
-        })
-    }
-
-    /// The same flags as `vmsc node` arguments.
-    pub fn to_args(&self) -> Vec<String> {
-        let mut args = vec![
-            "--lan-rtt-ms".to_string(),
-            self.lan_rtt_ms.to_string(),
-            "--jitter-ms".to_string(),
-            self.jitter_ms.to_string(),
-            "--time-scale".to_string(),
-            self.time_scale.to_string(),
-        ];
-        if let Some(rtt) = &self.rtt {
-            args.push("--rtt".into());
-            args.push(rtt.display().to_string());
-        }
-        if self.no_latency {
-            args.push("--no-latency".into());
-        }
-        if let Some(ms) = self.boot_delay_ms {
-            args.push("--boot-delay-ms".into());
-            args.push(ms.to_string());
-        }
-        args
-    }
-}
+/// `vmsc node --help`'s examples.
+const EXAMPLES: &str = "Examples:
+  # The lock test cluster, one node per terminal, on 127.0.0.1:7001-7003 (UDP and control):
+  vmsc node --config tests/data/runtime-locks.toml --name ALPHA
+  vmsc node --config tests/data/runtime-locks.toml --name BRAVO
+  vmsc node --config tests/data/runtime-locks.toml --name CHARLY
+  # The seed cluster's FRANK1, 10 times faster, without injected latency, from port 9001 on:
+  vmsc node --config specs/scenarios/seed.toml --name FRANK1 --time-scale 10 --no-latency --base-port 9001
+  # Its console: SHOW CLUSTER over the control endpoint
+  printf 'show\\n' | nc -N 127.0.0.1 9001";
 
 /// Arguments of `vmsc node`.
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct NodeArgs {
     /// The cluster file (TOML).
     #[arg(long, value_name = "CLUSTER.toml")]
@@ -106,10 +38,8 @@ pub struct NodeArgs {
     /// This node's SCSNODE name in the cluster file.
     #[arg(long)]
     pub name: String,
-    /// Base UDP port for nodes without an `address` in the file: node i (in file order) uses
-    /// 127.0.0.1:(N + i).
-    #[arg(long, default_value_t = BASE_PORT_DEFAULT, value_name = "N")]
-    pub base_port: u16,
+    #[command(flatten)]
+    pub ports: BasePortArgs,
     /// Every node's UDP address, comma-separated in cluster-file order; overrides the file and
     /// --base-port (`vmsc run` passes it).
     #[arg(long, value_delimiter = ',', value_name = "ADDR,...")]
@@ -186,13 +116,13 @@ pub fn run(a: NodeArgs) -> Result<ExitCode> {
     let epoch = a
         .epoch_us
         .map_or_else(SystemTime::now, |us| UNIX_EPOCH + Duration::from_micros(us));
-    let mut options = NodeOptions::new(spec, me, Some(a.base_port));
+    let mut options = NodeOptions::new(spec, me, Some(a.ports.base_port)).context("--base-port")?;
     if !a.addresses.is_empty() {
         if a.addresses.len() != options.spec.len() {
             bail!(
-                "--addresses: {} addresses for {} nodes",
-                a.addresses.len(),
-                options.spec.len()
+                "--addresses: {} for {}",
+                count(a.addresses.len() as u64, "address", "addresses"),
+                count(options.spec.len() as u64, "node", "nodes")
             );
         }
         options.addresses = a.addresses.clone();
@@ -202,8 +132,8 @@ pub fn run(a: NodeArgs) -> Result<ExitCode> {
         options.control.set_port(port);
     }
     options.latency = a.time.latency()?;
-    options.time_scale = a.time.time_scale;
-    options.boot_delay = a.time.boot_delay_ms.map(Duration::from_millis);
+    options.time_scale = a.time.clock.time_scale;
+    options.boot_delay = a.time.clock.boot_delay_ms.map(Duration::from_millis);
     options.trace = a.trace.clone();
     options.epoch = Some(epoch);
     options.watch_stdin = a.watch_stdin;
@@ -211,7 +141,8 @@ pub fn run(a: NodeArgs) -> Result<ExitCode> {
     let summary =
         process::run_node_blocking(options).with_context(|| format!("node {}", a.name))?;
     if let Some(lines) = summary.trace_lines {
-        tracing::info!(target: CONSOLE_TARGET, "%VMSC-I-TRACE, {lines} trace records written");
+        let records = count(lines, "trace record", "trace records");
+        tracing::info!(target: CONSOLE_TARGET, "%VMSC-I-TRACE, {records} written");
     }
     Ok(ExitCode::SUCCESS)
 }

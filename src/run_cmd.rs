@@ -8,12 +8,23 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use clap::Args;
 use vmsc_runtime::cluster::launch::{self, LaunchError, Printer, RunOptions};
+use vmsc_runtime::cluster::process::node_addresses;
 use vmsc_runtime::cluster::scenario::Scenario;
 
-use crate::node_cmd::ClusterTimeArgs;
+use crate::runtime_args::{BasePortArgs, ClusterTimeArgs};
+
+/// `vmsc run --help`'s examples.
+const EXAMPLES: &str = "Examples:
+  # The seed talk's FRA-LHR cut, 20 times faster; one JSON outcome, console lines on stderr:
+  vmsc run specs/scenarios/seed.toml --scenario specs/scenarios/seed-fra-lhr.scenario.toml --time-scale 20 --json
+  # A node crash without injected latency; SHOW CLUSTER after each transition, until Ctrl-C:
+  vmsc run specs/scenarios/seed.toml --scenario specs/scenarios/seed-crash-frank1.scenario.toml --no-latency
+  # The lock test cluster on 127.0.0.1:7001-7003, for `vmsc lock --config ... --name ...`:
+  vmsc run tests/data/runtime-locks.toml --serve";
 
 /// Arguments of `vmsc run`.
 #[derive(Args, Debug)]
+#[command(after_help = EXAMPLES)]
 pub struct RunArgs {
     /// The cluster file (TOML); every node in it is launched.
     #[arg(value_name = "CLUSTER.toml")]
@@ -40,6 +51,14 @@ pub struct RunArgs {
     /// Write each node's trace to DIR/NAME.trace.jsonl (timestamps share one epoch).
     #[arg(long, value_name = "DIR")]
     pub trace_dir: Option<PathBuf>,
+    /// Serve the cluster where `vmsc node` and `vmsc lock --config FILE --name NODE` expect it
+    /// (the file's addresses, else 127.0.0.1:(--base-port + i), each control endpoint on its
+    /// node's port number) instead of on free ports picked at random; once it settled, print
+    /// every node's control endpoint and keep it running until Ctrl-C (unless --once/--json).
+    #[arg(long)]
+    pub serve: bool,
+    #[command(flatten)]
+    pub ports: BasePortArgs,
     #[command(flatten)]
     pub time: ClusterTimeArgs,
 }
@@ -53,6 +72,9 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|path| Scenario::load(path, &spec))
         .transpose()?;
+    if a.serve {
+        node_addresses(&spec, a.ports.base_port).context("--base-port")?;
+    }
     let latency = a.time.latency()?;
     if let Some(dir) = &a.trace_dir {
         std::fs::create_dir_all(dir).with_context(|| format!("--trace-dir {}", dir.display()))?;
@@ -65,12 +87,13 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         exe,
         node_args: [a.time.to_args(), vec!["--quiet-config".into()]].concat(),
         latency,
-        time_scale: a.time.time_scale,
+        time_scale: a.time.clock.time_scale,
         settle: a.settle_ms.map(Duration::from_millis),
         timeout: Duration::from_secs(a.timeout_s),
         exit_when_settled: a.json || a.once,
         trace_dir: a.trace_dir.clone(),
         before_steps: None,
+        base_port: a.serve.then_some(a.ports.base_port),
     };
     let printer = if a.json {
         Printer::new(Box::new(std::io::stderr()))
@@ -90,6 +113,7 @@ pub fn run(a: RunArgs) -> Result<ExitCode> {
         }
         // Bad settings are bad input (exit 2); everything else happened while running.
         Err(e @ LaunchError::Node(_)) => Err(e.into()),
+        Err(e @ LaunchError::PortInUse { .. }) => Err(anyhow::Error::from(e).context("--serve")),
         Err(LaunchError::Interrupted) => {
             eprintln!("vmsc: interrupted; every node stopped");
             Ok(ExitCode::from(130))

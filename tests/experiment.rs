@@ -80,11 +80,15 @@ fn seed_cut_and_heal_produces_table_json_and_svg_above_the_floor() {
 
     // The table: both episodes, the percentile columns, the floor and real terms.
     assert!(
-        stdout.contains("episode 1: cut link FRA-LHR (fault)"),
+        stdout.contains("episode 1: cut link FRA-LHR (fault), measured in 1 of 1 run\n"),
         "{stdout}"
     );
     assert!(
-        stdout.contains("episode 2: heal link FRA-LHR (heal)"),
+        stdout.contains("episode 2: heal link FRA-LHR (heal), measured in 1 of 1 run\n"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(" (1 of 1 run settled), RTTs from "),
         "{stdout}"
     );
     let header = stdout

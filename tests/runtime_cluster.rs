@@ -532,6 +532,12 @@ fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
     let (code, _, err) = lock(bravo, &["enq", "R1", "XX"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("enq: unknown lock mode `XX`"), "{err}");
+    // A lock id without the external bit (a typo) is answered, not left waiting: exit 1.
+    for words in [&["deq", "12345"][..], &["convert", "4242", "EX"]] {
+        let (code, refused, err) = lock(bravo, words);
+        assert_eq!(code, Some(1), "{words:?}: {refused} {err}");
+        assert_eq!(refused["status"], "iv_lock_id", "{words:?}: {refused}");
+    }
 
     // CHARLY waits for PR in the background; ALPHA's lock gets a BAST; ALPHA releases.
     let mut waiter = vmsc();
@@ -578,4 +584,206 @@ fn vmsc_lock_takes_waits_for_and_releases_locks_on_vmsc_nodes() {
     let (code, refused, _) = lock(alpha, &["enq", "R1", "PR", "NOQUEUE"]);
     assert_eq!(code, Some(1), "{refused}");
     assert_eq!(refused["status"], "not_queued");
+
+    // A request that times out after the node acknowledged it stays queued there, and the
+    // message says so, with its lock id.
+    let mut command = vmsc();
+    command.args([
+        "lock",
+        "--control",
+        &alpha.to_string(),
+        "--timeout-ms",
+        "2000",
+    ]);
+    command.args(["enq", "R1", "PR"]);
+    let (status, out, err) = output(command);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    let (code, listed, _) = lock(alpha, &["locks"]);
+    assert_eq!(code, Some(0));
+    let pending = &listed["locks"][0];
+    assert_eq!(pending["pending"], "enq PR", "{listed}");
+    let id = pending["lock_id"].as_u64().expect("lock id");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "vmsc: error: no response from {alpha} within 2000 ms; the node queued the request \
+             (lock {id:#x}) and it stays queued there (`vmsc lock ... locks` lists it)"
+        )
+    );
+}
+
+#[test]
+fn vmsc_lock_does_not_claim_a_request_the_node_never_read_stays_queued() {
+    // A listener that never accepts: the connection waits in its backlog, the request is
+    // written but never read.
+    let listener = TcpListener::bind("127.0.0.1:0").expect("tcp port");
+    let addr = listener.local_addr().expect("bound");
+    let mut command = vmsc();
+    command.args([
+        "lock",
+        "--control",
+        &addr.to_string(),
+        "--timeout-ms",
+        "300",
+    ]);
+    command.args(["enq", "R1", "EX"]);
+    let (status, out, err) = output(command);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert_eq!(
+        err.trim(),
+        format!(
+            "vmsc: error: no response from {addr} within 300 ms; the node did not acknowledge \
+             the request, so it may not have been issued"
+        )
+    );
+    drop(listener);
+}
+
+#[test]
+fn a_base_port_past_the_last_port_and_a_short_address_list_are_named() {
+    // CHARLY (index 2) would need port 65536: the error names the flag and the node, where it
+    // used to report two nodes sharing an address.
+    let overflow = "vmsc: error: --base-port: base port 65534 gives node CHARLY (index 2 in the \
+                    cluster file) port 65534 + 2, past 65535; the largest base port for this \
+                    cluster is 65533";
+    let mut node = vmsc();
+    node.args(["node", "--config", LOCK_CLUSTER, "--name", "ALPHA"]);
+    node.args(["--base-port", "65534"]);
+    let mut lock = vmsc();
+    lock.args(["lock", "--config", LOCK_CLUSTER, "--name", "ALPHA"]);
+    lock.args(["--base-port", "65534", "locks"]);
+    for command in [node, lock] {
+        let (status, out, err) = output(command);
+        assert_eq!(status.code(), Some(2), "{out} {err}");
+        assert_eq!(err.trim(), overflow);
+    }
+    let mut node = vmsc();
+    node.args(["node", "--config", LOCK_CLUSTER, "--name", "ALPHA"]);
+    node.args(["--addresses", "127.0.0.1:9"]);
+    let (status, out, err) = output(node);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert_eq!(
+        err.trim(),
+        "vmsc: error: --addresses: 1 address for 3 nodes"
+    );
+}
+
+// ---- the runtime commands' flags ----------------------------------------------------------------
+
+/// `vmsc WORDS --help`.
+fn help(words: &[&str]) -> String {
+    let mut command = vmsc();
+    command.args(words).arg("--help");
+    let (status, out, err) = output(command);
+    assert!(status.success(), "{words:?} --help: {err}");
+    out
+}
+
+/// The help text of `flag` in `help` (its line, without the default) and its default.
+fn flag_help(help: &str, flag: &str) -> Option<(String, Option<String>)> {
+    let line = help
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{flag} ")))?;
+    let text = line.trim_start()[flag.len()..].trim_start();
+    // Drop the value name (`<MS>`).
+    let text = text.split_once("  ").map_or(text, |(_, t)| t).trim();
+    let (text, default) = match text.split_once(" [default: ") {
+        Some((t, d)) => (t, Some(d.trim_end_matches(']').to_string())),
+        None => (text, None),
+    };
+    let text = text.split(" [env: ").next().unwrap_or(text);
+    Some((text.to_string(), default))
+}
+
+#[test]
+fn the_runtime_commands_share_their_flags_spelling_unit_and_meaning() {
+    let helps: Vec<(&str, String)> = ["node", "run", "lock", "experiment"]
+        .into_iter()
+        .map(|c| (c, help(&[c])))
+        .collect();
+    for (command, text) in &helps {
+        assert!(text.contains("\nExamples"), "vmsc {command} --help: {text}");
+    }
+    let family = [
+        ("--rtt", &["node", "run", "experiment"][..]),
+        ("--lan-rtt-ms", &["node", "run", "experiment"]),
+        ("--jitter-ms", &["node", "run", "experiment"]),
+        ("--time-scale", &["node", "run", "experiment"]),
+        ("--boot-delay-ms", &["node", "run", "experiment"]),
+        ("--base-port", &["node", "lock"]),
+        ("--no-latency", &["node", "run"]),
+    ];
+    for (flag, commands) in family {
+        let texts: Vec<(&str, String, Option<String>)> = helps
+            .iter()
+            .filter(|(c, _)| commands.contains(c))
+            .map(|(c, h)| {
+                let (text, default) =
+                    flag_help(h, flag).unwrap_or_else(|| panic!("vmsc {c} has no {flag}"));
+                (*c, text, default)
+            })
+            .collect();
+        for (command, text, _) in &texts {
+            assert_eq!(
+                text, &texts[0].1,
+                "{flag}: vmsc {command} and vmsc {}",
+                texts[0].0
+            );
+        }
+        assert!(!texts[0].1.contains("real ms"), "{flag}: {}", texts[0].1);
+    }
+    let defaults: Vec<Option<String>> = ["node", "run", "experiment"]
+        .iter()
+        .map(|c| {
+            let h = &helps.iter().find(|(n, _)| n == c).expect("help").1;
+            flag_help(h, "--time-scale").expect("--time-scale").1
+        })
+        .collect();
+    assert_eq!(
+        defaults,
+        [
+            Some("1".to_string()),
+            Some("1".to_string()),
+            Some("20".to_string())
+        ]
+    );
+    let experiment = &helps[3].1;
+    assert!(
+        experiment.contains("--time-scale defaults to 20 here (1 for `vmsc node` and `vmsc run`)"),
+        "{experiment}"
+    );
+    // `lock bast` names its argument as the control endpoint's help does.
+    let bast = help(&["lock", "bast"]);
+    assert!(
+        bast.contains("Usage: vmsc lock bast <LOCK_ID> [TIMEOUT_MS]"),
+        "{bast}"
+    );
+}
+
+#[test]
+fn vmsc_run_serve_names_a_port_in_use_and_a_base_port_past_the_last_port() {
+    let taken = UdpSocket::bind("127.0.0.1:0").expect("udp port");
+    let port = taken.local_addr().expect("bound").port();
+    let mut run = vmsc();
+    run.args(["run", LOCK_CLUSTER, "--serve", "--once", "--base-port"]);
+    run.arg(port.to_string());
+    let (status, out, err) = output(run);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert!(
+        err.starts_with(&format!(
+            "vmsc: error: --serve: cannot serve node ALPHA: its UDP address 127.0.0.1:{port} is \
+             in use (another cluster on the same ports? give another base port): "
+        )),
+        "{err}"
+    );
+    drop(taken);
+    let mut run = vmsc();
+    run.args(["run", LOCK_CLUSTER, "--serve", "--once"]);
+    run.env("VMSC_BASE_PORT", "65534");
+    let (status, out, err) = output(run);
+    assert_eq!(status.code(), Some(2), "{out} {err}");
+    assert!(
+        err.starts_with("vmsc: error: --base-port: base port 65534 gives node CHARLY"),
+        "{err}"
+    );
 }

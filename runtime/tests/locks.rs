@@ -1,167 +1,13 @@
-//! The lock manager's client interface end to end: three nodes in this process, each with its UDP
-//! socket and control endpoint bound to port 0, lock requests through the control endpoints.
-//!
-//! Every wait is bounded by [`WAIT_MAX`] and waits on an event: a response, an event line, or a
-//! node's status reaching a condition (polled through `show`). The message counts asserted are
+//! The lock manager's client interface end to end: three nodes in this process (`common`), lock
+//! requests through their control endpoints. The message counts asserted are
 //! the requester's actor messages (`stats.msgs_out`): 0 for a local master, 1 for a known remote
 //! master, 2 for a directory lookup plus a remote master.
 
-use std::time::{Duration, Instant};
+mod common;
 
+use common::{ask, Cluster, A, B, C, WAIT_MAX};
 use serde_json::{json, Value};
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
-use vmsc_model::config::ClusterSpec;
-use vmsc_model::dlm::cluster::dir_node_of;
-use vmsc_model::nodeset::NodeSet;
-use vmsc_runtime::bind_loopback;
 use vmsc_runtime::cluster::control::{ControlClient, Request};
-use vmsc_runtime::cluster::process::{
-    run_node_bound, Latency, NodeError, NodeOptions, NodeSummary,
-};
-
-const WAIT_MAX: Duration = Duration::from_secs(15);
-
-/// Three nodes (one vote each, quorum 2), fast hellos, sixteen lock resources.
-const CLUSTER: &str = r#"
-[cluster]
-name = "LOCKCLU"
-expected_votes = 3
-hello_interval_ms = 50
-recnx_interval_ms = 400
-[[node]]
-name = "ALPHA"
-region = "FRA"
-votes = 1
-system_id = 1
-[[node]]
-name = "BRAVO"
-region = "FRA"
-votes = 1
-system_id = 2
-[[node]]
-name = "CHARLY"
-region = "FRA"
-votes = 1
-system_id = 3
-[locks]
-resources = ["R0", "R1", "R2", "R3", "R4", "R5", "R6", "R7", "R8", "R9", "RA", "RB", "RC", "RD", "RE", "RF"]
-"#;
-
-const A: usize = 0;
-const B: usize = 1;
-const C: usize = 2;
-
-struct Cluster {
-    spec: ClusterSpec,
-    controls: Vec<std::net::SocketAddr>,
-    stops: Vec<Option<oneshot::Sender<()>>>,
-    tasks: Vec<JoinHandle<Result<NodeSummary, NodeError>>>,
-}
-
-impl Cluster {
-    async fn start() -> Self {
-        let spec = ClusterSpec::parse("<locks test>", CLUSTER).expect("valid cluster");
-        let (sockets, peers) = bind_loopback(spec.len()).await.expect("udp ports");
-        let addresses: Vec<_> = peers.indices().filter_map(|i| peers.addr(i)).collect();
-        let mut cluster = Cluster {
-            spec: spec.clone(),
-            controls: Vec::new(),
-            stops: Vec::new(),
-            tasks: Vec::new(),
-        };
-        for (i, socket) in sockets.into_iter().enumerate() {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-                .await
-                .expect("control port");
-            let mut options = NodeOptions::new(spec.clone(), i, None);
-            options.addresses = addresses.clone();
-            options.control = listener.local_addr().expect("bound");
-            options.latency = Latency::Off;
-            options.signals = false;
-            cluster.controls.push(options.control);
-            let (stop, stopped) = oneshot::channel::<()>();
-            cluster.stops.push(Some(stop));
-            cluster.tasks.push(tokio::spawn(run_node_bound(
-                options,
-                socket,
-                listener,
-                async {
-                    let _ = stopped.await;
-                },
-            )));
-        }
-        cluster
-    }
-
-    async fn client(&self, node: usize) -> ControlClient {
-        ControlClient::connect(self.controls[node])
-            .await
-            .expect("control endpoint")
-    }
-
-    /// Waits until every node in `nodes` is active and quiescent in a view of exactly `nodes`.
-    async fn settled(&self, nodes: &[usize]) {
-        let names: Vec<&str> = nodes
-            .iter()
-            .map(|&i| self.spec.nodes[i].name.as_str())
-            .collect();
-        let deadline = Instant::now() + WAIT_MAX;
-        for &i in nodes {
-            let mut client = self.client(i).await;
-            loop {
-                let show = client.request(&Request::Show).await.expect("show");
-                let node = &show["node"];
-                if node["active"] == true
-                    && node["quiescent"] == true
-                    && node["view"]["members"] == json!(names)
-                {
-                    break;
-                }
-                assert!(
-                    Instant::now() < deadline,
-                    "{} never settled in {names:?}: {node}",
-                    self.spec.nodes[i].name
-                );
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
-        }
-    }
-
-    /// A resource whose directory node is `dir` among `members`.
-    fn resource_with_directory(&self, dir: usize, members: &[usize], skip: &[&str]) -> String {
-        let set = members.iter().fold(NodeSet::EMPTY, |s, &i| s.with(i));
-        self.spec
-            .resources
-            .iter()
-            .find(|r| !skip.contains(&r.as_str()) && dir_node_of(r, set) == Some(dir))
-            .expect("a resource for every directory node")
-            .clone()
-    }
-
-    async fn stop(mut self) {
-        for stop in &mut self.stops {
-            if let Some(stop) = stop.take() {
-                let _ = stop.send(());
-            }
-        }
-        for task in self.tasks.drain(..) {
-            let result = tokio::time::timeout(WAIT_MAX, task)
-                .await
-                .expect("node stops in time");
-            result.expect("node task").expect("node ran cleanly");
-        }
-    }
-}
-
-/// Sends one request line and returns its `"ok": true` response.
-async fn ask(client: &mut ControlClient, line: &str) -> Value {
-    let request = Request::parse(line).expect(line);
-    tokio::time::timeout(WAIT_MAX, client.request(&request))
-        .await
-        .unwrap_or_else(|_| panic!("{line}: no response in {WAIT_MAX:?}"))
-        .unwrap_or_else(|e| panic!("{line}: {e}"))
-}
 
 async fn msgs_out(client: &mut ControlClient) -> u64 {
     ask(client, "stats").await["stats"]["msgs_out"]
@@ -388,5 +234,34 @@ async fn bad_lock_requests_get_clear_errors() {
         };
         assert!(err.contains(error), "{line}: {err}");
     }
+    cluster.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lock_id_without_the_external_bit_is_answered_and_not_left_in_progress() {
+    let cluster = Cluster::start().await;
+    cluster.settled(&[A, B, C]).await;
+    let mut a = cluster.client(A).await;
+    // Ids a client may type by mistake: no external bit (12345, 4242), or a scripted client's.
+    for line in [
+        "deq 12345",
+        "convert 4242 EX",
+        "deq 12345",
+        "convert 0x1 NL VALBLK",
+    ] {
+        let reply = ask(&mut a, line).await;
+        assert_eq!(
+            (&reply["status"], &reply["success"], &reply["resource"]),
+            (&json!("iv_lock_id"), &json!(false), &Value::Null),
+            "{line}: {reply}"
+        );
+    }
+    // Nothing stays in progress: the node lists no lock, and a bast on the id is refused.
+    assert_eq!(ask(&mut a, "locks").await["locks"], json!([]));
+    let refused = a
+        .request(&Request::parse("bast 12345").expect("bast"))
+        .await
+        .expect_err("no such lock");
+    assert!(refused.to_string().contains("no lock 0x3039"), "{refused}");
     cluster.stop().await;
 }

@@ -5,6 +5,7 @@
 //! scenario has no transitions; a scenario without `[load]` says so in one line).
 
 use plotters::prelude::*;
+use vmsc_runtime::cluster::console::count;
 
 use crate::experiment::error::ExperimentError;
 use crate::experiment::locks::LockClass;
@@ -85,8 +86,9 @@ where
     DB::ErrorType: 'static,
 {
     let title = format!(
-        "Transition time (every survivor committed), {} runs, real terms (time scale {})",
-        report.runs_settled, report.time_scale
+        "Transition time (every survivor committed), {}, real terms (time scale {})",
+        count(report.runs_settled as u64, "run", "runs"),
+        report.time_scale
     );
     let mut chart = ChartBuilder::on(upper)
         .caption(title, ("sans-serif", 18))
@@ -204,8 +206,8 @@ where
         .collect();
     let y_max = counts.iter().flatten().copied().max().unwrap_or(1).max(1) as f64 * 1.1;
     let title = format!(
-        "Lock grant latency under load, {} requests, real terms (time scale {})",
-        report.locks.requests.unwrap_or(0),
+        "Lock grant latency under load, {}, real terms (time scale {})",
+        count(report.locks.requests.unwrap_or(0), "request", "requests"),
         report.time_scale
     );
     let mut chart = ChartBuilder::on(area)

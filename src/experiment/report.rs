@@ -2,6 +2,7 @@
 
 use serde::Serialize;
 use vmsc_latency::LatencyHistogram;
+use vmsc_runtime::cluster::console::count;
 
 use crate::experiment::floor::Floor;
 use crate::experiment::load::LoadSpec;
@@ -375,8 +376,12 @@ fn fmt(v: f64) -> String {
 pub fn render(report: &Report) -> String {
     let mut out = String::new();
     out.push_str(&format!(
-        "vmsc experiment: {} with {} ({} of {} runs settled), RTTs from {}\n",
-        report.cluster, report.scenario, report.runs_settled, report.runs, report.rtt_table
+        "vmsc experiment: {} with {} ({} of {} settled), RTTs from {}\n",
+        report.cluster,
+        report.scenario,
+        report.runs_settled,
+        count(report.runs as u64, "run", "runs"),
+        report.rtt_table
     ));
     let t = &report.timers;
     out.push_str(&format!(
@@ -392,7 +397,7 @@ pub fn render(report: &Report) -> String {
     for (i, e) in report.episodes.iter().enumerate() {
         out.push('\n');
         out.push_str(&format!(
-            "episode {}: {} ({}), measured in {} of {} runs\n",
+            "episode {}: {} ({}), measured in {} of {}\n",
             i + 1,
             e.label,
             match e.kind {
@@ -400,7 +405,7 @@ pub fn render(report: &Report) -> String {
                 Kind::Heal => "heal",
             },
             e.measured,
-            e.runs
+            count(e.runs as u64, "run", "runs")
         ));
         out.push_str(&format!(
             "  survivors [{}]  cluexit [{}]",

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use vmsc_model::config::ClusterSpec;
+use vmsc_runtime::cluster::console::count;
 use vmsc_runtime::cluster::launch::{self, Printer, RunOptions};
 use vmsc_runtime::cluster::process::Latency;
 use vmsc_runtime::cluster::scenario::Scenario;
@@ -127,6 +128,7 @@ pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
                     Arc::clone(&samples),
                 )
             }),
+            base_port: None,
         };
         let outcome = launch::run_cluster_blocking(options, Printer::new(Box::new(log)))
             .map_err(|source| ExperimentError::Run { run, source })?;
@@ -170,8 +172,9 @@ pub fn run_experiment(config: &Config) -> Result<Report, ExperimentError> {
     }
     if config.progress {
         eprintln!(
-            "\r%VMSC-I-EXPERIMENT, {} runs done, {} settled            ",
-            config.runs, settled
+            "\r%VMSC-I-EXPERIMENT, {} done, {} settled            ",
+            count(config.runs as u64, "run", "runs"),
+            settled
         );
     }
     if settled == 0 {

@@ -217,8 +217,10 @@ impl NodeActor {
     }
 
     fn client_request(&self, s: &mut NodeState, r: ClientRequest, o: &mut O) {
+        // A refusal answers whatever id the client named, external or not: every request gets
+        // its completion (a `deq 12345` is refused with `IvLockId`, never left unanswered).
         let refuse = |status: Status, mode: Option<Mode>, o: &mut O| {
-            self.client_completion(r.res, r.lock, status, mode, None, o);
+            self.send_completion(r.res, r.lock, status, mode, None, o);
         };
         if external_owner(r.lock).is_none_or(|w| w.node as usize != self.me) {
             return refuse(Status::IvLockId, None, o);
@@ -290,18 +292,31 @@ impl NodeActor {
         o: &mut O,
     ) {
         if is_external(lock) {
-            let c = Completion {
-                lock,
-                res,
-                status,
-                mode,
-                value,
-            };
-            o.send(
-                Id::from(self.me),
-                Msg::Dlm(DlmMsg::Client(ClientMsg::Completion(c))),
-            );
+            self.send_completion(res, lock, status, mode, value, o);
         }
+    }
+
+    /// Emits the completion of a request on `lock` to this node's external client.
+    fn send_completion(
+        &self,
+        res: u8,
+        lock: LockId,
+        status: Status,
+        mode: Option<Mode>,
+        value: Option<(ValueBlock, bool)>,
+        o: &mut O,
+    ) {
+        let c = Completion {
+            lock,
+            res,
+            status,
+            mode,
+            value,
+        };
+        o.send(
+            Id::from(self.me),
+            Msg::Dlm(DlmMsg::Client(ClientMsg::Completion(c))),
+        );
     }
 
     /// Emits a BAST for granted lock `lock`, if it is an external client's lock.
@@ -437,6 +452,18 @@ mod tests {
         assert_eq!(out, [(0, done(id(0, 9), r, Status::IvLockId, None))]);
         let (out, _) = net.request(0, req(id(0, 1), 200, Op::Enq(EX), Flags::NONE));
         assert_eq!(out, [(0, done(id(0, 1), 200, Status::BadParam, None))]);
+        // An id without the external bit (a typo, a scripted client's id) is refused too: every
+        // request gets its completion.
+        let scripted = crate::dlm::cluster::lock_id(0, 1);
+        for (lock, op) in [
+            (LockId(12345), Op::Deq),
+            (LockId(4242), Op::Cvt(EX)),
+            (LockId(7), Op::Enq(NL)),
+            (scripted, Op::Deq),
+        ] {
+            let (out, _) = net.request(0, req(lock, r, op, Flags::NONE));
+            assert_eq!(out, [(0, done(lock, r, Status::IvLockId, None))], "{op:?}");
+        }
         assert_eq!(net.states, before);
         // A held id cannot be enqueued again.
         net.request(0, req(id(0, 1), r, Op::Enq(NL), Flags::NONE));

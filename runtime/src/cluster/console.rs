@@ -335,6 +335,15 @@ pub fn trace_status(actor: &NodeActor, state: &NodeState) -> Value {
     })
 }
 
+/// `n` and the noun that agrees with it: `count(1, "node", "nodes")` is `1 node`.
+pub fn count(n: u64, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// `17-FEB-2025 15:40:37`: an instant in UTC, as SHOW CLUSTER prints it.
 pub fn vms_time(at: SystemTime) -> String {
     const MONTHS: [&str; 12] = [

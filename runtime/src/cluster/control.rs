@@ -7,15 +7,18 @@
 //! client:
 //!
 //! * A **request** is one line of whitespace-separated words; the verb is case-insensitive,
-//!   node names are not case-sensitive either. Lines longer than 4096 bytes close the connection.
+//!   node names are not case-sensitive either. A line that is not UTF-8 is answered with an
+//!   error and ignored; a line longer than [`REQUEST_BYTES_MAX`] (4096) bytes is answered with
+//!   an error, and the connection closes.
 //! * Every request gets exactly one **response** line: a JSON object with `"ok": true` and
 //!   `"reply": VERB` plus the verb's fields, or `"ok": false` and `"error": TEXT`. Responses come
-//!   in request order.
+//!   in request order. Lines with `"event"` (and no `"reply"`) may come between them (see
+//!   "Lock requests"); a client skips events it does not know.
 //!
 //! | request                     | response fields                                            |
 //! |-----------------------------|------------------------------------------------------------|
 //! | `show` or `show cluster`    | `text` (SHOW CLUSTER), `node` ([`NodeStatus`])             |
-//! | `stats`                     | `node`, `stats` (the driver's counters, all incarnations)  |
+//! | `stats`                     | `node`, `life`, `stats` (the driver's counters, all incarnations), `control` (slots in use, [`Slots::counts`]) |
 //! | `cut PEER [both\|out\|in]`    | `cuts`: this node's directed cuts, `[[FROM, TO], ...]`     |
 //! | `heal PEER` or `heal all`   | `cuts`                                                     |
 //! | `crash`                     | — (the node stops; hellos cease; storage survives)         |
@@ -44,6 +47,10 @@
 //!   conversion down from PW/EX or a `deq` from PW/EX), `NOQUEUE` (refuse instead of waiting),
 //!   `QUECVT` (convert: queue behind other conversions), `EXPEDITE` (enq NL: grant at once).
 //!   `value=HEX` (1–16 bytes, zero-filled) is the value to write and implies VALBLK.
+//! * Once the node has read a lock request and handed it to its lock manager, it writes the
+//!   event line `{"event":"queued","lock_id":N}` (for `enq`, the new lock's id): like `$ENQ`'s
+//!   own return status, it says the request is queued, not that it completed. A request the
+//!   node refuses to issue (`"ok": false`) gets no `queued` line.
 //! * The response comes when the request **completes** (`$ENQW`): a request that must wait for
 //!   an incompatible lock answers once it is granted. Its fields: `status` (`normal`,
 //!   `not_queued`, `val_not_valid`, `iv_lock_id`, `cvt_ungrant`, `bad_param`,
@@ -62,6 +69,31 @@
 //!   apart without state; clients must ignore keys they do not know. For scripts, `bast LOCKID
 //!   [TIMEOUT_MS]` answers `"blocking": true` as soon as the lock has had a BAST since its last
 //!   grant (at once if it already has), or `false` after the timeout.
+//!
+//! # Connections
+//!
+//! A connection's requests are answered one at a time, in order; it may send up to
+//! [`PIPELINED_MAX`] requests ahead of their answers (beyond that it gets an error line and is
+//! closed). The endpoint's limits are slots, never a queue:
+//!
+//! * **Connection slots** ([`CONNECTIONS_MAX`]): an open connection holds one, except while it
+//!   waits for a lock. A connection beyond the limit is answered at once with one
+//!   `"ok": false` line and closed; it never waits in the listen backlog.
+//! * **Lock-wait slots** ([`LOCK_WAITS_MAX`]): a request that may wait for another client (a
+//!   lock request, a `bast` with a timeout) trades its connection slot for a lock-wait slot
+//!   until it is answered, then takes a connection slot again (waiting in line for one, ahead
+//!   of new connections). So clients waiting for locks never keep out the `deq` that would
+//!   grant them, nor `show`, `stats`, `crash` or `shutdown`. When every lock-wait slot is
+//!   taken, `enq`, `convert` and `bast` are refused (not issued) and a `deq`, which never
+//!   waits for another client, waits in its connection slot. `stats` reports the slots in use
+//!   (`"control"`).
+//! * **A client that goes away releases its slots.** When the client's input ends (it exited,
+//!   closed the connection, or shut down its sending side) or fails, a request waiting for a
+//!   lock or a BAST is no longer waited for and the connection closes: a client must keep its
+//!   sending side open until its answers arrive. The lock request itself stays queued at the
+//!   node (locks belong to the node, below) and completes there; `locks` shows it. Requests
+//!   that do not wait are answered before the connection closes, so `printf 'show\n' | nc -N
+//!   HOST PORT` gets its answer.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -72,24 +104,36 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{mpsc, watch, Semaphore};
+use tokio::sync::watch;
 use vmsc_model::config::ClusterSpec;
 use vmsc_model::dlm::LockId;
 
 use crate::cluster::console::{vms_time, Console, NodeStatus};
 use crate::cluster::locks::{
-    parse_lock_id, Listener, LockInfo, LockReply, LockRequest, LockService, EVENTS_MAX, LOCK_USAGE,
+    parse_lock_id, Listener, LockError, LockInfo, LockReply, LockRequest, LockService, LOCK_USAGE,
 };
 use crate::faults::{CutKind, Faults};
 use crate::node::NodeIndex;
 use crate::stats::StatsHandle;
 use crate::supervisor::{Request as Lifecycle, SupervisorHandle};
 
+mod server;
+
+pub use server::{serve, Slots, ACCEPT_RETRY, REJECTS_MAX, REJECT_LINGER};
+
 /// Longest request line accepted, in bytes.
 pub const REQUEST_BYTES_MAX: usize = 4096;
 
-/// Most control connections served at once; further ones wait.
+/// Most connections served at once, not counting those waiting for a lock; a further one gets
+/// an error line and is closed.
 pub const CONNECTIONS_MAX: usize = 16;
+
+/// Most connections waiting at once for a lock completion or a BAST (see "Connections").
+pub const LOCK_WAITS_MAX: usize = 64;
+
+/// Most requests a connection may send ahead of their answers; beyond, it gets an error line
+/// and is closed.
+pub const PIPELINED_MAX: usize = 16;
 
 /// Which directions of a link `cut` drops, seen from this node.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -147,6 +191,16 @@ pub enum Request {
 const HELP: &str = "show [cluster] | stats | cut PEER [both|out|in] | heal PEER|all | crash | reboot | shutdown | enq RESOURCE MODE [FLAG...] [value=HEX] | convert LOCKID MODE [FLAG...] [value=HEX] | deq LOCKID [value=HEX] | bast LOCKID [TIMEOUT_MS] | locks | help";
 
 impl Request {
+    /// True for a request that may wait for another client: a lock request (a queued `enq` or
+    /// `convert` waits for the locks that block it) or a `bast` with a timeout.
+    pub fn waits(&self) -> bool {
+        match self {
+            Self::Lock(_) => true,
+            Self::Bast { timeout_ms, .. } => *timeout_ms > 0,
+            _ => false,
+        }
+    }
+
     /// Parses one request line.
     ///
     /// # Errors
@@ -258,6 +312,8 @@ pub struct ControlContext {
     pub shutdown: watch::Sender<bool>,
     /// The node's lock clients.
     pub locks: Arc<LockService>,
+    /// The endpoint's connection and lock-wait slots.
+    pub slots: Slots,
 }
 
 impl ControlContext {
@@ -265,16 +321,14 @@ impl ControlContext {
     /// lines) receives the BASTs of the locks this request acts on.
     pub async fn answer(&self, line: &str, listener: Option<&Listener>) -> Value {
         match Request::parse(line) {
-            Ok(request) => match self.execute(&request, listener).await {
-                Ok(mut value) => {
-                    value["ok"] = json!(true);
-                    value["reply"] = json!(verb(&request));
-                    value
-                }
-                Err(error) => json!({"ok": false, "error": error}),
-            },
+            Ok(request) => self.answer_request(&request, listener).await,
             Err(error) => json!({"ok": false, "error": error}),
         }
+    }
+
+    /// Answers one parsed request with one JSON response (see [`ControlContext::answer`]).
+    pub async fn answer_request(&self, request: &Request, listener: Option<&Listener>) -> Value {
+        respond(request, self.execute(request, listener).await)
     }
 
     async fn execute(
@@ -291,9 +345,12 @@ impl ControlContext {
                     "node": self.console.status(&life),
                 }))
             }
-            Request::Stats => Ok(
-                json!({"node": name, "life": self.supervisor.life(), "stats": self.stats.stats()}),
-            ),
+            Request::Stats => Ok(json!({
+                "node": name,
+                "life": self.supervisor.life(),
+                "stats": self.stats.stats(),
+                "control": self.slots.counts(),
+            })),
             Request::Cut { peer, direction } => {
                 let (me, peer) = (self.index(self.me), self.index(self.peer(peer)?));
                 match direction {
@@ -331,14 +388,7 @@ impl ControlContext {
                 Ok(json!({}))
             }
             Request::Help => Ok(json!({"text": HELP})),
-            Request::Lock(lock) => {
-                let reply: LockReply = self
-                    .locks
-                    .request(lock, listener)
-                    .await
-                    .map_err(|e| format!("{}: {e}", lock.verb()))?;
-                serde_json::to_value(reply).map_err(|e| e.to_string())
-            }
+            Request::Lock(lock) => lock_result(lock, self.locks.request(lock, listener).await),
             Request::Locks => {
                 let locks: Vec<LockInfo> = self.locks.locks();
                 Ok(json!({"node": name, "locks": locks}))
@@ -383,6 +433,29 @@ impl ControlContext {
     }
 }
 
+/// The response line for `request`'s result: `"ok": true` and `"reply"` with the fields, or
+/// `"ok": false` and `"error"`.
+fn respond(request: &Request, result: Result<Value, String>) -> Value {
+    match result {
+        Ok(mut value) => {
+            value["ok"] = json!(true);
+            value["reply"] = json!(verb(request));
+            value
+        }
+        Err(error) => json!({"ok": false, "error": error}),
+    }
+}
+
+/// The fields of a lock request's response, or its error text.
+fn lock_result(lock: &LockRequest, reply: Result<LockReply, LockError>) -> Result<Value, String> {
+    let reply = reply.map_err(|e| lock_error(lock, &e))?;
+    serde_json::to_value(reply).map_err(|e| e.to_string())
+}
+
+fn lock_error(lock: &LockRequest, error: &LockError) -> String {
+    format!("{}: {error}", lock.verb())
+}
+
 fn verb(request: &Request) -> &'static str {
     match request {
         Request::Bast { .. } => "bast",
@@ -408,105 +481,6 @@ pub async fn bind(addr: SocketAddr) -> std::io::Result<TcpListener> {
     TcpListener::bind(addr).await
 }
 
-/// Serves control connections on `listener` until the task is dropped.
-pub async fn serve(listener: TcpListener, context: ControlContext) {
-    let permits = Arc::new(Semaphore::new(CONNECTIONS_MAX));
-    loop {
-        let Ok(permit) = Arc::clone(&permits).acquire_owned().await else {
-            return;
-        };
-        match listener.accept().await {
-            Ok((stream, _)) => {
-                let context = context.clone();
-                tokio::spawn(async move {
-                    if let Err(error) = connection(stream, &context).await {
-                        tracing::debug!(%error, "control connection ended");
-                    }
-                    drop(permit);
-                });
-            }
-            Err(error) => tracing::debug!(%error, "control accept failed"),
-        }
-    }
-}
-
-/// What the reader task of a connection passes on.
-enum Input {
-    /// A request line.
-    Line(String),
-    /// A line longer than [`REQUEST_BYTES_MAX`]: answer, then close.
-    TooLong,
-}
-
-/// One control connection: requests are answered in order, one at a time; event lines (BASTs)
-/// are written whenever they arrive, also while a request waits for its completion.
-async fn connection(stream: TcpStream, context: &ControlContext) -> std::io::Result<()> {
-    let (read, mut write) = stream.into_split();
-    let (line_tx, mut line_rx) = mpsc::channel::<Input>(1);
-    // Reading runs on its own task so that waiting for a line never loses a partial one.
-    let reader = tokio::spawn(async move {
-        let mut lines = BufReader::new(read);
-        loop {
-            let mut line = String::new();
-            let n = match (&mut lines)
-                .take(REQUEST_BYTES_MAX as u64 + 1)
-                .read_line(&mut line)
-                .await
-            {
-                Ok(n) => n,
-                Err(_) => return,
-            };
-            let input = match n {
-                0 => return,
-                n if n > REQUEST_BYTES_MAX => Input::TooLong,
-                _ => Input::Line(line),
-            };
-            let last = matches!(input, Input::TooLong);
-            if line_tx.send(input).await.is_err() || last {
-                return;
-            }
-        }
-    });
-    let (event_tx, mut event_rx) = mpsc::channel::<Value>(EVENTS_MAX);
-    let result = async {
-        loop {
-            let input = tokio::select! {
-                input = line_rx.recv() => input,
-                Some(event) = event_rx.recv() => {
-                    write.write_all(format!("{event}\n").as_bytes()).await?;
-                    continue;
-                }
-            };
-            let line = match input {
-                None => return Ok(()),
-                Some(Input::TooLong) => {
-                    let reply = json!({"ok": false, "error": format!("request longer than {REQUEST_BYTES_MAX} bytes")});
-                    write.write_all(format!("{reply}\n").as_bytes()).await?;
-                    return Ok(());
-                }
-                Some(Input::Line(line)) => line,
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let answer = context.answer(line.trim(), Some(&event_tx));
-            tokio::pin!(answer);
-            let reply = loop {
-                tokio::select! {
-                    reply = &mut answer => break reply,
-                    Some(event) = event_rx.recv() => {
-                        write.write_all(format!("{event}\n").as_bytes()).await?;
-                    }
-                }
-            };
-            write.write_all(format!("{reply}\n").as_bytes()).await?;
-        }
-    }
-    .await;
-    reader.abort();
-    result
-}
-
 /// A client of one node's control endpoint (what `vmsc run` and `vmsc lock` use). Event lines
 /// that arrive before a response are kept for [`ControlClient::next_event`].
 #[derive(Debug)]
@@ -515,6 +489,7 @@ pub struct ControlClient {
     lines: BufReader<tokio::net::tcp::OwnedReadHalf>,
     write: tokio::net::tcp::OwnedWriteHalf,
     events: std::collections::VecDeque<Value>,
+    queued: Option<LockId>,
 }
 
 /// Why a control request failed.
@@ -572,6 +547,7 @@ impl ControlClient {
             lines: BufReader::new(read),
             write,
             events: std::collections::VecDeque::new(),
+            queued: None,
         })
     }
 
@@ -588,13 +564,16 @@ impl ControlClient {
     pub async fn request(&mut self, request: &Request) -> Result<Value, ControlError> {
         let addr = self.addr;
         let io = |source| ControlError::Io { addr, source };
+        self.queued = None;
         self.write
             .write_all(format!("{request}\n").as_bytes())
             .await
             .map_err(io)?;
         let value = loop {
             let value = self.read_value().await?;
-            if is_event(&value) {
+            if let Some(lock) = queued(&value) {
+                self.queued = Some(lock);
+            } else if is_event(&value) {
                 self.events.push_back(value);
             } else {
                 break value;
@@ -614,8 +593,15 @@ impl ControlClient {
         }
     }
 
+    /// The lock the node reported `queued` for the last lock request sent with
+    /// [`ControlClient::request`]: set once the node has read and issued the request, even if
+    /// the request was given up (its future dropped) before the response came.
+    pub fn queued(&self) -> Option<LockId> {
+        self.queued
+    }
+
     /// The next event line (a BAST): one kept while waiting for a response, or the next one
-    /// to arrive.
+    /// to arrive (`queued` acknowledgements are not passed on).
     ///
     /// # Errors
     ///
@@ -626,7 +612,7 @@ impl ControlClient {
         }
         loop {
             let value = self.read_value().await?;
-            if is_event(&value) {
+            if is_event(&value) && queued(&value).is_none() {
                 return Ok(value);
             }
         }
@@ -668,6 +654,15 @@ impl ControlClient {
 /// True for an unsolicited event line (it has `"event"` and no `"reply"`).
 fn is_event(value: &Value) -> bool {
     value.get("event").is_some() && value.get("reply").is_none()
+}
+
+/// The lock of a `queued` event line.
+fn queued(value: &Value) -> Option<LockId> {
+    if !is_event(value) || value["event"] != "queued" {
+        return None;
+    }
+    let lock = value["lock_id"].as_u64()?;
+    u32::try_from(lock).ok().map(LockId)
 }
 
 #[cfg(test)]

@@ -35,12 +35,12 @@ use serde::Serialize;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::process::{Child, ChildStdin, Command};
 use tokio::time::Instant;
-use vmsc_model::config::ClusterSpec;
+use vmsc_model::config::{ClusterSpec, BASE_PORT_DEFAULT};
 use vmsc_model::whatif::Outcome;
 
 use crate::cluster::console::{Condition, NodeStatus, ViewStatus};
 use crate::cluster::control::{ControlClient, ControlError, Direction, Request};
-use crate::cluster::process::{scaled_spec, Latency, NodeError};
+use crate::cluster::process::{node_addresses, scaled_spec, Latency, NodeError};
 use crate::cluster::scenario::{Action, Scenario, When};
 
 /// How long a node may take to answer on its control endpoint after launch.
@@ -77,6 +77,10 @@ pub struct RunOptions {
     pub trace_dir: Option<PathBuf>,
     /// Work to run once the cluster has first settled, before the scenario's first step.
     pub before_steps: Option<Phase>,
+    /// Launch every node where `vmsc node` would put it by default (the file's `address`,
+    /// else `127.0.0.1:(base + i)`, the control endpoint on the same port number), so that
+    /// `vmsc lock --config FILE --name NODE` reaches it; `None`: free ports picked at random.
+    pub base_port: Option<u16>,
 }
 
 /// What a [`Phase`] is given.
@@ -135,6 +139,19 @@ pub enum LaunchError {
     /// No free local port could be found.
     #[error("cannot pick free local ports")]
     Ports(#[source] std::io::Error),
+    /// A fixed port ([`RunOptions::base_port`]) is taken.
+    #[error("cannot serve node {node}: its {what} address {addr} is in use (another cluster on the same ports? give another base port)")]
+    PortInUse {
+        /// The node.
+        node: String,
+        /// `UDP` or `control`.
+        what: &'static str,
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The async runtime could not start.
     #[error("cannot start the async runtime")]
     Runtime(#[source] std::io::Error),
@@ -317,9 +334,29 @@ pub fn run_cluster_blocking(
     result
 }
 
-/// Picks free ports and starts every node process; returns them and the trace epoch they were
-/// given.
-fn launch(options: &RunOptions, printer: &Printer) -> Result<(Vec<Node>, SystemTime), LaunchError> {
+/// Every node's UDP address and control endpoint: free ports on 127.0.0.1, or with
+/// [`RunOptions::base_port`] the addresses `vmsc node` would use (checked free).
+fn pick_ports(options: &RunOptions) -> Result<(Vec<SocketAddr>, Vec<SocketAddr>), LaunchError> {
+    if let Some(base) = options.base_port {
+        let udp = node_addresses(&options.spec, base)?;
+        let tcp: Vec<SocketAddr> = udp
+            .iter()
+            .map(|a| SocketAddr::from(([127, 0, 0, 1], a.port())))
+            .collect();
+        for (i, node) in options.spec.nodes.iter().enumerate() {
+            let in_use = |what, addr: SocketAddr| {
+                move |source| LaunchError::PortInUse {
+                    node: node.name.clone(),
+                    what,
+                    addr,
+                    source,
+                }
+            };
+            drop(UdpSocket::bind(udp[i]).map_err(in_use("UDP", udp[i]))?);
+            drop(TcpListener::bind(tcp[i]).map_err(in_use("control", tcp[i]))?);
+        }
+        return Ok((udp, tcp));
+    }
     let n = options.spec.len();
     // Hold every socket until all are picked, so no port is handed out twice.
     let udp: Vec<UdpSocket> = (0..n)
@@ -340,7 +377,14 @@ fn launch(options: &RunOptions, printer: &Printer) -> Result<(Vec<Node>, SystemT
         .map(TcpListener::local_addr)
         .collect::<Result<_, _>>()
         .map_err(LaunchError::Ports)?;
-    drop((udp, tcp));
+    Ok((udp_addrs, tcp_addrs))
+}
+
+/// Picks the ports and starts every node process; returns them and the trace epoch they were
+/// given.
+fn launch(options: &RunOptions, printer: &Printer) -> Result<(Vec<Node>, SystemTime), LaunchError> {
+    let n = options.spec.len();
+    let (udp_addrs, tcp_addrs) = pick_ports(options)?;
     let addresses = udp_addrs
         .iter()
         .map(ToString::to_string)
@@ -552,6 +596,9 @@ async fn drive(
         ));
     }
     if !options.exit_when_settled {
+        if options.base_port.is_some() {
+            print_endpoints(options, nodes, printer);
+        }
         printer.line("%VMSC-I-RUN, the cluster keeps running; press Ctrl-C to stop every node");
         loop {
             poll(&mut watch, nodes).await?;
@@ -563,6 +610,21 @@ async fn drive(
         }
     }
     Ok(outcome)
+}
+
+/// Where `vmsc lock` reaches each node of a cluster served at fixed ports.
+fn print_endpoints(options: &RunOptions, nodes: &[Node], printer: &Printer) {
+    let file = options.cluster_file.display();
+    let base = match options.base_port {
+        Some(base) if base != BASE_PORT_DEFAULT => format!(" --base-port {base}"),
+        _ => String::new(),
+    };
+    for node in nodes {
+        printer.line(&format!(
+            "%VMSC-I-SERVE, {} control endpoint {}: vmsc lock --config {file}{base} --name {} ...",
+            node.name, node.control, node.name
+        ));
+    }
 }
 
 /// Connects to every node's control endpoint, retrying until it answers.

@@ -8,8 +8,10 @@
 //! grants, queues or routes anything.
 //!
 //! * **One request in flight per lock**, as for a process waiting in `$ENQW`: the caller waits
-//!   for the completion (a queued request waits until it is granted). A second request on a lock
-//!   whose request is in flight is refused here ([`LockError::Busy`]).
+//!   for the completion (a queued request waits until it is granted), or issues the request
+//!   ([`LockService::issue`]) and waits for its [`Issued`] later. A request nobody waits for any
+//!   more still completes at the node. A second request on a lock whose request is in flight
+//!   is refused here ([`LockError::Busy`]).
 //! * **Locks belong to the node**, not to a control connection: a lock outlives the connection
 //!   that took it, and any connection may convert or release it by id (`vmsc lock` invocations
 //!   are one request each). Every lock of a node goes with its incarnation: when the node
@@ -343,6 +345,25 @@ pub fn bast_event(info: Option<&LockInfo>, lock: LockId) -> Value {
     })
 }
 
+/// A request handed to the lock manager ([`LockService::issue`]), and its completion to come.
+#[derive(Debug)]
+pub struct Issued {
+    /// The lock the request acts on (for `enq`, the new lock's id).
+    pub lock: LockId,
+    reply: oneshot::Receiver<Result<LockReply, LockError>>,
+}
+
+impl Issued {
+    /// Waits for the completion.
+    ///
+    /// # Errors
+    ///
+    /// [`LockError::NodeDown`] if the node went down before the request completed.
+    pub async fn completion(self) -> Result<LockReply, LockError> {
+        self.reply.await.unwrap_or(Err(LockError::NodeDown))
+    }
+}
+
 /// One node's lock clients (see the module doc).
 pub struct LockService {
     actor: NodeActor,
@@ -420,6 +441,21 @@ impl LockService {
         request: &LockRequest,
         listener: Option<&Listener>,
     ) -> Result<LockReply, LockError> {
+        self.issue(request, listener)?.completion().await
+    }
+
+    /// Issues `request` (hands it to the node's lock manager) without waiting for its
+    /// completion; `listener` receives the lock's BASTs. The request stays queued at the node
+    /// whether or not anyone waits for the [`Issued`] it returns.
+    ///
+    /// # Errors
+    ///
+    /// [`LockError`] if the request cannot be issued.
+    pub fn issue(
+        &self,
+        request: &LockRequest,
+        listener: Option<&Listener>,
+    ) -> Result<Issued, LockError> {
         let spec = &self.actor.spec;
         if !self.actor.dlm_enabled() {
             return Err(LockError::Disabled {
@@ -440,7 +476,7 @@ impl LockService {
             LockOp::Convert { lock, mode } => (Some(*lock), 0, Op::Cvt(*mode)),
             LockOp::Deq { lock } => (Some(*lock), 0, Op::Deq),
         };
-        let receiver = {
+        let issued = {
             let mut inner = self.lock();
             let nonce = inner.nonce.ok_or(LockError::NotRunning)?;
             let lock = match lock {
@@ -464,9 +500,9 @@ impl LockService {
             if let Some(listener) = listener {
                 inner.listeners.insert(lock, listener.clone());
             }
-            rx
+            Issued { lock, reply: rx }
         };
-        receiver.await.unwrap_or(Err(LockError::NodeDown))
+        Ok(issued)
     }
 
     /// Waits up to `timeout` for a BAST on `lock`; true at once if one arrived since the lock's
@@ -484,7 +520,10 @@ impl LockService {
                 Some(_) => {}
             }
             let (tx, rx) = oneshot::channel();
-            inner.bast_waiting.entry(lock).or_default().push(tx);
+            let waiters = inner.bast_waiting.entry(lock).or_default();
+            // Waiters that gave up (their connection closed) go now, not at the next BAST.
+            waiters.retain(|w| !w.is_closed());
+            waiters.push(tx);
             rx
         };
         Ok(matches!(

@@ -32,7 +32,7 @@ use vmsc_latency::{LatencyError, RttTable};
 use vmsc_model::config::{ClusterSpec, BASE_PORT_DEFAULT};
 use vmsc_model::node::{NodeActor, ProtocolOptions};
 
-use crate::cluster::console::{trace_status, Console, CONSOLE_TARGET};
+use crate::cluster::console::{count, trace_status, Console, CONSOLE_TARGET};
 use crate::cluster::control::{self, ControlContext};
 use crate::cluster::locks::LockService;
 use crate::driver::{local_inbox, DriverConfig, DriverError, Observer, Observers};
@@ -136,16 +136,21 @@ pub struct NodeOptions {
 }
 
 impl NodeOptions {
-    /// Options for node `me` of `spec` (an index in file order) with the default addresses (the file's, else
-    /// `127.0.0.1:(base_port + i)`), the control endpoint on the node's UDP port number, the
-    /// shipped RTT table, no scaling, no trace.
-    pub fn new(spec: ClusterSpec, me: usize, base_port: Option<u16>) -> Self {
+    /// Options for node `me` of `spec` (an index in file order) with the default addresses
+    /// ([`node_addresses`]: the file's, else `127.0.0.1:(base_port + i)`, by default from
+    /// [`BASE_PORT_DEFAULT`]), the control endpoint on the node's UDP port number, the shipped
+    /// RTT table, no scaling, no trace.
+    ///
+    /// # Errors
+    ///
+    /// [`NodeError::BasePort`] if a node's port would pass 65535.
+    pub fn new(spec: ClusterSpec, me: usize, base_port: Option<u16>) -> Result<Self, NodeError> {
         let base = base_port.unwrap_or(BASE_PORT_DEFAULT);
-        let addresses: Vec<SocketAddr> = (0..spec.len()).map(|i| spec.address(i, base)).collect();
+        let addresses = node_addresses(&spec, base)?;
         // An index outside the cluster is reported by `run_node`; use the base port meanwhile.
         let port = addresses.get(me).map_or(base, SocketAddr::port);
         let control = SocketAddr::from(([127, 0, 0, 1], port));
-        Self {
+        Ok(Self {
             spec,
             me,
             addresses,
@@ -157,7 +162,7 @@ impl NodeOptions {
             epoch: None,
             watch_stdin: false,
             signals: true,
-        }
+        })
     }
 }
 
@@ -181,6 +186,21 @@ pub enum NodeError {
     /// The options do not describe a node of the cluster.
     #[error("{0}")]
     Options(String),
+    /// A node without an `address` would get a port past 65535.
+    #[error(
+        "base port {base_port} gives node {node} (index {index} in the cluster file) port \
+         {base_port} + {index}, past 65535; the largest base port for this cluster is {largest}"
+    )]
+    BasePort {
+        /// The base port given.
+        base_port: u16,
+        /// The node's name.
+        node: String,
+        /// Its index in the cluster file.
+        index: usize,
+        /// The largest base port that fits every node.
+        largest: u16,
+    },
     /// The latency table lacks a pair the cluster needs.
     #[error("latency")]
     Latency(#[from] LatencyError),
@@ -211,6 +231,49 @@ pub struct NodeSummary {
     pub stats: Stats,
     /// Trace lines written, if tracing.
     pub trace_lines: Option<u64>,
+}
+
+/// The node index and the address table must fit the cluster.
+fn check_options(options: &NodeOptions) -> Result<(), NodeError> {
+    let nodes = options.spec.len();
+    if options.me < nodes && options.addresses.len() == nodes {
+        return Ok(());
+    }
+    Err(NodeError::Options(format!(
+        "node {} and {} for a cluster of {}",
+        options.me,
+        count(options.addresses.len() as u64, "address", "addresses"),
+        count(nodes as u64, "node", "nodes")
+    )))
+}
+
+/// Every node's UDP address, in file order: the cluster file's `address`, else
+/// `127.0.0.1:(base_port + i)` for node `i`.
+///
+/// # Errors
+///
+/// [`NodeError::BasePort`] naming the first node whose port would pass 65535.
+pub fn node_addresses(spec: &ClusterSpec, base_port: u16) -> Result<Vec<SocketAddr>, NodeError> {
+    let last_index = (0..spec.len())
+        .filter(|&i| spec.nodes[i].address.is_none())
+        .max()
+        .unwrap_or(0);
+    let largest = u16::MAX.saturating_sub(u16::try_from(last_index).unwrap_or(u16::MAX));
+    (0..spec.len())
+        .map(|i| match spec.nodes[i].address {
+            Some(addr) => Ok(addr),
+            None => u16::try_from(i)
+                .ok()
+                .and_then(|i| base_port.checked_add(i))
+                .map(|port| SocketAddr::from(([127, 0, 0, 1], port)))
+                .ok_or_else(|| NodeError::BasePort {
+                    base_port,
+                    node: spec.nodes[i].name.clone(),
+                    index: i,
+                    largest,
+                }),
+        })
+        .collect()
 }
 
 /// The cluster file with its hello and RECNX intervals divided by `time_scale`.
@@ -275,14 +338,7 @@ pub async fn run_node(
     options: NodeOptions,
     stop: impl Future<Output = ()>,
 ) -> Result<NodeSummary, NodeError> {
-    if options.me >= options.spec.len() || options.addresses.len() != options.spec.len() {
-        return Err(NodeError::Options(format!(
-            "node {} and {} addresses for a cluster of {} nodes",
-            options.me,
-            options.addresses.len(),
-            options.spec.len()
-        )));
-    }
+    check_options(&options)?;
     // Bad timers or a missing latency pair fail before anything is bound.
     let spec = scaled_spec(&options.spec, options.time_scale)?;
     options.latency.matrix(&spec, options.time_scale)?;
@@ -316,14 +372,7 @@ pub async fn run_node_bound(
     listener: tokio::net::TcpListener,
     stop: impl Future<Output = ()>,
 ) -> Result<NodeSummary, NodeError> {
-    if options.me >= options.spec.len() || options.addresses.len() != options.spec.len() {
-        return Err(NodeError::Options(format!(
-            "node {} and {} addresses for a cluster of {} nodes",
-            options.me,
-            options.addresses.len(),
-            options.spec.len()
-        )));
-    }
+    check_options(&options)?;
     let spec = Arc::new(scaled_spec(&options.spec, options.time_scale)?);
     let matrix = options.latency.matrix(&spec, options.time_scale)?;
     let latency: Arc<dyn LatencyModel> = match options.latency {
@@ -387,6 +436,7 @@ pub async fn run_node_bound(
         stats: stats.clone(),
         shutdown: shutdown_tx,
         locks,
+        slots: control::Slots::default(),
     };
     let server = tokio::spawn(control::serve(listener, context));
     let mut running = tokio::spawn(supervisor.run());
@@ -498,11 +548,41 @@ mod tests {
 
     #[test]
     fn default_addresses_count_from_the_base_port() {
-        let options = NodeOptions::new(ClusterSpec::seed(), 2, None);
+        let options = NodeOptions::new(ClusterSpec::seed(), 2, None).expect("fits");
         assert_eq!(options.addresses[2].to_string(), "127.0.0.1:7003");
         assert_eq!(options.control.to_string(), "127.0.0.1:7003");
-        let options = NodeOptions::new(ClusterSpec::seed(), 0, Some(9000));
+        let options = NodeOptions::new(ClusterSpec::seed(), 0, Some(9000)).expect("fits");
         assert_eq!(options.addresses[4].to_string(), "127.0.0.1:9004");
+        let last = NodeOptions::new(ClusterSpec::seed(), 4, Some(65531)).expect("fits");
+        assert_eq!(last.addresses[4].to_string(), "127.0.0.1:65535");
+        // Past the last port: an error naming the node, not two nodes on one port.
+        let err = NodeOptions::new(ClusterSpec::seed(), 0, Some(65534)).expect_err("overflow");
+        assert_eq!(
+            err.to_string(),
+            "base port 65534 gives node UK1 (index 2 in the cluster file) port 65534 + 2, past \
+             65535; the largest base port for this cluster is 65531"
+        );
+    }
+
+    #[test]
+    fn counts_agree_with_their_nouns() {
+        assert_eq!(count(1, "node", "nodes"), "1 node");
+        assert_eq!(count(0, "node", "nodes"), "0 nodes");
+        assert_eq!(count(3, "address", "addresses"), "3 addresses");
+        let mut options = NodeOptions::new(ClusterSpec::seed(), 0, None).expect("fits");
+        options.spec.nodes.truncate(1);
+        assert_eq!(
+            check_options(&options)
+                .expect_err("5 addresses")
+                .to_string(),
+            "node 0 and 5 addresses for a cluster of 1 node"
+        );
+        options.addresses.truncate(1);
+        options.me = 1;
+        assert_eq!(
+            check_options(&options).expect_err("no node 1").to_string(),
+            "node 1 and 1 address for a cluster of 1 node"
+        );
     }
 
     #[test]
